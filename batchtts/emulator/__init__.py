@@ -1,0 +1,1 @@
+"""An offline stand-in for the ElevenLabs HTTP API (placeholder: being written)."""

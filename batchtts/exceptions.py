@@ -1,0 +1,193 @@
+"""The exceptions batchtts raises.
+
+Every error derives from one root, and each class carries the process exit code the CLI turns it
+into; the library itself never prints or exits::
+
+    BatchTTSError                 (1)
+    ├── UsageError                (2)  bad command-line use or configuration, nothing sent
+    ├── ManifestError             (2)  the manifest is wrong: every issue, with file, line/row, field
+    ├── RunInterrupted            (130) Ctrl-C or SIGTERM stopped the run (143 for SIGTERM)
+    ├── AccountError              (3)  the account stopped the run
+    │   ├── LockHeld                   another run holds the output folder
+    │   └── BudgetExceeded             the plan needs more credits than are left
+    ├── TransportError            (1)  no usable HTTP answer: connection refused/reset, timeout, cut stream
+    │   └── StreamCut                  the body ended early, after the server accepted (and billed) it
+    └── ApiError                  (1)  the API answered with an error status
+        ├── InvalidApiKey         (3)
+        ├── QuotaExceeded         (3)
+        ├── VoiceNotFound
+        ├── RateLimited                429: system_busy, or too many concurrent requests
+        └── ServerError                5xx
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "AccountError",
+    "ApiError",
+    "BatchTTSError",
+    "BudgetExceeded",
+    "InvalidApiKey",
+    "LockHeld",
+    "ManifestError",
+    "ManifestIssue",
+    "QuotaExceeded",
+    "RateLimited",
+    "RunInterrupted",
+    "ServerError",
+    "StreamCut",
+    "TransportError",
+    "UsageError",
+    "VoiceNotFound",
+]
+
+
+class BatchTTSError(Exception):
+    """Root of every error batchtts raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class UsageError(BatchTTSError):
+    """The command line or run configuration is unusable; nothing was sent."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestIssue:
+    """One problem in a manifest, located as precisely as the format allows."""
+
+    file: str
+    message: str
+    line: int | None = None  # 1-based line in a YAML manifest
+    row: int | None = None  # CSV: spreadsheet row number (the header is row 1)
+    field: str | None = None
+    job: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.job is not None:
+            where.append(f"job {self.job!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class ManifestError(BatchTTSError):
+    """The manifest cannot be run as written; carries every issue found, not only the first."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[ManifestIssue] | ManifestIssue) -> None:
+        self.issues: tuple[ManifestIssue, ...] = (
+            (issues,) if isinstance(issues, ManifestIssue) else tuple(issues)
+        )
+        if not self.issues:
+            msg = "ManifestError needs at least one issue"
+            raise ValueError(msg)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(issue) for issue in self.issues)
+
+
+class RunInterrupted(BatchTTSError):
+    """The run was stopped by a signal; finished files are kept, partial ones removed."""
+
+    exit_code = 130
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        self.signal_name = signal_name
+        super().__init__(f"interrupted by {signal_name}")
+
+    @property
+    def code(self) -> int:
+        """The conventional exit status for the signal: 128 + its number."""
+        return 143 if self.signal_name == "SIGTERM" else 130
+
+
+class AccountError(BatchTTSError):
+    """The account (or its output folder) stopped the run."""
+
+    exit_code = 3
+
+
+class LockHeld(AccountError):
+    """Another live batchtts run holds the output folder's lock."""
+
+
+class BudgetExceeded(AccountError):
+    """The run would bill more credits than the account or ``--max-characters`` allows."""
+
+
+class TransportError(BatchTTSError):
+    """No usable HTTP answer: refused or reset connection, DNS failure, timeout."""
+
+
+class StreamCut(TransportError):
+    """The response body ended early, after the API accepted (and billed) the request."""
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, history_item_id: str | None = None
+    ) -> None:
+        self.request_id = request_id
+        self.history_item_id = history_item_id
+        super().__init__(message)
+
+
+class ApiError(BatchTTSError):
+    """The API answered with an error status and (usually) a JSON ``detail``."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        label = f"HTTP {status}" + (f" {code}" if code else "")
+        super().__init__(f"{label}: {message}")
+
+
+class InvalidApiKey(ApiError, AccountError):
+    """401 invalid_api_key (or a missing key): no request with this key can succeed."""
+
+    exit_code = 3
+
+
+class QuotaExceeded(ApiError, AccountError):
+    """The account has too few credits left for the request."""
+
+    exit_code = 3
+
+
+class VoiceNotFound(ApiError):
+    """404 voice_not_found: the voice id does not exist for this account."""
+
+
+class RateLimited(ApiError):
+    """429: ``system_busy`` (back off) or ``too_many_concurrent_requests`` (lower concurrency)."""
+
+    @property
+    def concurrency(self) -> bool:
+        """True when the account's concurrency limit, not the system's load, refused the request."""
+        return self.code in {"too_many_concurrent_requests", "concurrent_limit_exceeded"}
+
+
+class ServerError(ApiError):
+    """5xx: the API (or a proxy in front of it) failed; worth retrying."""

@@ -1,0 +1,70 @@
+"""Whole-or-nothing files: write to a temporary name beside the target, rename when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiofiles
+import aiofiles.os
+from aiofiles.threadpool.binary import AsyncBufferedIOBase
+
+__all__ = ["TEMP_MARKER", "async_atomic_writer", "atomic_write_bytes", "remove_temporaries"]
+
+# Temporaries carry this marker so a later run (or a crash cleanup) can find and delete them.
+TEMP_MARKER = ".batchtts-tmp-"
+
+
+def _temp_path(target: Path) -> Path:
+    return target.with_name(f"{target.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that a reader sees the old file or the whole new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(target)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def async_atomic_writer(target: Path) -> AsyncIterator[AsyncBufferedIOBase]:
+    """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit.
+
+    On any exception (including cancellation) the temporary is removed and the target is left
+    as it was.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(target)
+    try:
+        async with aiofiles.open(tmp, "wb") as fh:
+            yield fh
+            await fh.flush()
+            await aiofiles.os.wrap(os.fsync)(fh.fileno())
+        await aiofiles.os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def remove_temporaries(folder: Path) -> Iterator[Path]:
+    """Delete temporaries left in ``folder`` by a killed run; yield each one removed."""
+    if not folder.is_dir():
+        return
+    for path in folder.rglob(f"*{TEMP_MARKER}*"):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                yield path

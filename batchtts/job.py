@@ -1,0 +1,79 @@
+"""What one manifest job asks for, after defaults are applied and input files are checked."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batchtts.exceptions import ManifestIssue
+
+__all__ = ["JobKind", "JobSpec", "Location", "VoiceSettings"]
+
+
+class JobKind(enum.StrEnum):
+    """Which endpoint renders a job."""
+
+    TTS = "tts"  # text (inline or from text_file) → /v1/text-to-speech/{voice_id}/stream
+    STS = "sts"  # audio_file → /v1/speech-to-speech/{voice_id}/stream (multipart)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceSettings:
+    """Per-request voice settings; None leaves a field to the voice's stored setting."""
+
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+    use_speaker_boost: bool | None = None
+    speed: float | None = None
+
+    def to_json(self) -> dict[str, float | bool]:
+        """The API's ``voice_settings`` object, with unset fields left out."""
+        return {
+            name: value
+            for name in ("stability", "similarity_boost", "style", "use_speaker_boost", "speed")
+            if (value := getattr(self, name)) is not None
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """Where a job stands in its manifest, so later stages can point at the exact field."""
+
+    file: str
+    line: int | None = None  # YAML: line of the job's mapping
+    row: int | None = None  # CSV: spreadsheet row number (the header is row 1)
+    field_lines: tuple[tuple[str, int], ...] = ()  # YAML: line of each field, where known
+
+    def issue(self, message: str, *, field: str | None = None, job: str | None = None) -> ManifestIssue:
+        """A ManifestIssue pointing at ``field`` of this job (its own line in YAML, if known)."""
+        line = self.line
+        if field is not None:
+            line = dict(self.field_lines).get(field.split(".")[0], line)
+        return ManifestIssue(file=self.file, line=line, row=self.row, field=field, job=job, message=message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSpec:
+    """One job: what to render, with which voice and settings, and where to write it."""
+
+    name: str  # output stem relative to the output folder, "/"-separated
+    kind: JobKind
+    location: Location
+    voice: str | None = None  # a voice name, resolved case-insensitively once per run
+    voice_id: str | None = None
+    text: str | None = None  # TTS: the text to speak (inline, or read from text_file)
+    text_file: Path | None = None  # TTS: where the text came from (marks a chapter job)
+    audio_file: Path | None = None  # STS: the input audio
+    model_id: str
+    output_format: str = "mp3_44100_128"
+    voice_settings: VoiceSettings | None = None
+    seed: int | None = None
+    language_code: str | None = None
+    title: str | None = None
+    chunk_chars: int | None = None  # split text over this size into stitched chunks
+    silence_ms: int = 0  # silence between paragraphs when a chapter is joined
+    timestamps: bool = False
+    captions: str | None = None  # "srt" or "vtt", needs timestamps
+    extra: tuple[tuple[str, str], ...] = field(default=())  # free-form tags (album, author, track)
