@@ -1,0 +1,190 @@
+"""Bind manifest jobs to the account's voices and models: what each request will be, and cost.
+
+This is the last stage that can reject a manifest; every issue is collected before anything is
+billed. The result, a :class:`Plan`, is what the runner executes and what ``plan`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batchtts.exceptions import ManifestError, ManifestIssue
+from batchtts.formats import OutputFormat, parse_output_format
+from batchtts.job import JobKind, JobSpec
+from batchtts.models import KNOWN_MODELS, ModelInfo
+from batchtts.voices import VoiceIndex
+
+__all__ = ["Plan", "RenderTask", "build_plan", "content_key", "models_from_api"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderTask:
+    """One job made concrete: the voice id, model facts, output path and content key."""
+
+    job: JobSpec
+    voice_id: str
+    voice_name: str
+    model: ModelInfo
+    fmt: OutputFormat
+    output: Path
+    characters: int  # characters of text sent (0 for speech-to-speech)
+    key: str  # hash of everything that determines the audio: equal keys, equal audio
+
+    @property
+    def name(self) -> str:
+        """The job's name (its output stem)."""
+        return self.job.name
+
+    @property
+    def credits(self) -> float:
+        """Estimated credits for text-to-speech (speech-to-speech bills by audio length)."""
+        return self.characters * self.model.cost_multiplier
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every task of a run, in manifest order."""
+
+    tasks: tuple[RenderTask, ...]
+
+    def credits_by_model(self, tasks: Iterable[RenderTask] | None = None) -> dict[str, float]:
+        """Estimated credits per model for ``tasks`` (default: all)."""
+        totals: dict[str, float] = {}
+        for task in self.tasks if tasks is None else tasks:
+            totals[task.model.model_id] = totals.get(task.model.model_id, 0.0) + task.credits
+        return totals
+
+
+def models_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, ModelInfo]:
+    """ModelInfo for every model the API lists, falling back on the documented table per field."""
+    models: dict[str, ModelInfo] = {}
+    for item in items:
+        model_id = item.get("model_id")
+        if not isinstance(model_id, str) or not model_id:
+            continue
+        known = KNOWN_MODELS.get(model_id)
+        limit = item.get("maximum_text_length_per_request")
+        if not isinstance(limit, int) or limit <= 0:
+            limit = known.max_characters if known else 5_000
+        elif known is not None:
+            # The spec's example shows 1,000,000 here; never plan past the documented limit.
+            limit = min(limit, known.max_characters)
+        rates = item.get("model_rates") if isinstance(item.get("model_rates"), dict) else {}
+        multiplier = rates.get("character_cost_multiplier") if rates else None
+        if not isinstance(multiplier, int | float):
+            multiplier = known.cost_multiplier if known else 1.0
+        group = str(item.get("concurrency_group") or (known.concurrency_group if known else "standard"))
+        models[model_id] = ModelInfo(
+            model_id=model_id,
+            name=str(item.get("name") or model_id),
+            max_characters=limit,
+            cost_multiplier=float(multiplier),
+            can_tts=bool(item.get("can_do_text_to_speech", known.can_tts if known else True)),
+            can_sts=bool(item.get("can_do_voice_conversion", known.can_sts if known else False)),
+            concurrency_group="turbo" if "turbo" in group or "flash" in group else "standard",
+            supports_stitching=known.supports_stitching if known else model_id != "eleven_v3",
+        )
+    return models
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None, **context: Any) -> str:
+    """A stable hash of everything that determines a job's audio (text or input audio included)."""
+    fields = {
+        "kind": str(job.kind),
+        "voice_id": voice_id,
+        "model_id": job.model_id,
+        "text": job.text,
+        "audio_sha256": audio_sha256,
+        "voice_settings": job.voice_settings.to_json() if job.voice_settings else None,
+        "output_format": job.output_format,
+        "seed": job.seed,
+        "language_code": job.language_code,
+        "timestamps": job.timestamps,
+        **context,
+    }
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _bind(
+    job: JobSpec, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path
+) -> RenderTask | list[ManifestIssue]:
+    issues: list[ManifestIssue] = []
+    loc = job.location
+    voice_id, voice_name = job.voice_id, job.voice
+    if job.voice is not None:
+        try:
+            voice = voices.resolve(job.voice)
+            voice_id, voice_name = voice.voice_id, voice.name
+        except LookupError as exc:
+            issues.append(loc.issue(str(exc), field="voice", job=job.name))
+    elif job.voice_id is not None:
+        known = voices.by_id(job.voice_id)
+        voice_name = known.name if known else job.voice_id
+    model = models.get(job.model_id)
+    if model is None:
+        close = ", ".join(sorted(m for m in models if m.split("_")[1:2] == job.model_id.split("_")[1:2]))
+        hint = f" (available: {close})" if close else f" (available: {', '.join(sorted(models))})"
+        issues.append(loc.issue(f"unknown model {job.model_id!r}{hint}", field="model_id", job=job.name))
+    elif job.kind is JobKind.TTS and not model.can_tts:
+        issues.append(
+            loc.issue(f"model {model.model_id!r} cannot do text-to-speech", field="model_id", job=job.name)
+        )
+    elif job.kind is JobKind.STS and not model.can_sts:
+        msg = f"model {model.model_id!r} cannot do speech-to-speech"
+        issues.append(loc.issue(msg, field="model_id", job=job.name))
+    text = job.text or ""
+    if model is not None and job.kind is JobKind.TTS and len(text) > model.max_characters:
+        field = "text_file" if job.text_file else "text"
+        msg = (
+            f"text has {len(text):,} characters, over the {model.max_characters:,}-character limit "
+            f"of {model.model_id}"
+        )
+        issues.append(loc.issue(msg, field=field, job=job.name))
+    try:
+        fmt = parse_output_format(job.output_format)
+    except ValueError as exc:
+        issues.append(loc.issue(str(exc), field="output_format", job=job.name))
+    if issues or model is None or voice_id is None:
+        return issues
+    audio_sha = _file_sha256(job.audio_file) if job.audio_file is not None else None
+    return RenderTask(
+        job=job,
+        voice_id=voice_id,
+        voice_name=voice_name or voice_id,
+        model=model,
+        fmt=fmt,
+        output=out_dir / f"{job.name}.{fmt.extension}",
+        characters=len(text) if job.kind is JobKind.TTS else 0,
+        key=content_key(job, voice_id, audio_sha256=audio_sha),
+    )
+
+
+def build_plan(
+    jobs: Iterable[JobSpec], *, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path
+) -> Plan:
+    """Resolve every job; raise ManifestError listing every job that cannot be rendered."""
+    tasks: list[RenderTask] = []
+    issues: list[ManifestIssue] = []
+    for job in jobs:
+        bound = _bind(job, voices, models, out_dir)
+        if isinstance(bound, list):
+            issues.extend(bound)
+        else:
+            tasks.append(bound)
+    if issues:
+        raise ManifestError(issues)
+    return Plan(tuple(tasks))

@@ -1,0 +1,169 @@
+"""Render one task: send its request, stream the audio to a temporary file, rename it into place.
+
+A stream cut after the API accepted the request is fetched again from history (not billed)
+before anything is regenerated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batchtts.audio import WAV_HEADER_SIZE, wav_header
+from batchtts.client import ApiClient, AudioResponse
+from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
+from batchtts.files import async_atomic_writer
+from batchtts.job import JobKind
+from batchtts.limiter import AdaptiveLimiter
+from batchtts.plan import RenderTask
+
+__all__ = ["Accepted", "Rendered", "render_task"]
+
+_NOT_AUDIO = ("application/json", "text/html", "text/plain")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The API accepted (and billed) a request: enough to recover its audio later."""
+
+    request_id: str | None
+    history_item_id: str | None
+    character_cost: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """A finished output file."""
+
+    path: Path
+    sha256: str
+    size: int
+    accepted: Accepted
+    recovered: bool
+
+
+def tts_body(task: RenderTask) -> dict[str, Any]:
+    """The JSON body of a text-to-speech request, with unset fields left out."""
+    job = task.job
+    body: dict[str, Any] = {"text": job.text, "model_id": task.model.model_id}
+    if job.voice_settings is not None and (settings := job.voice_settings.to_json()):
+        body["voice_settings"] = settings
+    if job.seed is not None:
+        body["seed"] = job.seed
+    if job.language_code is not None:
+        body["language_code"] = job.language_code
+    return body
+
+
+def sts_fields(task: RenderTask) -> dict[str, str]:
+    """The multipart form fields (besides the audio file) of a speech-to-speech request."""
+    job = task.job
+    fields = {"model_id": task.model.model_id}
+    if job.voice_settings is not None and (settings := job.voice_settings.to_json()):
+        fields["voice_settings"] = json.dumps(settings)
+    if job.seed is not None:
+        fields["seed"] = str(job.seed)
+    return fields
+
+
+async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) -> tuple[str, int]:
+    """Write the body to ``target`` (whole or not at all); return its sha256 and size."""
+    if response.content_type.split(";")[0].strip().lower() in _NOT_AUDIO:
+        msg = f"expected audio, got {response.content_type or 'no content-type'}"
+        raise TransportError(msg)
+    encoding = task.fmt.wav_encoding
+    digest = hashlib.sha256()
+    size = 0
+    async with async_atomic_writer(target) as fh:
+        if encoding is not None:
+            await fh.write(bytes(WAV_HEADER_SIZE))  # patched once the data size is known
+        async for chunk in response.chunks():
+            await fh.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        if size == 0:
+            msg = "the API answered 200 with an empty body"
+            raise StreamCut(msg, request_id=response.request_id, history_item_id=response.history_item_id)
+        if encoding is not None:
+            await fh.seek(0)
+            await fh.write(wav_header(sample_rate=task.fmt.sample_rate, data_size=size, encoding=encoding))
+            size += WAV_HEADER_SIZE
+    if encoding is not None:
+        # The header changed after the data was hashed; hash the file as it now stands.
+        digest = await asyncio.to_thread(_sha256_file, target)
+    return digest.hexdigest(), size
+
+
+def _sha256_file(path: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest
+
+
+async def recover_from_history(client: ApiClient, task: RenderTask, accepted: Accepted) -> Rendered:
+    """Fetch the audio of an accepted request from history (free) and write it into place."""
+    if not accepted.history_item_id:
+        msg = "cannot recover: the response carried no history-item-id"
+        raise StreamCut(msg, request_id=accepted.request_id)
+    async with client.history_audio(accepted.history_item_id) as response:
+        sha, size = await _stream_to(task.output, response, task)
+    return Rendered(path=task.output, sha256=sha, size=size, accepted=accepted, recovered=True)
+
+
+async def _recover_with_retries(client: ApiClient, task: RenderTask, accepted: Accepted) -> Rendered:
+    """Recovery is free, regeneration is not: give history a few tries before giving up."""
+    for attempt in range(3):
+        try:
+            return await recover_from_history(client, task, accepted)
+        except (TransportError, ServerError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def render_task(
+    client: ApiClient,
+    task: RenderTask,
+    limiter: AdaptiveLimiter,
+    *,
+    on_accepted: Callable[[Accepted], None],
+) -> Rendered:
+    """One attempt at a task. ``on_accepted`` runs as soon as the API has billed the request."""
+    accepted: Accepted | None = None
+    async with limiter.slot():
+        try:
+            if task.job.kind is JobKind.STS:
+                assert task.job.audio_file is not None
+                request = client.sts_stream(
+                    task.voice_id, task.job.audio_file, sts_fields(task), output_format=task.fmt.stream_name
+                )
+            else:
+                request = client.tts_stream(task.voice_id, tts_body(task), output_format=task.fmt.stream_name)
+            async with request as response:
+                limiter.learn_account_limit(response.maximum_concurrency)
+                accepted = Accepted(
+                    request_id=response.request_id,
+                    history_item_id=response.history_item_id,
+                    character_cost=response.character_cost,
+                )
+                on_accepted(accepted)
+                sha, size = await _stream_to(task.output, response, task)
+        except RateLimited as exc:
+            if exc.concurrency:
+                limiter.on_concurrency_rejected()
+            raise
+        except StreamCut:
+            if accepted is None or not accepted.history_item_id:
+                raise
+            # Billed already: the history holds the whole audio, and fetching it costs nothing.
+            return await _recover_with_retries(client, task, accepted)
+    limiter.on_success()
+    assert accepted is not None
+    return Rendered(path=task.output, sha256=sha, size=size, accepted=accepted, recovered=False)

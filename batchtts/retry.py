@@ -1,0 +1,83 @@
+"""When and how long to wait before trying a request again (tenacity lives here only)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import tenacity as _t
+
+from batchtts.exceptions import AccountError, BatchTTSError, RateLimited, ServerError, TransportError
+
+__all__ = ["RetryPolicy", "is_retryable", "retrying"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try: attempts per job and the exponential backoff between them.
+
+    Tests set ``initial=0`` and ``maximum=0`` to retry at once instead of sleeping less.
+    """
+
+    attempts: int = 6
+    initial: float = 0.5
+    maximum: float = 30.0
+    jitter: float = 1.0
+    retry_after_cap: float = 60.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """429, 5xx, connection errors and timeouts are worth another try; 4xx and account errors not."""
+    if isinstance(exc, AccountError):
+        return False
+    return isinstance(exc, RateLimited | ServerError | TransportError)
+
+
+class _WaitRetryAfter(_t.wait.wait_base):
+    """Honour the server's Retry-After when it sends one, else back off exponentially with jitter."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._backoff = _t.wait_exponential_jitter(
+            initial=policy.initial, max=policy.maximum, jitter=policy.jitter if policy.maximum else 0
+        )
+
+    def __call__(self, retry_state: _t.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and self._policy.maximum > 0:
+            return float(min(retry_after, self._policy.retry_after_cap))
+        return float(self._backoff(retry_state))
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BatchTTSError, int], None] | None = None,
+) -> T:
+    """Run ``attempt`` until it succeeds, fails for good, or the policy's attempts are used up.
+
+    ``on_retry(error, attempt_number)`` runs before each wait, so the caller can count retries or
+    lower its concurrency after a 429. The last error is re-raised as it is.
+    """
+
+    def before_sleep(state: _t.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if on_retry is not None and isinstance(exc, BatchTTSError):
+            on_retry(exc, state.attempt_number)
+
+    controller = _t.AsyncRetrying(
+        stop=_t.stop_after_attempt(policy.attempts),
+        wait=_WaitRetryAfter(policy),
+        retry=_t.retry_if_exception(is_retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return await controller(attempt)
