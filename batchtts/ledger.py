@@ -1,0 +1,241 @@
+"""The ledger: what each job cost and produced, so that a re-run bills nothing twice.
+
+An SQLite database in WAL mode at ``<out>/.batchtts/ledger.sqlite``, one row per content key
+(a hash of everything that determines the audio). A row moves ``pending → in_flight → done`` (or
+``failed``); ``in_flight`` is written, and committed, the moment the API accepts a request, so a
+crash after that point is recovered from history on the next run instead of billed again.
+sqlite3 is used here only.
+"""
+
+from __future__ import annotations
+
+import enum
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+__all__ = ["Ledger", "LedgerRow", "State", "ledger_dir"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'tts',
+    voice_id TEXT,
+    voice_name TEXT,
+    model_id TEXT,
+    output_format TEXT,
+    text TEXT,
+    characters INTEGER NOT NULL DEFAULT 0,
+    output TEXT,
+    request_id TEXT,
+    history_item_id TEXT,
+    character_cost INTEGER,
+    sha256 TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    duration_s REAL,
+    sample_rate INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+"""
+
+
+class State(enum.StrEnum):
+    """Where a job stands."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"  # accepted (billed) by the API, audio not yet safely on disk
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerRow:
+    """One job's record."""
+
+    key: str
+    name: str
+    state: State
+    kind: str
+    voice_id: str | None
+    voice_name: str | None
+    model_id: str | None
+    output_format: str | None
+    text: str | None
+    characters: int
+    output: str | None
+    request_id: str | None
+    history_item_id: str | None
+    character_cost: int | None
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+    duration_s: float | None
+    sample_rate: int | None
+    attempts: int
+    created_at: float
+    updated_at: float
+    last_error: str | None
+
+
+def ledger_dir(out_dir: Path) -> Path:
+    """The folder batchtts keeps its own state in, inside the output folder."""
+    return out_dir / ".batchtts"
+
+
+class Ledger:
+    """Synchronous, short transactions: each call commits, so a kill loses nothing recorded."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (what we guard against); only power loss
+        # can drop the last transactions, and those jobs are then recovered or re-rendered.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def for_output(cls, out_dir: Path) -> Ledger:
+        """Open (creating if needed) the ledger of an output folder."""
+        return cls(ledger_dir(out_dir) / "ledger.sqlite")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database; safe to call twice."""
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            msg = "ledger is closed"
+            raise RuntimeError(msg)
+        return self._db
+
+    @staticmethod
+    def _row(row: sqlite3.Row) -> LedgerRow:
+        data = dict(row)
+        data["state"] = State(data["state"])
+        return LedgerRow(**data)
+
+    def get(self, key: str) -> LedgerRow | None:
+        """The row for a content key, if any."""
+        row = self.db.execute("SELECT * FROM jobs WHERE key = ?", (key,)).fetchone()
+        return self._row(row) if row else None
+
+    def rows(self, state: State | None = None) -> Iterator[LedgerRow]:
+        """Every row (optionally of one state), by name."""
+        if state is None:
+            cursor = self.db.execute("SELECT * FROM jobs ORDER BY name")
+        else:
+            cursor = self.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY name", (str(state),))
+        for row in cursor:
+            yield self._row(row)
+
+    def done_by_key(self) -> dict[str, tuple[str | None, str | None, int | None, int | None]]:
+        """key → (output, sha256, size, mtime_ns) of every done row, for a fast skip check."""
+        cursor = self.db.execute("SELECT key, output, sha256, size, mtime_ns FROM jobs WHERE state = 'done'")
+        return {key: (output, sha, size, mtime) for key, output, sha, size, mtime in cursor}
+
+    def in_flight(self) -> dict[str, LedgerRow]:
+        """Rows accepted by the API but never finished (a crash or a cut), by key."""
+        return {row.key: row for row in self.rows(State.IN_FLIGHT)}
+
+    def begin(
+        self,
+        *,
+        key: str,
+        name: str,
+        kind: str,
+        voice_id: str,
+        voice_name: str,
+        model_id: str,
+        output_format: str,
+        text: str | None,
+        characters: int,
+        output: str,
+    ) -> None:
+        """Record that a job is about to be requested (counts an attempt)."""
+        now = time.time()
+        self.db.execute(
+            """INSERT INTO jobs (key, name, state, kind, voice_id, voice_name, model_id, output_format,
+                                 text, characters, output, attempts, created_at, updated_at)
+               VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET
+                 name = excluded.name, output = excluded.output, voice_name = excluded.voice_name,
+                 state = CASE WHEN jobs.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
+                 attempts = jobs.attempts + 1, updated_at = excluded.updated_at""",
+            (key, name, kind, voice_id, voice_name, model_id, output_format, text, characters, output, now, now),
+        )
+
+    def accepted(
+        self, key: str, *, request_id: str | None, history_item_id: str | None, character_cost: int | None
+    ) -> None:
+        """The API billed the request: remember how to fetch its audio again for free."""
+        self.db.execute(
+            """UPDATE jobs SET state = 'in_flight', request_id = ?, history_item_id = ?,
+                               character_cost = ?, updated_at = ? WHERE key = ?""",
+            (request_id, history_item_id, character_cost, time.time(), key),
+        )
+
+    def done(
+        self,
+        key: str,
+        *,
+        sha256: str,
+        size: int,
+        mtime_ns: int,
+        duration_s: float | None = None,
+        sample_rate: int | None = None,
+    ) -> None:
+        """The output is whole at its final name; older rows for the same name are superseded."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                """UPDATE jobs SET state = 'done', sha256 = ?, size = ?, mtime_ns = ?, duration_s = ?,
+                                   sample_rate = ?, last_error = NULL, updated_at = ? WHERE key = ?""",
+                (sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
+            )
+            self.db.execute(
+                "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "
+                "AND state != 'in_flight'",
+                (key, key),
+            )
+
+    def failed(self, key: str, error: str) -> None:
+        """The job failed for now; an accepted (in_flight) row keeps its state for recovery."""
+        self.db.execute(
+            """UPDATE jobs SET state = CASE WHEN state = 'in_flight' THEN 'in_flight' ELSE 'failed' END,
+                               last_error = ?, updated_at = ? WHERE key = ?""",
+            (error[:2000], time.time(), key),
+        )
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop rows (used by --prune)."""
+        self.db.executemany("DELETE FROM jobs WHERE key = ?", ((k,) for k in keys))
+
+    def counts(self) -> dict[str, int]:
+        """Number of rows per state."""
+        return {state: n for state, n in self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")}
