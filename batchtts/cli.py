@@ -21,7 +21,8 @@ import click
 from batchtts import __version__
 from batchtts.emulator.cli import emulator_command
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
-from batchtts.runner import RunConfig, open_session, run
+from batchtts.ledger import Ledger, State, ledger_dir
+from batchtts.runner import PlanSummary, RunConfig, open_session, preview, run
 
 T = TypeVar("T")
 log = logging.getLogger("batchtts")
@@ -94,9 +95,22 @@ _base_url = click.option(
 )
 
 
-@cli.command("run")
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+def _print_summary(summary: PlanSummary) -> None:
+    click.echo(f"jobs: {summary.total} in the manifest, {summary.skipped} already done")
+    click.echo(
+        f"requests: {len(summary.to_render)} to render, {len(summary.to_recover)} to recover from history"
+    )
+    for model_id in sorted(summary.characters_by_model):
+        chars = summary.characters_by_model[model_id]
+        credits = summary.credits_by_model.get(model_id, 0.0)
+        click.echo(f"  {model_id}: {chars:,} characters, ~{credits:,.0f} credits")
+    remaining = "unknown" if summary.remaining_credits is None else f"{summary.remaining_credits:,.0f}"
+    click.echo(f"estimated credits: {summary.credits:,.0f} (remaining quota: {remaining})")
+    if summary.removed_from_manifest:
+        click.echo(f"no longer in the manifest (kept): {', '.join(summary.removed_from_manifest)}")
+
+
+_out = click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -104,17 +118,37 @@ _base_url = click.option(
     show_default=True,
     help="Output folder.",
 )
-@_offline
-@_base_url
-@click.option(
+_concurrency = click.option(
     "--concurrency", type=click.IntRange(1, 1000), help="Requests in flight (default: the account's limit)."
 )
+_force = click.option("--force", is_flag=True, help="Re-render even jobs the ledger says are done.")
+_only = click.option(
+    "--only",
+    multiple=True,
+    metavar="NAME",
+    help="Only these jobs (repeatable); with --force, re-render them.",
+)
+
+
+@cli.command("run")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_out
+@_offline
+@_base_url
+@_concurrency
 @click.option(
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the JSON report (default: OUT/report.json).",
 )
+@_force
+@_only
+@click.option("--max-characters", type=click.IntRange(0), help="Never schedule work billing past N credits.")
+@click.option("--allow-partial", is_flag=True, help="Start even if the plan exceeds the remaining quota.")
+@click.option("--prune", is_flag=True, help="Delete outputs of jobs removed from the manifest.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent (like `plan`) and stop.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the one-line summary (for cron).")
 def run_command(
     manifest: Path,
     out_dir: Path,
@@ -122,8 +156,15 @@ def run_command(
     base_url: str | None,
     concurrency: int | None,
     report_path: Path | None,
+    force: bool,
+    only: tuple[str, ...],
+    max_characters: int | None,
+    allow_partial: bool,
+    prune: bool,
+    dry_run: bool,
+    quiet: bool,
 ) -> None:
-    """Render every job of MANIFEST (YAML or CSV) into the output folder."""
+    """Render every job of MANIFEST (YAML or CSV) that is not already done."""
     try:
         config = _config(
             offline=offline,
@@ -131,13 +172,58 @@ def run_command(
             concurrency=concurrency,
             out_dir=out_dir,
             report_path=report_path,
+            force=force,
+            only=only,
+            max_characters=max_characters,
+            allow_partial=allow_partial,
+            prune=prune,
         )
+        if dry_run:
+            _print_summary(_run_async(lambda: preview(manifest, config)))
+            return
         report = _run_async(lambda: run(manifest, config))
     except BatchTTSError as exc:
         _fail(exc)
         return
-    click.echo(report.summary(), err=True)
+    summary = report.summary()
+    click.echo(summary.splitlines()[0] if quiet else summary, err=True)
     sys.exit(report.exit_code)
+
+
+@cli.command("plan")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_out
+@_offline
+@_base_url
+@_force
+@_only
+def plan_command(
+    manifest: Path, out_dir: Path, offline: bool, base_url: str | None, force: bool, only: tuple[str, ...]
+) -> None:
+    """Print what a run of MANIFEST would send and cost, without billing anything."""
+    try:
+        config = _config(offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only)
+        _print_summary(_run_async(lambda: preview(manifest, config)))
+    except BatchTTSError as exc:
+        _fail(exc)
+
+
+@cli.command("status")
+@_out
+def status_command(out_dir: Path) -> None:
+    """Print the ledger's view of an output folder: done, failed (with reasons), pending."""
+    path = ledger_dir(out_dir) / "ledger.sqlite"
+    if not path.is_file():
+        _fail(UsageError(f"no ledger in {out_dir}: nothing has been rendered there yet"))
+        return
+    with Ledger(path) as ledger:
+        counts = ledger.counts()
+        click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in ("done", "failed", "in_flight", "pending")))
+        for row in ledger.rows(State.FAILED):
+            click.echo(f"failed  {row.name}: {row.last_error or 'unknown error'}")
+        for state in (State.IN_FLIGHT, State.PENDING):
+            for row in ledger.rows(state):
+                click.echo(f"{state:<8}{row.name}")
 
 
 @cli.command("voices")

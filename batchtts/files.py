@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,7 @@ import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
-__all__ = ["TEMP_MARKER", "async_atomic_writer", "atomic_write_bytes", "remove_temporaries"]
+__all__ = ["TEMP_MARKER", "async_atomic_writer", "atomic_write_bytes", "remove_temporaries", "sha256_file"]
 
 # Temporaries carry this marker so a later run (or a crash cleanup) can find and delete them.
 TEMP_MARKER = ".batchtts-tmp-"
@@ -68,3 +69,12 @@ def remove_temporaries(folder: Path) -> Iterator[Path]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 yield path
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from batchtts.exceptions import ManifestError, ManifestIssue
+from batchtts.files import sha256_file
 from batchtts.formats import OutputFormat, parse_output_format
 from batchtts.job import JobKind, JobSpec
 from batchtts.models import KNOWN_MODELS, ModelInfo
@@ -92,14 +93,6 @@ def models_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, ModelInfo]:
     return models
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None, **context: Any) -> str:
     """A stable hash of everything that determines a job's audio (text or input audio included)."""
     fields = {
@@ -160,7 +153,7 @@ def _bind(
         issues.append(loc.issue(str(exc), field="output_format", job=job.name))
     if issues or model is None or voice_id is None:
         return issues
-    audio_sha = _file_sha256(job.audio_file) if job.audio_file is not None else None
+    audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
     return RenderTask(
         job=job,
         voice_id=voice_id,

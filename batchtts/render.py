@@ -17,12 +17,12 @@ from typing import Any
 from batchtts.audio import WAV_HEADER_SIZE, wav_header
 from batchtts.client import ApiClient, AudioResponse
 from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
-from batchtts.files import async_atomic_writer
+from batchtts.files import async_atomic_writer, sha256_file
 from batchtts.job import JobKind
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.plan import RenderTask
 
-__all__ = ["Accepted", "Rendered", "render_task"]
+__all__ = ["Accepted", "Rendered", "recover_from_history", "render_task"]
 
 _NOT_AUDIO = ("application/json", "text/html", "text/plain")
 
@@ -95,16 +95,8 @@ async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) ->
             size += WAV_HEADER_SIZE
     if encoding is not None:
         # The header changed after the data was hashed; hash the file as it now stands.
-        digest = await asyncio.to_thread(_sha256_file, target)
+        return await asyncio.to_thread(sha256_file, target), size
     return digest.hexdigest(), size
-
-
-def _sha256_file(path: Path) -> hashlib._Hash:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest
 
 
 async def recover_from_history(client: ApiClient, task: RenderTask, accepted: Accepted) -> Rendered:

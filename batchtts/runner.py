@@ -1,8 +1,10 @@
-"""Run a manifest: resolve voices once, render every task concurrently, report what happened.
+"""Run a manifest: resolve voices once, render what changed concurrently, report what happened.
 
-The path of a run: load the manifest → (start the offline emulator) → read voices, models and the
-subscription → build the plan (the last chance to reject input, nothing billed yet) → workers pull
-tasks and render them under per-model-group adaptive limits, with retries → report.
+The path of a run: take the output folder's lock → load the manifest → (start the offline
+emulator) → read voices, models and the subscription → build the plan (the last chance to reject
+input; nothing billed yet) → sort tasks against the ledger into skip / recover / render → check
+the budget → workers render under per-model-group adaptive limits, with retries, recording each
+step in the ledger → report.
 """
 
 from __future__ import annotations
@@ -22,21 +24,25 @@ from batchtts.exceptions import (
     AccountError,
     ApiError,
     BatchTTSError,
+    BudgetExceeded,
     RateLimited,
     RunInterrupted,
     UsageError,
 )
+from batchtts.files import remove_temporaries, sha256_file
+from batchtts.ledger import Ledger, LedgerRow, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
+from batchtts.lock import output_lock
 from batchtts.manifest import Manifest, load_manifest
 from batchtts.models import concurrency_for
 from batchtts.plan import Plan, RenderTask, build_plan, models_from_api
-from batchtts.render import Accepted, Rendered, render_task
+from batchtts.render import Accepted, Rendered, recover_from_history, render_task
 from batchtts.report import JobFailure, RunReport
 from batchtts.retry import RetryPolicy, retrying
 from batchtts.secret import Secret
 from batchtts.voices import VoiceIndex
 
-__all__ = ["RunConfig", "Session", "open_session", "run"]
+__all__ = ["PlanSummary", "RunConfig", "Session", "open_session", "preview", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,11 @@ class RunConfig:
     offline: bool = False
     concurrency: int | None = None  # None: the account's limit, learnt from the API
     report_path: Path | None = None  # None: <out_dir>/report.json
+    force: bool = False  # re-render even what the ledger says is done…
+    only: tuple[str, ...] = ()  # …limited to these job names (with force), or render only these
+    max_characters: int | None = None  # never schedule work that would bill past this many credits
+    allow_partial: bool = False  # start even when the plan needs more credits than are left
+    prune: bool = False  # delete outputs of jobs no longer in the manifest
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
     emulator_options: dict[str, Any] = field(default_factory=dict)  # EmulatorConfig fields, offline only
@@ -74,6 +85,14 @@ class Session:
     models: dict[str, Any]
     subscription: dict[str, Any]
 
+    @property
+    def remaining_credits(self) -> float | None:
+        """Credits left this period, if the subscription was readable."""
+        limit, used = self.subscription.get("character_limit"), self.subscription.get("character_count")
+        if isinstance(limit, int | float) and isinstance(used, int | float):
+            return float(limit - used)
+        return None
+
 
 @contextlib.asynccontextmanager
 async def open_session(config: RunConfig, *, fetch_voices: bool = True) -> AsyncIterator[Session]:
@@ -92,12 +111,11 @@ async def open_session(config: RunConfig, *, fetch_voices: bool = True) -> Async
                 "or pass --offline to render against the built-in emulator (no key needed)"
             )
             raise UsageError(msg)
-        limit = config.concurrency or 5
-        client = await stack.enter_async_context(
-            ApiClient(
-                base_url=base_url, api_key=key, timeouts=config.timeouts, max_connections=max(limit * 2, 32)
-            )
+        connections = max((config.concurrency or 15) * 2, 32)
+        client = ApiClient(
+            base_url=base_url, api_key=key, timeouts=config.timeouts, max_connections=connections
         )
+        await stack.enter_async_context(client)
         voices = VoiceIndex.from_api(await client.list_voices()) if fetch_voices else VoiceIndex(())
         models = models_from_api(await client.models())
         try:
@@ -113,18 +131,100 @@ async def open_session(config: RunConfig, *, fetch_voices: bool = True) -> Async
         )
 
 
-class _Scheduler:
-    """Feeds tasks to workers, one limiter per model concurrency group, and keeps the report."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanSummary:
+    """What a run would send, before anything is billed."""
 
-    def __init__(self, session: Session, plan: Plan, config: RunConfig, report: RunReport) -> None:
+    total: int
+    to_render: tuple[RenderTask, ...]
+    to_recover: tuple[RenderTask, ...]
+    skipped: int
+    characters_by_model: dict[str, int]
+    credits_by_model: dict[str, float]
+    remaining_credits: float | None
+    removed_from_manifest: tuple[str, ...]
+
+    @property
+    def credits(self) -> float:
+        """Estimated credits for everything that would be rendered."""
+        return sum(self.credits_by_model.values())
+
+
+def _is_done(task: RenderTask, done: tuple[str | None, str | None, int | None, int | None] | None) -> bool:
+    """True when the ledger's done row still matches the file on disk."""
+    if done is None:
+        return False
+    _output, sha, size, mtime_ns = done
+    try:
+        stat = task.output.stat()
+    except OSError:
+        return False
+    if stat.st_size != size:
+        return False
+    if stat.st_mtime_ns == mtime_ns:
+        return True  # untouched since we wrote it: skip the hash
+    return sha256_file(task.output) == sha
+
+
+def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float | None) -> PlanSummary:
+    done = ledger.done_by_key()
+    in_flight = ledger.in_flight()
+    render: list[RenderTask] = []
+    recover: list[RenderTask] = []
+    skipped = 0
+    only = set(config.only)
+    for task in plan.tasks:
+        selected = not only or task.name in only
+        if config.force and selected:
+            render.append(task)
+        elif not selected or _is_done(task, done.get(task.key)):
+            skipped += 1
+        elif (row := in_flight.get(task.key)) is not None and row.history_item_id:
+            recover.append(task)
+        else:
+            render.append(task)
+    names = {t.name for t in plan.tasks}
+    removed = sorted({row.name for row in ledger.rows() if row.name not in names})
+    chars: dict[str, int] = {}
+    for task in render:
+        chars[task.model.model_id] = chars.get(task.model.model_id, 0) + task.characters
+    return PlanSummary(
+        total=len(plan.tasks),
+        to_render=tuple(render),
+        to_recover=tuple(recover),
+        skipped=skipped,
+        characters_by_model=chars,
+        credits_by_model=plan.credits_by_model(render),
+        remaining_credits=remaining,
+        removed_from_manifest=tuple(removed),
+    )
+
+
+class _Scheduler:
+    """Feeds tasks to workers, one limiter per model concurrency group; keeps ledger and report."""
+
+    def __init__(
+        self,
+        session: Session,
+        summary: PlanSummary,
+        ledger: Ledger,
+        config: RunConfig,
+        report: RunReport,
+        in_flight: dict[str, LedgerRow],
+    ) -> None:
         self._session = session
         self._config = config
         self._report = report
-        self._pending: Iterator[RenderTask] = iter(plan.tasks)
+        self._ledger = ledger
+        self._in_flight = in_flight
+        # Recoveries first: they are free, and they settle what a crashed run already paid for.
+        self._recover: Iterator[RenderTask] = iter(summary.to_recover)
+        self._pending: Iterator[RenderTask] = iter(summary.to_render)
         self._stop: str | None = None
+        self._committed = 0.0  # credits of tasks started, for --max-characters
         tier = str(session.subscription.get("tier") or "creator")
         self.limiters: dict[str, AdaptiveLimiter] = {}
-        for group in {t.model.concurrency_group for t in plan.tasks}:
+        for group in {t.model.concurrency_group for t in (*summary.to_render, *summary.to_recover)}:
             if config.concurrency is not None:
                 self.limiters[group] = AdaptiveLimiter(config.concurrency, explicit=True)
             else:
@@ -136,103 +236,213 @@ class _Scheduler:
             return self._config.concurrency * max(1, len(self.limiters))
         return max(64, sum(lim.limit for lim in self.limiters.values()) * 2)
 
-    def _next(self) -> RenderTask | None:
+    def _next(self) -> tuple[RenderTask, bool] | None:
         if self._stop is not None:
             return None
-        return next(self._pending, None)
+        if (task := next(self._recover, None)) is not None:
+            return task, True
+        task = next(self._pending, None)
+        if task is None:
+            return None
+        budget = self._config.max_characters
+        if budget is not None and self._committed + task.credits > budget:
+            self._report.not_started += 1
+            self._stop = f"--max-characters {budget} reached"
+            return None
+        self._committed += task.credits
+        return task, False
 
     async def worker(self) -> None:
-        while (task := self._next()) is not None:
-            await self._run_one(task)
+        while (item := self._next()) is not None:
+            task, recover = item
+            if recover and await self._recover_one(task):
+                continue
+            await self._render_one(task)
 
-    async def _run_one(self, task: RenderTask) -> None:
+    def _begin(self, task: RenderTask) -> None:
+        self._ledger.begin(
+            key=task.key,
+            name=task.name,
+            kind=str(task.job.kind),
+            voice_id=task.voice_id,
+            voice_name=task.voice_name,
+            model_id=task.model.model_id,
+            output_format=task.fmt.name,
+            text=task.job.text,
+            characters=task.characters,
+            output=str(task.output),
+        )
+
+    def _finish(self, task: RenderTask, rendered: Rendered) -> None:
+        stat = rendered.path.stat()
+        self._ledger.done(task.key, sha256=rendered.sha256, size=rendered.size, mtime_ns=stat.st_mtime_ns)
+        if rendered.recovered:
+            self._report.recovered += 1
+        else:
+            self._report.rendered += 1
+
+    async def _recover_one(self, task: RenderTask) -> bool:
+        """Fetch an earlier run's accepted audio from history; False sends it to rendering."""
+        row = self._in_flight[task.key]
+        accepted = Accepted(
+            request_id=row.request_id, history_item_id=row.history_item_id, character_cost=row.character_cost
+        )
+        try:
+            rendered = await recover_from_history(self._session.client, task, accepted)
+        except (BatchTTSError, OSError) as exc:
+            log.info("could not recover %s from history (%s); rendering it again", task.name, exc)
+            return False
+        self._finish(task, rendered)
+        return True
+
+    async def _render_one(self, task: RenderTask) -> None:
         limiter = self.limiters[task.model.concurrency_group]
-        report = self._report
+        report, ledger = self._report, self._ledger
 
         def on_accepted(accepted: Accepted) -> None:
             report.bill(task.model.model_id, task.characters, accepted.character_cost)
+            ledger.accepted(
+                task.key,
+                request_id=accepted.request_id,
+                history_item_id=accepted.history_item_id,
+                character_cost=accepted.character_cost,
+            )
 
         def on_retry(exc: BatchTTSError, attempt: int) -> None:
             report.retries += 1
             log.info("retrying %s after attempt %d: %s", task.name, attempt, exc)
 
+        async def attempt() -> Rendered:
+            self._begin(task)
+            return await render_task(self._session.client, task, limiter, on_accepted=on_accepted)
+
         try:
-            rendered: Rendered = await retrying(
-                lambda: render_task(self._session.client, task, limiter, on_accepted=on_accepted),
-                self._config.retry,
-                on_retry=on_retry,
-            )
+            rendered = await retrying(attempt, self._config.retry, on_retry=on_retry)
         except AccountError as exc:
             self._fail(task, exc)
             if self._stop is None:
                 self._stop = str(exc)
             return
-        except BatchTTSError as exc:
+        except (BatchTTSError, OSError) as exc:
+            # OSError: a full disk or a permission problem fails this job; the rest may still fit.
             self._fail(task, exc)
             return
-        except OSError as exc:
-            # A full disk or a permission problem fails this job; the rest may still fit.
-            self._fail(task, exc)
-            return
-        if rendered.recovered:
-            report.recovered += 1
-        else:
-            report.rendered += 1
+        self._finish(task, rendered)
 
     def _fail(self, task: RenderTask, exc: BaseException) -> None:
+        failure = JobFailure.from_error(task.name, exc)
         self._report.failed += 1
-        self._report.failures.append(JobFailure.from_error(task.name, exc))
-        level = logging.WARNING if not isinstance(exc, RateLimited) else logging.INFO
+        self._report.failures.append(failure)
+        self._ledger.failed(task.key, failure.message)
+        level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
         log.log(level, "job %s failed: %s", task.name, exc)
 
     def finish(self) -> None:
-        self._report.not_started = sum(1 for _ in self._pending)
+        """Count what was never started and say why scheduling stopped."""
+        self._report.not_started += sum(1 for _ in self._recover) + sum(1 for _ in self._pending)
         if self._stop is not None:
             self._report.stopped = self._stop
 
 
 def _exit_code(report: RunReport) -> int:
-    if report.stopped is not None:
+    if report.stopped is not None and not report.stopped.startswith("--max-characters"):
         return AccountError.exit_code
     return 1 if report.failed else 0
+
+
+def _check_only(plan: Plan, only: tuple[str, ...]) -> None:
+    names = {t.name for t in plan.tasks}
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        msg = f"--only names jobs that are not in the manifest: {', '.join(unknown)}"
+        raise UsageError(msg)
+
+
+def _check_budget(summary: PlanSummary, config: RunConfig) -> None:
+    remaining = summary.remaining_credits
+    if remaining is not None and summary.credits > remaining and not config.allow_partial:
+        msg = (
+            f"this run needs about {summary.credits:,.0f} credits but the account has {remaining:,.0f} "
+            "left; nothing was sent. Render part of it with --allow-partial (and --max-characters), "
+            "or wait for the quota to reset"
+        )
+        raise BudgetExceeded(msg)
+
+
+def _prune(ledger: Ledger, removed: tuple[str, ...]) -> None:
+    keys = []
+    for row in ledger.rows():
+        if row.name in removed:
+            keys.append(row.key)
+            if row.output:
+                with contextlib.suppress(FileNotFoundError):
+                    Path(row.output).unlink()
+    ledger.forget(keys)
+
+
+async def preview(
+    manifest: Manifest | str | os.PathLike[str], config: RunConfig | None = None
+) -> PlanSummary:
+    """What ``run`` would send (``batchtts plan``), without billing anything or taking the lock."""
+    config = config or RunConfig.from_env()
+    if not isinstance(manifest, Manifest):
+        manifest = load_manifest(Path(manifest))
+    async with open_session(config) as session:
+        plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=config.out_dir)
+        _check_only(plan, config.only)
+        with Ledger.for_output(config.out_dir) as ledger:
+            return _summarise(plan, ledger, config, session.remaining_credits)
 
 
 async def run(
     manifest: Manifest | str | os.PathLike[str],
     config: RunConfig | None = None,
     *,
-    on_plan: Callable[[Plan], None] | None = None,
+    on_plan: Callable[[PlanSummary], None] | None = None,
 ) -> RunReport:
-    """Render every job of ``manifest``; return the report (also written to ``report.json``).
+    """Render every job of ``manifest`` that is not already done; return the report.
 
-    Raises ManifestError or UsageError before anything is billed, and RunInterrupted (after
-    writing the report) when cancelled.
+    The report is also written to ``<out>/report.json``. Raises ManifestError or UsageError before
+    anything is billed, AccountError subclasses (LockHeld, BudgetExceeded) before starting, and
+    RunInterrupted-worthy CancelledError (after writing the report) when cancelled.
     """
     config = config or RunConfig.from_env()
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
     out_dir = config.out_dir
-    report = RunReport(manifest=str(manifest.path), out_dir=str(out_dir), base_url="", started_at=time.time())
-    async with open_session(config) as session:
-        report.base_url = "offline emulator" if config.offline else session.base_url
-        plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
-        if on_plan is not None:
-            on_plan(plan)
-        report.total = len(plan.tasks)
-        scheduler = _Scheduler(session, plan, config, report)
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(scheduler.worker_count()):
-                    group.create_task(scheduler.worker())
-        except asyncio.CancelledError:
+    state_dir = ledger_dir(out_dir)
+    with output_lock(state_dir / "lock"), Ledger.for_output(out_dir) as ledger:
+        for leftover in remove_temporaries(out_dir):
+            log.info("removed a temporary left by an interrupted run: %s", leftover)
+        report = RunReport(
+            manifest=str(manifest.path), out_dir=str(out_dir), base_url="", started_at=time.time()
+        )
+        async with open_session(config) as session:
+            report.base_url = "offline emulator" if config.offline else session.base_url
+            plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
+            _check_only(plan, config.only)
+            summary = _summarise(plan, ledger, config, session.remaining_credits)
+            _check_budget(summary, config)
+            if on_plan is not None:
+                on_plan(summary)
+            report.total, report.skipped = summary.total, summary.skipped
+            report.removed_from_manifest = list(summary.removed_from_manifest)
+            if config.prune:
+                _prune(ledger, summary.removed_from_manifest)
+            scheduler = _Scheduler(session, summary, ledger, config, report, ledger.in_flight())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(scheduler.worker_count()):
+                        group.create_task(scheduler.worker())
+            except asyncio.CancelledError:
+                scheduler.finish()
+                report.stopped = "interrupted"
+                report.exit_code = RunInterrupted.exit_code
+                _write_report(report, config)
+                raise
             scheduler.finish()
-            report.stopped = "interrupted"
-            report.exit_code = RunInterrupted.exit_code
-            _write_report(report, config)
-            raise
-        scheduler.finish()
-    report.exit_code = _exit_code(report)
-    _write_report(report, config)
+        report.exit_code = _exit_code(report)
+        _write_report(report, config)
     return report
 
 
