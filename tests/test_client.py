@@ -1,0 +1,241 @@
+"""The exact requests the client sends, and how it reads every shape of error the API returns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioresponses import CallbackResult, aioresponses
+from yarl import URL
+
+from batchtts.client import ApiClient, error_from_response
+from batchtts.exceptions import (
+    ApiError,
+    InvalidApiKey,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+    TransportError,
+    VoiceNotFound,
+)
+from batchtts.secret import Secret
+
+BASE = "https://api.example.test"
+KEY = "sk_test_0123456789abcdef"
+
+
+@pytest.fixture
+def mocked() -> Any:
+    with aioresponses() as m:
+        yield m
+
+
+def _client() -> ApiClient:
+    return ApiClient(base_url=BASE + "/", api_key=Secret(KEY))
+
+
+def _sent(mocked: Any, method: str, url: str) -> Any:
+    calls = [
+        c for (m, u), cs in mocked.requests.items() for c in cs if m == method and str(u).startswith(url)
+    ]
+    assert calls, f"no {method} {url} sent"
+    return calls[-1]
+
+
+async def test_tts_stream_request_is_exact(mocked: Any) -> None:
+    """TTS goes to /stream with output_format in the query, the key header and a JSON body."""
+    url = f"{BASE}/v1/text-to-speech/VOICE123/stream?output_format=pcm_22050"
+    mocked.post(
+        url,
+        body=b"\x01\x02" * 100,
+        headers={
+            "content-type": "audio/pcm",
+            "request-id": "req1",
+            "history-item-id": "hist1",
+            "character-cost": "12",
+            "maximum-concurrent-requests": "10",
+            "current-concurrent-requests": "1",
+        },
+    )
+    async with _client() as client:
+        body = {"text": "Hello there.", "model_id": "eleven_multilingual_v2", "seed": 7}
+        async with client.tts_stream("VOICE123", body, output_format="pcm_22050") as resp:
+            data = b"".join([c async for c in resp.chunks()])
+    assert data == b"\x01\x02" * 100
+    assert (resp.request_id, resp.history_item_id, resp.character_cost) == ("req1", "hist1", 12)
+    assert resp.maximum_concurrency == 10
+    call = _sent(mocked, "POST", f"{BASE}/v1/text-to-speech/VOICE123/stream")
+    assert call.kwargs["json"] == body
+    assert call.kwargs["params"] == {"output_format": "pcm_22050"}
+
+
+async def test_key_header_is_sent_and_never_in_repr(mocked: Any) -> None:
+    """The key travels in xi-api-key on the session; repr of the client and its key hide it."""
+    seen: dict[str, str] = {}
+
+    def capture(url: URL, **kwargs: Any) -> CallbackResult:
+        seen.update(kwargs.get("headers") or {})
+        return CallbackResult(payload=[])
+
+    mocked.get(f"{BASE}/v1/models", callback=capture)
+    async with _client() as client:
+        assert await client.models() == []
+        assert KEY not in repr(client)
+        session = client._open()
+        assert session.headers["xi-api-key"] == KEY
+    assert KEY not in repr(Secret(KEY))
+    assert KEY not in str(Secret(KEY))
+
+
+async def test_sts_sends_multipart_with_audio_and_fields(mocked: Any, tmp_path: Path) -> None:
+    """STS is multipart: the audio file plus model_id and a JSON-encoded voice_settings string."""
+    audio = tmp_path / "take.wav"
+    audio.write_bytes(b"RIFF-fake-audio")
+    url = f"{BASE}/v1/speech-to-speech/V2/stream?output_format=mp3_44100_128"
+    mocked.post(url, body=b"\xff\xfb" * 10, headers={"content-type": "audio/mpeg"})
+    fields = {"model_id": "eleven_english_sts_v2", "voice_settings": json.dumps({"stability": 0.4})}
+    async with (
+        _client() as client,
+        client.sts_stream("V2", audio, fields, output_format="mp3_44100_128") as r,
+    ):
+        assert b"".join([c async for c in r.chunks()]) == b"\xff\xfb" * 10
+    call = _sent(mocked, "POST", f"{BASE}/v1/speech-to-speech/V2/stream")
+    form = call.kwargs["data"]
+    parts = {f[0]["name"]: f[2] for f in form._fields}
+    assert parts["model_id"] == "eleven_english_sts_v2"
+    assert json.loads(parts["voice_settings"]) == {"stability": 0.4}
+    assert parts["audio"] == b"RIFF-fake-audio"
+
+
+async def test_v2_voices_paginate_until_has_more_is_false(mocked: Any) -> None:
+    """Voices are read from /v2/voices page by page, passing next_page_token back."""
+    mocked.get(
+        f"{BASE}/v2/voices?include_total_count=false&page_size=100",
+        payload={"voices": [{"voice_id": "a", "name": "A"}], "has_more": True, "next_page_token": "t1"},
+    )
+    mocked.get(
+        f"{BASE}/v2/voices?include_total_count=false&next_page_token=t1&page_size=100",
+        payload={"voices": [{"voice_id": "b", "name": "B"}], "has_more": False, "next_page_token": None},
+    )
+    async with _client() as client:
+        voices = await client.list_voices()
+    assert [v["voice_id"] for v in voices] == ["a", "b"]
+
+
+async def test_v1_voices_fallback_when_v2_missing(mocked: Any) -> None:
+    """A server without /v2/voices is read through /v1/voices."""
+    mocked.get(
+        f"{BASE}/v2/voices?include_total_count=false&page_size=100",
+        status=404,
+        payload={"detail": "Not Found"},
+    )
+    mocked.get(f"{BASE}/v1/voices", payload={"voices": [{"voice_id": "x", "name": "X"}]})
+    async with _client() as client:
+        assert [v["name"] for v in await client.list_voices()] == ["X"]
+
+
+async def test_connection_error_is_a_transport_error(mocked: Any) -> None:
+    """No answer at all becomes TransportError (retryable), never a raw aiohttp exception."""
+    async with _client() as client:
+        with pytest.raises(TransportError):
+            await client.models()
+
+
+async def test_close_twice_is_safe() -> None:
+    """Closing a client twice is harmless."""
+    client = _client()
+    async with client:
+        pass
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "code", "message"),
+    [
+        (
+            401,
+            b'{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}',
+            InvalidApiKey,
+            "invalid_api_key",
+            "Invalid API key",
+        ),
+        (
+            401,
+            b'{"detail":{"status":"quota_exceeded","message":"This request exceeds your quota of 10000."}}',
+            QuotaExceeded,
+            "quota_exceeded",
+            "This request exceeds your quota of 10000.",
+        ),
+        (
+            402,
+            b'{"detail":{"type":"payment_required","code":"insufficient_credits","message":"no credits"}}',
+            QuotaExceeded,
+            "insufficient_credits",
+            "no credits",
+        ),
+        (
+            404,
+            b'{"detail":{"status":"voice_not_found","message":"A voice with the voice_id foo was not found."}}',
+            VoiceNotFound,
+            "voice_not_found",
+            "A voice with the voice_id foo was not found.",
+        ),
+        (
+            429,
+            b'{"detail":{"status":"system_busy","message":"busy"}}',
+            RateLimited,
+            "system_busy",
+            "busy",
+        ),
+        (
+            422,
+            b'{"detail":[{"loc":["body","text"],"msg":"Field required","type":"missing"}]}',
+            ApiError,
+            "validation_error",
+            "body.text: Field required",
+        ),
+        (502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", ServerError, None, None),
+        (503, b"", ServerError, None, "(empty response body)"),
+        (400, b'{"detail":"plain string detail"}', ApiError, None, "plain string detail"),
+        (400, b"not json at all", ApiError, None, "not json at all"),
+        (400, b'{"detail":["a", "b"]}', ApiError, None, "a; b"),
+        (418, b'{"detail":{"status":"some_new_code","message":"new"}}', ApiError, "some_new_code", "new"),
+    ],
+)
+def test_error_bodies_of_every_shape(
+    status: int, body: bytes, cls: type[ApiError], code: str | None, message: str | None
+) -> None:
+    """Each error body shape maps to the right class, code and message."""
+    err = error_from_response(status, body, {"request-id": "r9"})
+    assert type(err) is cls
+    assert err.status == status
+    assert err.code == code
+    assert err.request_id == "r9"
+    if message is not None:
+        assert err.message == message
+    else:
+        assert "502 Bad Gateway" in err.message
+        assert "<html>" in err.message
+        assert len(err.message) <= 200
+
+
+def test_concurrency_429_is_recognised() -> None:
+    """Both names of the concurrency 429 mean: lower concurrency."""
+    for code in ("too_many_concurrent_requests", "concurrent_limit_exceeded"):
+        body = json.dumps({"detail": {"status": code, "message": "m"}}).encode()
+        err = error_from_response(429, body, {})
+        assert isinstance(err, RateLimited)
+        assert err.concurrency
+    busy = error_from_response(429, b'{"detail":{"status":"system_busy","message":"m"}}', {})
+    assert isinstance(busy, RateLimited)
+    assert not busy.concurrency
+
+
+def test_retry_after_seconds_and_date() -> None:
+    """Retry-After is read as seconds or as an HTTP date."""
+    assert error_from_response(429, b"", {"retry-after": "7"}).retry_after == 7.0
+    dated = error_from_response(503, b"", {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert dated.retry_after == 0.0
+    assert error_from_response(503, b"", {}).retry_after is None
