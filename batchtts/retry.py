@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -43,9 +44,7 @@ class _WaitRetryAfter(_t.wait.wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
-        self._backoff = _t.wait_exponential_jitter(
-            initial=policy.initial, max=policy.maximum, jitter=policy.jitter if policy.maximum else 0
-        )
+        self._random = random.Random()
 
     def __call__(self, retry_state: _t.RetryCallState) -> float:
         outcome = retry_state.outcome
@@ -53,7 +52,10 @@ class _WaitRetryAfter(_t.wait.wait_base):
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and self._policy.maximum > 0:
             return float(min(retry_after, self._policy.retry_after_cap))
-        return float(self._backoff(retry_state))
+        policy = self._policy
+        backoff = policy.initial * 2 ** (retry_state.attempt_number - 1)
+        jitter = self._random.uniform(0, policy.jitter) if policy.maximum > 0 else 0.0
+        return float(min(policy.maximum, backoff + jitter))
 
 
 async def retrying(
