@@ -1,0 +1,100 @@
+"""Job names: the output stems a manifest asks for, and the rules that keep them safe on disk.
+
+A name becomes a path under the output folder (``chapters/ch01`` → ``chapters/ch01.mp3``), so it
+must not escape that folder, hide among dotfiles (``.batchtts/`` holds the run's ledger), trip over
+Windows device names, or collide with another job's output on a case-insensitive filesystem.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["MAX_NAME_LENGTH", "ConflictKind", "NameConflict", "find_name_conflicts", "validate_name"]
+
+MAX_NAME_LENGTH = 200
+
+_ALLOWED = re.compile(r"[A-Za-z0-9._/-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"COM{n}" for n in range(1, 10)} | {f"LPT{n}" for n in range(1, 10)}
+)
+
+
+def validate_name(name: str) -> str | None:
+    """Check one job name; return what is wrong with it as one sentence, or None if it is usable."""
+    if not name:
+        return "name is empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+    if control := _CONTROL.search(name):
+        return f"name contains the control character U+{ord(control.group()):04X}"
+    if "\\" in name:
+        return "name contains a backslash; use '/' to make subfolders"
+    if name.startswith("/"):
+        return "name starts with '/'; names are relative to the output folder"
+    if not _ALLOWED.fullmatch(name):
+        bad = next(ch for ch in name if not _ALLOWED.fullmatch(ch))
+        return f"name contains {bad!r}; use only letters, digits, '-', '_', '.' and '/' for subfolders"
+    for segment in name.split("/"):
+        if not segment:
+            return "name has an empty segment ('//' or a trailing '/')"
+        if segment in {".", ".."}:
+            return f"name has a {segment!r} segment; names must stay inside the output folder"
+        if segment.startswith("."):
+            return f"name segment {segment!r} starts with '.'; hidden files and folders are reserved"
+        if segment.split(".")[0].upper() in _WINDOWS_RESERVED:
+            return f"name segment {segment!r} is a reserved device name on Windows"
+    return None
+
+
+class ConflictKind(enum.StrEnum):
+    """How two job names get in each other's way."""
+
+    DUPLICATE = "duplicate"  # the same name twice
+    CASE = "case"  # equal once case is ignored: one file on macOS and Windows
+    FOLDER = "folder"  # one name is a parent folder of the other ("a" and "a/b")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameConflict:
+    """The name at ``index`` conflicts with the earlier name at ``other`` (indexes into the input)."""
+
+    index: int
+    other: int
+    kind: ConflictKind
+
+
+def find_name_conflicts(names: Sequence[str]) -> list[NameConflict]:
+    """Find every name that clashes with an earlier one, in input order.
+
+    Names are compared case-insensitively because the output folder may live on a case-insensitive
+    filesystem, where ``Intro`` and ``intro`` are one file and ``A/b`` lives inside folder ``a``.
+    """
+    first_by_key: dict[str, int] = {}
+    conflicts: list[NameConflict] = []
+    for index, name in enumerate(names):
+        key = name.casefold()
+        other = first_by_key.get(key)
+        if other is None:
+            first_by_key[key] = index
+        else:
+            kind = ConflictKind.DUPLICATE if names[other] == name else ConflictKind.CASE
+            conflicts.append(NameConflict(index=index, other=other, kind=kind))
+    # A second pass, once every name is known, so "a/b" before "a" is caught as well as after.
+    for index, name in enumerate(names):
+        key = name.casefold()
+        if first_by_key[key] != index:
+            continue  # already reported as a duplicate
+        segments = key.split("/")
+        for depth in range(1, len(segments)):
+            other = first_by_key.get("/".join(segments[:depth]))
+            if other is not None:
+                conflicts.append(
+                    NameConflict(index=max(index, other), other=min(index, other), kind=ConflictKind.FOLDER)
+                )
+                break
+    conflicts.sort(key=lambda c: (c.index, c.other))
+    return conflicts
