@@ -1,0 +1,196 @@
+"""Reading a CSV manifest: a header row naming the columns, then one job per row, streamed.
+
+Rows go straight from ``csv.reader`` into JobSpecs, so a 50,000-row sheet costs little more than
+its jobs. Row numbers are the spreadsheet's: the header is row 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from batchtts.exceptions import ManifestIssue
+from batchtts.input_files import TEXT_FILE_LIMIT, format_size
+from batchtts.job import JobSpec
+from batchtts.manifest_fields import (
+    JOB_FIELDS,
+    VOICE_SETTINGS_FIELDS,
+    Defaults,
+    Issues,
+    JobBuilder,
+    RawJob,
+    job_label,
+    show,
+    suggest,
+)
+
+__all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "read_csv"]
+
+CSV_COLUMNS: tuple[str, ...] = (
+    *(f for f in JOB_FIELDS[: JOB_FIELDS.index("voice_settings")]),
+    *VOICE_SETTINGS_FIELDS,
+    *(f for f in JOB_FIELDS[JOB_FIELDS.index("voice_settings") + 1 :]),
+)
+MAX_FIELD_SIZE = TEXT_FILE_LIMIT
+_KEYS = {
+    column: f"voice_settings.{column}" if column in VOICE_SETTINGS_FIELDS else column
+    for column in CSV_COLUMNS
+}
+_OTHER_DELIMITERS = (";", "\t", "|")
+# Any of \r\n, \r or \n ends a line; the newline stays on it, as csv.reader expects.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)?")
+
+
+def _lines(text: str) -> Iterator[str]:
+    for match in _LINE.finditer(text):
+        if line := match.group():
+            yield line
+
+
+def _label(key: str) -> str:
+    return key.removeprefix("voice_settings.")
+
+
+@contextlib.contextmanager
+def _field_size_limit(limit: int) -> Iterator[None]:
+    # The csv module's limit is process-wide; raise it for this read only (its default is 128 KiB,
+    # below a long chapter pasted into one cell).
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _Header:
+    """The header row, mapped to field keys; ``usable`` is False when rows cannot be read by it."""
+
+    def __init__(self, cells: list[str], row: int, file: str, issues: Issues) -> None:
+        self.keys: list[str | None] = []
+        self.unnamed: list[int] = []  # columns with an empty header: fine while their cells are empty
+        self.usable = True
+        self._file = file
+        self._row = row
+        self._issues = issues
+        wanted = [cell.strip().lower() for cell in cells]
+        if self._wrong_delimiter(wanted):
+            self.usable = False
+            return
+        if not any(cell in _KEYS for cell in wanted):
+            msg = (
+                "the first row must be a header naming the columns (name, voice, text, ...),"
+                f" but it reads {show(','.join(cells))}"
+            )
+            self._issue(msg)
+            self.usable = False
+            return
+        seen: dict[str, int] = {}
+        for number, (cell, column) in enumerate(zip(cells, wanted, strict=True), start=1):
+            key = _KEYS.get(column)
+            if not column:
+                self.unnamed.append(number - 1)
+            elif key is None:
+                self._unknown(cell, column)
+            elif column in seen:
+                self._issue(f"column {column!r} appears twice (columns {seen[column]} and {number})", column)
+                key = None
+            else:
+                seen[column] = number
+            self.keys.append(key)
+        if "name" not in seen:
+            self._issue("the header has no 'name' column; every job needs a name", "name")
+            self.usable = False
+
+    def _issue(self, message: str, field: str | None = None) -> None:
+        self._issues.append(ManifestIssue(file=self._file, row=self._row, field=field, message=message))
+
+    def _wrong_delimiter(self, wanted: list[str]) -> bool:
+        for delimiter in _OTHER_DELIMITERS:
+            for cell in wanted:
+                parts = [part.strip().strip('"') for part in cell.split(delimiter)]
+                if sum(part in _KEYS for part in parts) >= 2:
+                    shown = {"\t": "tabs"}.get(delimiter, repr(delimiter))
+                    msg = (
+                        f"the header is separated by {shown}, but batchtts reads comma-separated CSV;"
+                        " save the file with commas as separators"
+                    )
+                    self._issue(msg)
+                    return True
+        return False
+
+    def _unknown(self, cell: str, column: str) -> None:
+        if column == "voice_settings":
+            hint = f"give each setting its own column: {', '.join(VOICE_SETTINGS_FIELDS)}"
+        elif close := suggest(column, CSV_COLUMNS):
+            hint = f"did you mean {close[0]!r}?"
+        else:
+            hint = f"expected some of: {', '.join(CSV_COLUMNS)}"
+        self._issue(f"unknown column {show(cell.strip())}; {hint}", cell.strip()[:60])
+
+
+def read_csv(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[JobSpec, ...]:
+    """Read a CSV manifest's jobs; every problem found is appended to ``issues``.
+
+    ``text`` is the decoded manifest, ``file`` the name issues show, ``base_dir`` the absolute,
+    resolved folder that input paths are relative to. Empty cells leave a field to its default.
+    The jobs returned are only meaningful if no issues were added.
+    """
+    builder = JobBuilder(file=file, base_dir=base_dir, defaults=Defaults(), label=_label, issues=issues)
+    with _field_size_limit(MAX_FIELD_SIZE):
+        records = csv.reader(_lines(text))
+        row = 0
+        header: _Header | None = None
+        jobs = 0
+        while True:
+            row += 1
+            try:
+                cells = next(records)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    msg = f"a cell is larger than the limit of {format_size(MAX_FIELD_SIZE)}"
+                else:
+                    msg = f"the row cannot be read as CSV: {exc}"
+                issues.append(ManifestIssue(file=file, row=row, message=msg))
+                return builder.finish()
+            if not any(cell.strip() for cell in cells):
+                continue  # blank rows, as spreadsheets leave them, are not jobs
+            if header is None:
+                header = _Header(cells, row, file, issues)
+                if not header.usable:
+                    return ()
+                continue
+            jobs += 1
+            builder.add(_row(cells, row, header, file, issues))
+    if header is None:
+        msg = "manifest is empty; the first row must be a header such as name,voice,text"
+        issues.append(ManifestIssue(file=file, message=msg))
+    elif not jobs:
+        msg = "manifest has no jobs; add one row per job below the header"
+        issues.append(ManifestIssue(file=file, message=msg))
+    return builder.finish()
+
+
+def _row(cells: list[str], row: int, header: _Header, file: str, issues: Issues) -> RawJob:
+    values: dict[str, str | None] = {}
+    for key, cell in zip(header.keys, cells, strict=False):
+        # A cell of only spaces is as empty as a blank one: the field keeps its default.
+        if key is not None and cell and not cell.isspace():
+            values[key] = cell
+    name = values.get("name")
+    job = job_label(name) if name is not None else None
+    if len(cells) > len(header.keys) and any(cell.strip() for cell in cells[len(header.keys) :]):
+        msg = (
+            f"the row has {len(cells)} cells but the header names {len(header.keys)} columns;"
+            " is a comma inside a value missing its quotes?"
+        )
+        issues.append(ManifestIssue(file=file, row=row, job=job, message=msg))
+    for index in header.unnamed:
+        if index < len(cells) and cells[index].strip():
+            msg = f"column {index + 1} has no header but this row has a value in it; name the column"
+            issues.append(ManifestIssue(file=file, row=row, job=job, message=msg))
+    return RawJob(values=values, row=row)

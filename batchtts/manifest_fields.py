@@ -1,0 +1,528 @@
+"""Job fields: what each means, how its written text is checked, and how a job is assembled.
+
+Both manifest formats hand over a job as the text written for each field (CSV cells, YAML scalars
+taken as written, so ``track: 03`` stays ``"03"``), and this module applies one set of rules to
+both: a YAML job and a CSV row with the same content become the same JobSpec.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batchtts.exceptions import ManifestIssue
+from batchtts.formats import ALL_FORMATS
+from batchtts.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
+from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
+from batchtts.names import ConflictKind, find_name_conflicts, validate_name
+
+__all__ = [
+    "DEFAULT_OUTPUT_FORMAT",
+    "JOB_FIELDS",
+    "MAX_ISSUES",
+    "NOT_IN_DEFAULTS",
+    "SOURCE_FIELDS",
+    "TAG_FIELDS",
+    "VOICE_SETTINGS_FIELDS",
+    "Defaults",
+    "IssueLimitReached",
+    "Issues",
+    "JobBuilder",
+    "RawJob",
+    "Value",
+    "job_label",
+    "parse_defaults",
+    "show",
+    "suggest",
+]
+
+DEFAULT_OUTPUT_FORMAT = "mp3_44100_128"
+
+# Top-level job fields, in the order the docs list them; voice settings are nested in YAML and
+# flat columns in CSV, and are known internally as "voice_settings.<name>".
+JOB_FIELDS: tuple[str, ...] = (
+    "name",
+    "voice",
+    "voice_id",
+    "text",
+    "text_file",
+    "audio_file",
+    "model_id",
+    "output_format",
+    "voice_settings",
+    "seed",
+    "language_code",
+    "title",
+    "chunk_chars",
+    "silence_ms",
+    "timestamps",
+    "captions",
+    "album",
+    "author",
+    "track",
+)
+VOICE_SETTINGS_FIELDS: tuple[str, ...] = (
+    "stability",
+    "similarity_boost",
+    "style",
+    "use_speaker_boost",
+    "speed",
+)
+SOURCE_FIELDS: tuple[str, ...] = ("text", "text_file", "audio_file")
+TAG_FIELDS: tuple[str, ...] = ("album", "author", "track")
+NOT_IN_DEFAULTS = frozenset({"name", "voice", "voice_id", *SOURCE_FIELDS})
+
+Value = str | int | float | bool
+MAX_ISSUES = 1000
+
+_INT = re.compile(r"[+-]?[0-9]{1,30}")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_VOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+
+
+class IssueLimitReached(Exception):
+    """Raised by Issues when it is full; the loader stops reading and reports what it has."""
+
+
+class Issues:
+    """The issues found so far, up to a limit that keeps hostile manifests from exhausting memory."""
+
+    def __init__(self, limit: int = MAX_ISSUES) -> None:
+        self.items: list[ManifestIssue] = []
+        self._limit = limit
+
+    def append(self, issue: ManifestIssue) -> None:
+        """Record one issue; raise IssueLimitReached once the limit is reached."""
+        self.items.append(issue)
+        if len(self.items) >= self._limit:
+            raise IssueLimitReached
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class _Invalid(Exception):
+    """A field's text breaks its rule; the message is the issue's sentence."""
+
+
+def show(text: str, limit: int = 60) -> str:
+    """Quote a value for a message, cut short so hostile input cannot make messages huge."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1]) + "…"
+
+
+def suggest(word: str, candidates: Iterable[str], n: int = 1) -> list[str]:
+    """Known words close to a misspelt one, best first (difflib's ratio of at least 0.6)."""
+    return difflib.get_close_matches(word[:200], list(candidates), n=n)
+
+
+def _or_list(words: list[str]) -> str:
+    quoted = [repr(w) for w in words]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _string(text: str, label: str) -> str:
+    value = text.strip()
+    if not value:
+        msg = f"{label} is empty"
+        raise _Invalid(msg)
+    return value
+
+
+def _name(text: str, label: str) -> str:
+    value = _string(text, label)
+    if (problem := validate_name(value)) is not None:
+        raise _Invalid(problem)
+    return value
+
+
+def _speech(text: str, label: str) -> str:
+    # Line endings are made uniform so a CRLF spreadsheet and an LF YAML file bill the same text;
+    # outer whitespace (a YAML block's final newline, say) would only be billed.
+    value = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not value:
+        msg = f"{label} is empty"
+        raise _Invalid(msg)
+    return value
+
+
+def _interned(text: str, label: str) -> str:
+    # Voices, models and formats repeat on every row of a large manifest: keep one copy of each.
+    return sys.intern(_string(text, label))
+
+
+def _voice_id(text: str, label: str) -> str:
+    value = _string(text, label)
+    if not _VOICE_ID.fullmatch(value):
+        msg = f"{label} {show(value)} may contain only letters, digits, '-' and '_'"
+        raise _Invalid(msg)
+    return sys.intern(value)
+
+
+def _output_format(text: str, label: str) -> str:
+    value = _string(text, label)
+    if value not in ALL_FORMATS:
+        close = suggest(value, ALL_FORMATS, n=3)
+        hint = f"did you mean {_or_list(close)}?" if close else f"expected one of: {', '.join(ALL_FORMATS)}"
+        msg = f"{label} {show(value)} is not a format the API offers; {hint}"
+        raise _Invalid(msg)
+    return sys.intern(value)
+
+
+def _language(text: str, label: str) -> str:
+    value = _string(text, label)
+    if not _LANGUAGE.fullmatch(value):
+        msg = f"{label} must be an ISO 639 code of 2 or 3 lowercase letters such as 'en', got {show(value)}"
+        raise _Invalid(msg)
+    return sys.intern(value)
+
+
+def _captions(text: str, label: str) -> str:
+    value = _string(text, label).lower()
+    if value not in {"srt", "vtt"}:
+        msg = f"{label} must be 'srt' or 'vtt', got {show(text.strip())}"
+        raise _Invalid(msg)
+    return sys.intern(value)
+
+
+def _boolean(text: str, label: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    msg = f"{label} must be true or false (or yes/no, 1/0), got {show(text.strip())}"
+    raise _Invalid(msg)
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(text: str, label: str) -> int:
+        value = text.strip()
+        number = int(value) if _INT.fullmatch(value) else None
+        if number is None or not low <= number <= high:
+            got = str(number) if number is not None else show(value)
+            msg = f"{label} must be a whole number from {low} to {high}, got {got}"
+            raise _Invalid(msg)
+        return number
+
+    return parse
+
+
+def _number(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(text: str, label: str) -> float:
+        value = text.strip()
+        number = float(value) if _FLOAT.fullmatch(value) else math.nan
+        # Written so that NaN (and a too-large exponent's inf) fails the range test.
+        if not low <= number <= high:
+            got = value if _FLOAT.fullmatch(value) else show(value)
+            msg = f"{label} must be a number from {low:g} to {high:g}, got {got}"
+            raise _Invalid(msg)
+        return number
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str, str], Value]] = {
+    "name": _name,
+    "voice": _interned,
+    "voice_id": _voice_id,
+    "text": _speech,
+    "text_file": _string,
+    "audio_file": _string,
+    "model_id": _interned,
+    "output_format": _output_format,
+    "voice_settings.stability": _number(0.0, 1.0),
+    "voice_settings.similarity_boost": _number(0.0, 1.0),
+    "voice_settings.style": _number(0.0, 1.0),
+    "voice_settings.use_speaker_boost": _boolean,
+    "voice_settings.speed": _number(0.25, 4.0),
+    "seed": _integer(0, 4_294_967_295),
+    "language_code": _language,
+    "title": _string,
+    "chunk_chars": _integer(100, 40_000),
+    "silence_ms": _integer(0, 10_000),
+    "timestamps": _boolean,
+    "captions": _captions,
+    "album": _string,
+    "author": _string,
+    "track": _string,
+}
+
+
+def _parse(key: str, text: str | None, label: str) -> Value:
+    if text is None:
+        msg = f"{label} has no value; give one or leave the field out"
+        raise _Invalid(msg)
+    return _PARSERS[key](text, label)
+
+
+@dataclass(slots=True, kw_only=True)
+class RawJob:
+    """One job as written: each field's text (None for a YAML null) and, for YAML, its line.
+
+    Keys are field names, with voice settings as ``voice_settings.<name>``; the format modules
+    report unknown keys, so every key here is known. ``lines`` also holds fields whose value the
+    format module found unusable and already reported (a list where text belongs, say): they
+    count as given, so no second issue claims they are missing.
+    """
+
+    values: dict[str, str | None]
+    lines: Mapping[str, int] = field(default_factory=dict)
+    line: int | None = None  # YAML: the job's first line
+    row: int | None = None  # CSV: the spreadsheet row
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Defaults:
+    """Checked values from a manifest's ``defaults`` section, with the line each was written on."""
+
+    values: Mapping[str, Value] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+def parse_defaults(raw: RawJob, *, file: str, label: Callable[[str], str], issues: Issues) -> Defaults:
+    """Check each value in a ``defaults`` section; broken ones are reported and left out."""
+    values: dict[str, Value] = {}
+    for key, text in raw.values.items():
+        try:
+            values[key] = _parse(key, text, label(key))
+        except _Invalid as exc:
+            line = raw.lines.get(key, raw.line)
+            issues.append(ManifestIssue(file=file, line=line, field=label(key), message=str(exc)))
+    return Defaults(values=values, lines=raw.lines)
+
+
+def _given(raw: RawJob, key: str) -> bool:
+    return key in raw.values or key in raw.lines
+
+
+def _str(values: Mapping[str, Value], key: str) -> str | None:
+    value = values.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _int(values: Mapping[str, Value], key: str) -> int | None:
+    value = values.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(values: Mapping[str, Value], key: str) -> float | None:
+    value = values.get(key)
+    return value if isinstance(value, float) else None
+
+
+def _bool(values: Mapping[str, Value], key: str) -> bool | None:
+    value = values.get(key)
+    return value if isinstance(value, bool) else None
+
+
+class JobBuilder:
+    """Turns RawJobs into JobSpecs, collecting every issue instead of stopping at the first.
+
+    ``label`` maps an internal key to the name the user wrote (``stability`` in a CSV header,
+    ``voice_settings.stability`` in YAML), so messages speak the manifest's own language.
+    """
+
+    def __init__(
+        self,
+        *,
+        file: str,
+        base_dir: Path,
+        defaults: Defaults,
+        label: Callable[[str], str],
+        issues: Issues,
+    ) -> None:
+        self._file = file
+        self._base_dir = base_dir
+        self._defaults = defaults
+        self._label = label
+        self._issues = issues
+        self._jobs: list[JobSpec] = []
+        # Every usable name, even of a job with other issues, so name clashes are reported too.
+        self._names: list[str] = []
+        self._name_places: list[tuple[int | None, int | None]] = []  # (line, row) of each name
+
+    def _issue(self, raw: RawJob, key: str | None, name: str | None, message: str) -> None:
+        line = raw.lines.get(key, raw.line) if key is not None else raw.line
+        if key is not None and key not in raw.values and key in self._defaults.lines:
+            line = self._defaults.lines[key]  # the value came from defaults: point there
+        label = self._label(key) if key is not None else None
+        self._issues.append(
+            ManifestIssue(file=self._file, line=line, row=raw.row, field=label, job=name, message=message)
+        )
+
+    def add(self, raw: RawJob) -> None:
+        """Check one job; keep its JobSpec if it has no issues, otherwise record them."""
+        before = len(self._issues)
+        name_text = raw.values.get("name")
+        name = job_label(name_text) if name_text is not None else None
+
+        values: dict[str, Value] = {}
+        for key, text in raw.values.items():
+            try:
+                values[key] = _parse(key, text, self._label(key))
+            except _Invalid as exc:
+                self._issue(raw, key, name, str(exc))
+        if isinstance(name_value := values.get("name"), str):
+            self._names.append(name_value)
+            self._name_places.append((raw.lines.get("name", raw.line), raw.row))
+        elif not _given(raw, "name"):
+            self._issue(raw, "name", None, "job has no name; every job needs a unique name")
+
+        if _given(raw, "voice") and _given(raw, "voice_id"):
+            self._issue(raw, "voice_id", name, "give either voice or voice_id, not both")
+        elif not _given(raw, "voice") and not _given(raw, "voice_id"):
+            self._issue(raw, "voice", name, "job has no voice; give voice (a name) or voice_id")
+
+        sources = [key for key in SOURCE_FIELDS if _given(raw, key)]
+        if not sources:
+            self._issue(
+                raw, "text", name, "job has nothing to say; give one of text, text_file or audio_file"
+            )
+        elif len(sources) > 1:
+            given = " and ".join(sources)
+            self._issue(
+                raw, sources[1], name, f"give only one of text, text_file and audio_file, not {given}"
+            )
+        kind = JobKind.STS if sources == ["audio_file"] else JobKind.TTS
+
+        merged = {**self._defaults.values, **values}
+        model_id = self._check_model(raw, name, kind, merged)
+        if merged.get("captions") is not None and not merged.get("timestamps"):
+            self._issue(raw, "captions", name, "captions need timestamps: true")
+        text, text_file, audio_file = self._read_inputs(raw, name, values)
+
+        if len(self._issues) > before or not isinstance(name_value, str):
+            return
+        self._jobs.append(
+            JobSpec(
+                name=name_value,
+                kind=kind,
+                location=self._location(raw),
+                voice=_str(values, "voice"),
+                voice_id=_str(values, "voice_id"),
+                text=text,
+                text_file=text_file,
+                audio_file=audio_file,
+                model_id=model_id,
+                output_format=_str(merged, "output_format") or DEFAULT_OUTPUT_FORMAT,
+                voice_settings=_voice_settings(merged),
+                seed=_int(merged, "seed"),
+                language_code=_str(merged, "language_code"),
+                title=_str(merged, "title"),
+                chunk_chars=_int(merged, "chunk_chars"),
+                silence_ms=_int(merged, "silence_ms") or 0,
+                timestamps=bool(_bool(merged, "timestamps")),
+                captions=_str(merged, "captions"),
+                extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
+            )
+        )
+
+    def _check_model(self, raw: RawJob, name: str | None, kind: JobKind, merged: Mapping[str, Value]) -> str:
+        model_id = _str(merged, "model_id") or (
+            DEFAULT_STS_MODEL if kind is JobKind.STS else DEFAULT_TTS_MODEL
+        )
+        info = KNOWN_MODELS.get(model_id)
+        if info is None:
+            return model_id  # checked against GET /v1/models at run time
+        inherited = " (from defaults)" if "model_id" not in raw.values and "model_id" in merged else ""
+        if kind is JobKind.TTS and not info.can_tts:
+            msg = (
+                f"model_id {model_id!r}{inherited} is a speech-to-speech model, but this job has text;"
+                f" use a text-to-speech model such as {DEFAULT_TTS_MODEL!r}"
+            )
+            self._issue(raw, "model_id", name, msg)
+        elif kind is JobKind.STS and not info.can_sts:
+            msg = (
+                f"model_id {model_id!r}{inherited} cannot do speech-to-speech, which an audio_file job needs;"
+                f" use {DEFAULT_STS_MODEL!r} or another speech-to-speech model"
+            )
+            self._issue(raw, "model_id", name, msg)
+        chunk_chars = _int(merged, "chunk_chars")
+        if kind is JobKind.TTS and chunk_chars is not None and chunk_chars > info.max_characters:
+            msg = (
+                f"chunk_chars {chunk_chars} is over {model_id}'s limit of"
+                f" {info.max_characters} characters per request"
+            )
+            self._issue(raw, "chunk_chars", name, msg)
+        return model_id
+
+    def _read_inputs(
+        self, raw: RawJob, name: str | None, values: Mapping[str, Value]
+    ) -> tuple[str | None, Path | None, Path | None]:
+        text = _str(values, "text")
+        text_file: Path | None = None
+        audio_file: Path | None = None
+        if (given := _str(values, "text_file")) is not None:
+            try:
+                text_file = resolve_input(self._base_dir, given, "text_file")
+                text = _speech(read_text_file(text_file, given), f"text_file {show(given)}")
+            except (InputFileError, _Invalid) as exc:
+                self._issue(raw, "text_file", name, str(exc))
+        if (given := _str(values, "audio_file")) is not None:
+            try:
+                audio_file = resolve_input(self._base_dir, given, "audio_file")
+                check_audio_file(audio_file, given)
+            except InputFileError as exc:
+                self._issue(raw, "audio_file", name, str(exc))
+        return text, text_file, audio_file
+
+    def _location(self, raw: RawJob) -> Location:
+        lines = {**self._defaults.lines, **raw.lines} if raw.lines else {}
+        return Location(
+            file=self._file,
+            line=raw.line,
+            row=raw.row,
+            field_lines=tuple((key, line) for key, line in lines.items() if "." not in key),
+        )
+
+    def finish(self) -> tuple[JobSpec, ...]:
+        """Report clashing names, then return the jobs that passed every check, in manifest order."""
+        for conflict in find_name_conflicts(self._names):
+            line, row = self._name_places[conflict.index]
+            other_line, other_row = self._name_places[conflict.other]
+            where = f"line {other_line}" if other_line is not None else f"row {other_row}"
+            name, other = self._names[conflict.index], self._names[conflict.other]
+            if conflict.kind is ConflictKind.DUPLICATE:
+                message = f"name {name!r} is already used by the job at {where}"
+            elif conflict.kind is ConflictKind.CASE:
+                message = (
+                    f"name {name!r} differs only in case from {other!r} at {where};"
+                    " they would overwrite each other on case-insensitive filesystems"
+                )
+            else:
+                parent, child = sorted((name, other), key=len)
+                message = (
+                    f"name {name!r} clashes with {other!r} at {where}:"
+                    f" {parent!r} cannot be both a job's output and the folder of {child!r}"
+                )
+            self._issues.append(
+                ManifestIssue(file=self._file, line=line, row=row, field="name", job=name, message=message)
+            )
+        return tuple(self._jobs)
+
+
+def job_label(text: str) -> str:
+    """How issues name a job: its name as written, cut short in case it is a whole paragraph."""
+    name = text.strip()
+    return name if len(name) <= 60 else name[:59] + "…"
+
+
+def _voice_settings(values: Mapping[str, Value]) -> VoiceSettings | None:
+    settings = VoiceSettings(
+        stability=_float(values, "voice_settings.stability"),
+        similarity_boost=_float(values, "voice_settings.similarity_boost"),
+        style=_float(values, "voice_settings.style"),
+        use_speaker_boost=_bool(values, "voice_settings.use_speaker_boost"),
+        speed=_float(values, "voice_settings.speed"),
+    )
+    # An empty mapping and no mapping mean the same thing: the voice's stored settings.
+    return settings if settings != VoiceSettings() else None
