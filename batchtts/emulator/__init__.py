@@ -1,1 +1,21 @@
-"""An offline stand-in for the ElevenLabs HTTP API (placeholder: being written)."""
+"""An offline stand-in for the ElevenLabs HTTP API, for tests, benchmarks and dry runs.
+
+It serves voices (v1 and v2), models, user and subscription, speech history, and the four
+text-to-speech and two speech-to-speech endpoints with real, deterministic audio; it bills credits,
+enforces the tier's concurrency and the quota, and injects seeded faults (busy, 5xx, cut streams).
+
+Modules: ``config`` (EmulatorConfig), ``server`` (Emulator, foreground serve), ``app`` (routes,
+auth, access log), ``speech`` and ``account`` (handlers), ``validation`` and ``errors`` (422 items
+and error bodies), ``state``, ``history``, ``voices``, ``catalog``, ``faults``, ``synth``,
+``codecs``, ``alignment``, ``delivery``, ``probe``, ``cli``.
+"""
+
+from __future__ import annotations
+
+from batchtts.emulator.config import EmulatorConfig
+from batchtts.emulator.faults import Fault, Faults
+from batchtts.emulator.server import Emulator
+from batchtts.emulator.state import EmulatorState
+from batchtts.emulator.voices import VoiceLibraryError
+
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorState", "Fault", "Faults", "VoiceLibraryError"]

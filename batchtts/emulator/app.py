@@ -1,0 +1,87 @@
+"""The aiohttp application: routes, the API-key check, error rendering and the access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from batchtts.emulator import account, speech
+from batchtts.emulator.errors import ApiFailure, invalid_api_key
+from batchtts.emulator.keys import CURRENT_RECORD, STATE_KEY
+from batchtts.emulator.state import EmulatorState
+
+__all__ = ["make_app"]
+
+_log = logging.getLogger(__name__)
+_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # STS uploads: 10 minutes of WAV fits easily
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _new_record(request: web.Request) -> dict[str, Any]:
+    """An access-log record with every field present; handlers fill in what applies."""
+    return {
+        "ts": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "status": None,
+        "voice_id": None,
+        "model_id": None,
+        "output_format": None,
+        "characters": None,
+        "credits": 0,
+        "request_id": None,
+        "history_item_id": None,
+        "previous_request_ids": None,
+        "next_request_ids": None,
+        "previous_text": None,
+        "next_text": None,
+        "fault": None,
+        "duration_ms": None,
+    }
+
+
+@web.middleware
+async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    record = _new_record(request)
+    token = CURRENT_RECORD.set(record)
+    started = time.perf_counter()
+    try:
+        route_error = request.match_info.http_exception
+        if route_error is not None:
+            # FastAPI's answers for unknown paths and methods.
+            record["status"] = route_error.status
+            return web.json_response({"detail": route_error.reason}, status=route_error.status)
+        if request.headers.get("xi-api-key") != state.config.api_key:
+            raise invalid_api_key()
+        response = await handler(request)
+        record["status"] = response.status
+        return response
+    except ApiFailure as failure:
+        record["status"] = failure.status
+        record["fault"] = failure.fault
+        return failure.to_response()
+    except web.HTTPException:
+        raise
+    except Exception:
+        _log.exception("emulator handler failed for %s %s", request.method, request.path)
+        record["status"] = 500
+        body = {"detail": {"status": "internal_server_error", "message": "The emulator failed; see its log."}}
+        return web.json_response(body, status=500)
+    finally:
+        record["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        state.access_log.append(record)
+        CURRENT_RECORD.reset(token)
+
+
+def make_app(state: EmulatorState) -> web.Application:
+    """An application serving ``state``."""
+    app = web.Application(middlewares=[_api_middleware], client_max_size=_MAX_UPLOAD_BYTES)
+    app[STATE_KEY] = state
+    app.add_routes(account.routes)
+    app.add_routes(speech.routes)
+    return app

@@ -1,0 +1,169 @@
+"""The emulator's error answers, with the bodies and messages the real API sends.
+
+Application errors use the classic ``{"detail": {"status": CODE, "message": MSG}}`` shape; schema
+violations use FastAPI's 422 ``{"detail": [{"loc", "msg", "type", ...}]}`` list. Where the real API's
+choice is undocumented the emulator picks (and documents) one:
+
+- unknown ``model_id`` → 400 ``model_not_found``; a model that cannot do the operation → 400
+  ``model_can_not_do_text_to_speech`` / ``model_can_not_do_voice_conversion``;
+- empty or whitespace-only text → 400 ``empty_text``; an empty STS upload → 400 ``audio_too_short``;
+- an unknown, expired (over 2 h) or zero-retention stitching id → 400 ``invalid_request_id``;
+  stitching ids with eleven_v3 → 400 ``unsupported_model``;
+- unknown history item → 404 ``history_item_not_found``;
+- the error fault → 500 ``internal_server_error`` or 503 ``service_unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "ApiFailure",
+    "api_error",
+    "field_error",
+    "history_item_not_found",
+    "invalid_api_key",
+    "max_character_limit_exceeded",
+    "quota_exceeded",
+    "server_error",
+    "system_busy",
+    "too_many_concurrent_requests",
+    "validation_failure",
+    "voice_not_found",
+]
+
+_CONCURRENCY_MESSAGE = (
+    "Too many concurrent requests. Your current subscription is associated with a maximum of {limit} "
+    "concurrent requests (running in parallel). This is done such that a single user does not overwhelm "
+    "our systems and affect other users negatively. Please upgrade your subscription or contact sales if "
+    "you want to increase this limit."
+)
+_BUSY_MESSAGE = (
+    "We are sorry, the system is experiencing heavy traffic, please try again. "
+    "Higher subscriptions have higher priority."
+)
+
+
+class ApiFailure(Exception):
+    """An error answer; handlers raise it and the middleware sends it (and logs ``fault``)."""
+
+    def __init__(
+        self,
+        status: int,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        fault: str | None = None,
+    ) -> None:
+        self.status = status
+        self.body = dict(body)
+        self.headers = dict(headers or {})
+        self.fault = fault
+        super().__init__(f"HTTP {status}: {json.dumps(self.body)}")
+
+    def to_response(self) -> web.Response:
+        """The JSON response the client receives."""
+        return web.json_response(self.body, status=self.status, headers=self.headers)
+
+
+def api_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    fault: str | None = None,
+) -> ApiFailure:
+    """An application error in the classic ``detail.status`` / ``detail.message`` shape."""
+    return ApiFailure(status, {"detail": {"status": code, "message": message}}, headers=headers, fault=fault)
+
+
+def field_error(
+    loc: Sequence[str | int],
+    msg: str,
+    type_: str,
+    *,
+    input_: Any = None,
+    ctx: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One item of a FastAPI/pydantic v2 validation error list."""
+    item: dict[str, Any] = {"type": type_, "loc": list(loc), "msg": msg, "input": input_}
+    if ctx is not None:
+        item["ctx"] = dict(ctx)
+    return item
+
+
+def validation_failure(errors: Sequence[Mapping[str, Any]]) -> ApiFailure:
+    """422 with FastAPI's ``detail`` list."""
+    return ApiFailure(422, {"detail": [dict(e) for e in errors]})
+
+
+def invalid_api_key() -> ApiFailure:
+    """401 for a missing or wrong ``xi-api-key``."""
+    return api_error(401, "invalid_api_key", "Invalid API key")
+
+
+def voice_not_found(voice_id: str) -> ApiFailure:
+    """404 for a voice id the library does not have."""
+    return api_error(404, "voice_not_found", f"A voice with the voice_id {voice_id} was not found.")
+
+
+def history_item_not_found(history_item_id: str) -> ApiFailure:
+    """404 for a history item that does not exist (or was deleted)."""
+    msg = f"A history item with the history_item_id {history_item_id} was not found."
+    return api_error(404, "history_item_not_found", msg)
+
+
+def max_character_limit_exceeded(length: int, limit: int) -> ApiFailure:
+    """400 for text longer than the model's per-request limit."""
+    msg = (
+        f"This request's text has {length} characters and exceeds the character limit of {limit} characters."
+    )
+    return api_error(400, "max_character_limit_exceeded", msg)
+
+
+def quota_exceeded(character_limit: int, remaining: int, cost: int) -> ApiFailure:
+    """401 when the account has fewer credits left than the request costs."""
+    msg = (
+        f"This request exceeds your quota of {character_limit}. You have {remaining} credits remaining, "
+        f"while {cost} credits are required for this request."
+    )
+    return api_error(401, "quota_exceeded", msg)
+
+
+def too_many_concurrent_requests(limit: int, headers: Mapping[str, str]) -> ApiFailure:
+    """429 when the account's concurrency group is full."""
+    return api_error(
+        429,
+        "too_many_concurrent_requests",
+        _CONCURRENCY_MESSAGE.format(limit=limit),
+        headers=headers,
+        fault="concurrency",
+    )
+
+
+def system_busy(headers: Mapping[str, str]) -> ApiFailure:
+    """429 for the overload fault."""
+    return api_error(429, "system_busy", _BUSY_MESSAGE, headers=headers, fault="busy")
+
+
+def server_error(status: int, headers: Mapping[str, str]) -> ApiFailure:
+    """500 or 503 for the error fault."""
+    if status == 503:
+        return api_error(
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable. Please try again later.",
+            headers=headers,
+            fault="error",
+        )
+    return api_error(
+        500,
+        "internal_server_error",
+        "An internal server error occurred. Please try again later.",
+        fault="error",
+    )

@@ -1,0 +1,110 @@
+"""Seeded fault injection and latency for TTS/STS requests, adjustable while the server runs."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from batchtts.emulator.config import EmulatorConfig, check_rates
+
+__all__ = ["Fault", "FaultInjector", "Faults"]
+
+
+class Fault(enum.StrEnum):
+    """What the emulator does to a request instead of (or while) answering it normally."""
+
+    BUSY = "busy"  # 429 system_busy
+    ERROR = "error"  # 500 or 503
+    CUT = "cut"  # billed, 200, then the connection drops half way through the body
+
+
+class _Keep(enum.Enum):
+    KEEP = enum.auto()  # "leave retry_after as it is", since None already means "no header"
+
+
+@dataclass(slots=True, kw_only=True)
+class Faults:
+    """The live fault and latency settings; change them through :meth:`FaultInjector.update`."""
+
+    busy_rate: float = 0.0
+    error_rate: float = 0.0
+    cut_rate: float = 0.0
+    ttfb_ms: float = 0.0
+    chunk_delay_ms: float = 0.0
+    retry_after: float | None = None
+
+
+class FaultInjector:
+    """Decides each TTS/STS request's fate from one ``random.Random(seed)``.
+
+    Exactly one draw per request, whatever the rates, so a run's fault pattern depends only on the
+    seed and the order of requests, not on rates changed in between.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.settings = Faults(
+            busy_rate=config.busy_rate,
+            error_rate=config.error_rate,
+            cut_rate=config.cut_rate,
+            ttfb_ms=config.ttfb_ms,
+            chunk_delay_ms=config.chunk_delay_ms,
+            retry_after=config.retry_after,
+        )
+        self._rng = random.Random(config.seed)
+
+    def update(
+        self,
+        *,
+        busy_rate: float | None = None,
+        error_rate: float | None = None,
+        cut_rate: float | None = None,
+        ttfb_ms: float | None = None,
+        chunk_delay_ms: float | None = None,
+        retry_after: float | _Keep | None = _Keep.KEEP,
+    ) -> None:
+        """Change some settings; ``None`` keeps a value, except ``retry_after=None`` which removes it."""
+        s = self.settings
+        rates = {
+            "busy_rate": s.busy_rate if busy_rate is None else busy_rate,
+            "error_rate": s.error_rate if error_rate is None else error_rate,
+            "cut_rate": s.cut_rate if cut_rate is None else cut_rate,
+        }
+        check_rates(**rates)
+        for name, value in (("ttfb_ms", ttfb_ms), ("chunk_delay_ms", chunk_delay_ms)):
+            if value is not None and value < 0:
+                msg = f"{name} must not be negative, got {value}"
+                raise ValueError(msg)
+        s.busy_rate, s.error_rate, s.cut_rate = rates["busy_rate"], rates["error_rate"], rates["cut_rate"]
+        if ttfb_ms is not None:
+            s.ttfb_ms = ttfb_ms
+        if chunk_delay_ms is not None:
+            s.chunk_delay_ms = chunk_delay_ms
+        if not isinstance(retry_after, _Keep):
+            if retry_after is not None and retry_after < 0:
+                msg = f"retry_after must not be negative, got {retry_after}"
+                raise ValueError(msg)
+            s.retry_after = retry_after
+
+    def draw(self) -> Fault | None:
+        """The fault for the next TTS/STS request, or None for a normal answer."""
+        roll = self._rng.random()
+        s = self.settings
+        if roll < s.busy_rate:
+            return Fault.BUSY
+        if roll < s.busy_rate + s.error_rate:
+            return Fault.ERROR
+        if roll < s.busy_rate + s.error_rate + s.cut_rate:
+            return Fault.CUT
+        return None
+
+    def error_status(self) -> int:
+        """500 or 503 for an error fault, seeded like the rest."""
+        return 503 if self._rng.random() < 0.5 else 500
+
+    def retry_after_headers(self) -> dict[str, str]:
+        """``Retry-After`` when configured (429 and 503 answers), else nothing, like the real API."""
+        value = self.settings.retry_after
+        if value is None:
+            return {}
+        return {"Retry-After": f"{value:g}"}

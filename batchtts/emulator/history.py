@@ -1,0 +1,141 @@
+"""Speech history: one item per billed TTS/STS request made with logging on.
+
+Items keep the clip's :class:`~batchtts.emulator.synth.RenderSpec`, not its bytes: rendering is
+deterministic, so ``GET /v1/history/{id}/audio`` renders the same bytes again, and a run of 50,000
+clips does not hold 50,000 clips in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchtts.emulator.synth import RenderSpec
+
+__all__ = ["HistoryItem", "HistoryPage", "HistoryStore"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryItem:
+    """One generation, as ``SpeechHistoryItemResponseModel`` describes it."""
+
+    history_item_id: str
+    request_id: str
+    date_unix: int
+    voice_id: str
+    voice_name: str
+    voice_category: str | None
+    model_id: str
+    text: str | None
+    character_count_change_from: int
+    character_count_change_to: int
+    content_type: str
+    settings: Mapping[str, Any]
+    source: str  # "TTS" or "STS"
+    output_format: str
+    render: RenderSpec = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's JSON for this item."""
+        return {
+            "history_item_id": self.history_item_id,
+            "request_id": self.request_id,
+            "voice_id": self.voice_id,
+            "model_id": self.model_id,
+            "voice_name": self.voice_name,
+            # The response enum has no famous/high_quality categories.
+            "voice_category": self.voice_category
+            if self.voice_category in {"premade", "cloned", "generated", "professional"}
+            else None,
+            "text": self.text,
+            "date_unix": self.date_unix,
+            "character_count_change_from": self.character_count_change_from,
+            "character_count_change_to": self.character_count_change_to,
+            "content_type": self.content_type,
+            "state": "created",
+            "settings": dict(self.settings),
+            "share_link_id": None,
+            "source": self.source,
+            "alignments": None,
+            "dialogue": None,
+            "output_format": self.output_format,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of ``GET /v1/history``."""
+
+    items: list[HistoryItem]
+    has_more: bool
+
+
+class HistoryStore:
+    """History items in creation order."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, HistoryItem] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item: HistoryItem) -> None:
+        """Record a new item."""
+        self._items[item.history_item_id] = item
+
+    def get(self, history_item_id: str) -> HistoryItem | None:
+        """The item with this id, or None (also after it was deleted)."""
+        return self._items.get(history_item_id)
+
+    def delete(self, history_item_id: str) -> bool:
+        """Remove an item; False when there was none."""
+        return self._items.pop(history_item_id, None) is not None
+
+    def items(self) -> list[HistoryItem]:
+        """Every item, oldest first."""
+        return list(self._items.values())
+
+    def page(
+        self,
+        *,
+        page_size: int,
+        start_after: str | None = None,
+        descending: bool = True,
+        voice_id: str | None = None,
+        model_id: str | None = None,
+        source: str | None = None,
+        search: str | None = None,
+        date_before_unix: int | None = None,
+        date_after_unix: int | None = None,
+    ) -> HistoryPage:
+        """Filter, order, and cut one page after the cursor item.
+
+        Raises KeyError when ``start_after`` names no item that matches the filters.
+        """
+        found = list(self._items.values())
+        if descending:
+            found.reverse()
+        needle = search.casefold() if search else None
+        found = [
+            item
+            for item in found
+            if (voice_id is None or item.voice_id == voice_id)
+            and (model_id is None or item.model_id == model_id)
+            and (source is None or item.source == source)
+            and (date_before_unix is None or item.date_unix < date_before_unix)
+            and (date_after_unix is None or item.date_unix >= date_after_unix)
+            and (
+                needle is None
+                or needle in (item.text or "").casefold()
+                or needle in item.voice_name.casefold()
+            )
+        ]
+        start = 0
+        if start_after is not None:
+            ids = [item.history_item_id for item in found]
+            start = ids.index(start_after) + 1 if start_after in ids else -1
+            if start < 0:
+                raise KeyError(start_after)
+        chunk = found[start : start + page_size]
+        return HistoryPage(items=chunk, has_more=start + page_size < len(found))

@@ -1,0 +1,138 @@
+"""Everything an emulator remembers while it runs: account, voices, history, in-flight requests, log."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from batchtts.emulator.config import EmulatorConfig
+from batchtts.emulator.faults import FaultInjector
+from batchtts.emulator.history import HistoryStore
+from batchtts.emulator.synth import Synthesizer
+from batchtts.emulator.voices import VoiceLibrary
+
+__all__ = ["AccessLog", "Concurrency", "EmulatorState", "RequestRegistry", "Subscription", "new_id"]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+STITCHING_WINDOW_S = 2 * 60 * 60  # request ids older than this cannot be stitched to (DOCS)
+
+
+def new_id() -> str:
+    """A 20-character alphanumeric id, like the API's voice, request and history ids."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+@dataclass(slots=True, kw_only=True)
+class Subscription:
+    """The account's credit counters; ``character_count`` grows with every billed request."""
+
+    tier: str
+    character_count: int
+    character_limit: int
+    billed_credits: int = 0  # billed by this emulator instance (character_count may start above 0)
+
+    @property
+    def remaining(self) -> int:
+        """Credits left this period."""
+        return max(0, self.character_limit - self.character_count)
+
+    def bill(self, credits: int) -> tuple[int, int]:
+        """Charge ``credits``; return the count before and after."""
+        before = self.character_count
+        self.character_count += credits
+        self.billed_credits += credits
+        return before, self.character_count
+
+
+class Concurrency:
+    """In-flight TTS/STS requests per model concurrency group, against the tier's limits."""
+
+    def __init__(self, limits: Mapping[str, int]) -> None:
+        self.limits = dict(limits)
+        self._in_flight = dict.fromkeys(self.limits, 0)
+
+    def limit(self, group: str) -> int:
+        """The group's limit (unknown groups count as standard)."""
+        return self.limits.get(group, self.limits["standard"])
+
+    def in_flight(self, group: str) -> int:
+        """Requests of this group running now."""
+        return self._in_flight.get(group, 0)
+
+    def try_acquire(self, group: str) -> int | None:
+        """Take a slot and return the new in-flight count, or None when the group is full."""
+        if self.in_flight(group) >= self.limit(group):
+            return None
+        self._in_flight[group] = self.in_flight(group) + 1
+        return self._in_flight[group]
+
+    def release(self, group: str) -> None:
+        """Give a slot back when its request has finished (or failed)."""
+        self._in_flight[group] = max(0, self.in_flight(group) - 1)
+
+
+class RequestRegistry:
+    """Request ids that later requests may name in ``previous_request_ids``/``next_request_ids``."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._issued: dict[str, float] = {}
+
+    def add(self, request_id: str) -> None:
+        """Remember a request id issued now."""
+        self._issued[request_id] = self._clock()
+
+    def is_valid(self, request_id: str) -> bool:
+        """True when the id was issued here less than two hours ago."""
+        issued = self._issued.get(request_id)
+        return issued is not None and self._clock() - issued < STITCHING_WINDOW_S
+
+
+class AccessLog:
+    """One record per request, kept in memory and optionally appended to a JSON-lines file."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._file: IO[str] | None = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add a finished request's record."""
+        self.records.append(record)
+        if self._file is not None:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file (safe to call twice)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class EmulatorState:
+    """The live state behind one emulator; tests may read it (and swap ``clock``)."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.voices = VoiceLibrary.load(config.voices_file)
+        self.subscription = Subscription(
+            tier=config.tier, character_count=config.character_count, character_limit=config.character_limit
+        )
+        self.faults = FaultInjector(config)
+        self.concurrency = Concurrency(config.concurrency_limits())
+        self.history = HistoryStore()
+        self.synth = Synthesizer()
+        self.started_unix = int(time.time())
+        # Stitching ages are measured on this clock; tests replace it to jump past the 2 h window.
+        self.clock: Callable[[], float] = time.monotonic
+        self.request_ids = RequestRegistry(lambda: self.clock())
+        self.access_log = AccessLog(config.access_log_path)
