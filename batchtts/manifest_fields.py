@@ -116,7 +116,7 @@ class _Invalid(Exception):
 
 def show(text: str, limit: int = 60) -> str:
     """Quote a value for a message, cut short so hostile input cannot make messages huge."""
-    return repr(text) if len(text) <= limit else repr(text[: limit - 1]) + "…"
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def suggest(word: str, candidates: Iterable[str], n: int = 1) -> list[str]:
@@ -363,7 +363,7 @@ class JobBuilder:
         """Check one job; keep its JobSpec if it has no issues, otherwise record them."""
         before = len(self._issues)
         name_text = raw.values.get("name")
-        name = job_label(name_text) if name_text is not None else None
+        name = (job_label(name_text) or None) if name_text is not None else None
 
         values: dict[str, Value] = {}
         for key, text in raw.values.items():

@@ -220,7 +220,12 @@ class _Walker:
         self, line: int, name: str, known: tuple[str, ...], what: str, job: str | None = None
     ) -> None:
         close = suggest(name, known)
-        hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(known)}"
+        if name in VOICE_SETTINGS_FIELDS and "voice_settings" in known:
+            hint = "voice settings go under voice_settings:"
+        elif close:
+            hint = f"did you mean {close[0]!r}?"
+        else:
+            hint = f"expected one of: {', '.join(known)}"
         self._issue(line, f"unknown {what} {show(name)}; {hint}", field=name[:60], job=job)
 
     def _jobs(self, line: int) -> list[RawJob]:
@@ -302,7 +307,7 @@ class _Walker:
                     unknown.append((line, name))
         raw = RawJob(values=values, lines=lines, line=_line(start))
         name_text = None if defaults else values.get("name")
-        job = job_label(name_text) if name_text is not None else None
+        job = (job_label(name_text) or None) if name_text is not None else None
         for line, name in unknown:
             self._unknown(line, name, allowed, what, job)
         for line, field, message in held:
