@@ -180,13 +180,16 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
     return await _generate(request, state, job, stream=stream, pieces=pieces)
 
 
+# SDK 2.78 posts to /v1/voice-changer/..., a path the published specs do not list; serve both.
 @routes.post("/v1/speech-to-speech/{voice_id}")
+@routes.post("/v1/voice-changer/{voice_id}")
 async def sts_full(request: web.Request) -> web.StreamResponse:
     """``speech_to_speech_full``: the converted clip, with a content-length."""
     return await _sts(request, stream=False)
 
 
 @routes.post("/v1/speech-to-speech/{voice_id}/stream")
+@routes.post("/v1/voice-changer/{voice_id}/stream")
 async def sts_stream(request: web.Request) -> web.StreamResponse:
     """``speech_to_speech_stream``: the converted clip as a chunked body."""
     return await _sts(request, stream=True)
