@@ -213,13 +213,23 @@ async def test_busy_and_error_faults(make_emulator: MakeEmulator) -> None:
 
 
 async def test_retry_after_is_sent_when_configured(make_emulator: MakeEmulator) -> None:
-    """retry_after adds Retry-After to 429 answers."""
-    async with (
-        running(make_emulator, busy_rate=1.0, retry_after=2) as (_, api),
-        api.post(TTS, json={"text": "Hello"}) as response,
-    ):
-        assert response.status == 429
-        assert response.headers["Retry-After"] == "2"
+    """retry_after adds Retry-After to 429 and 503 answers; set_faults can change or remove it."""
+    async with running(make_emulator, busy_rate=1.0, retry_after=2) as (emu, api):
+        async with api.post(TTS, json={"text": "Hello"}) as response:
+            assert response.status == 429
+            assert response.headers["Retry-After"] == "2"
+        emu.set_faults(busy_rate=0.0, error_rate=1.0, retry_after=7)
+        seen = {}
+        for _ in range(12):
+            async with api.post(TTS, json={"text": "Hello"}) as response:
+                seen[response.status] = response.headers.get("Retry-After")
+        assert seen == {503: "7", 500: None}
+        emu.set_faults(retry_after=None, error_rate=0.0, busy_rate=1.0)
+        async with api.post(TTS, json={"text": "Hello"}) as response:
+            assert response.status == 429
+            assert "Retry-After" not in response.headers
+        with pytest.raises(ValueError, match="must not exceed 1"):
+            emu.set_faults(cut_rate=0.5)
 
 
 async def test_faults_are_reproducible_from_the_seed(make_emulator: MakeEmulator) -> None:

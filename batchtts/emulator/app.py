@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _new_record(request: web.Request) -> dict[str, Any]:
-    """An access-log record with every field present; handlers fill in what applies."""
+    """An access-log record with every field present; handlers fill in what applies.
+
+    ``status`` is the answer's status, or 499 when the client hung up before the handler finished;
+    ``fault`` is None, "busy", "error", "cut" or "concurrency"; ``characters`` is ``len(text)`` for
+    TTS (None otherwise); ``credits`` what the request billed (0 when nothing); ``duration_ms`` the
+    handler's wall time, body included.
+    """
     return {
         "ts": time.time(),
         "method": request.method,
@@ -65,6 +72,10 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
         record["status"] = failure.status
         record["fault"] = failure.fault
         return failure.to_response()
+    except asyncio.CancelledError:
+        # The client hung up mid-request (aiohttp cancels the handler): nginx's "client closed request".
+        record["status"] = 499
+        raise
     except web.HTTPException:
         raise
     except Exception:

@@ -9,7 +9,8 @@ choice is undocumented the emulator picks (and documents) one:
 - empty or whitespace-only text → 400 ``empty_text``; an empty STS upload → 400 ``audio_too_short``;
 - an unknown, expired (over 2 h) or zero-retention stitching id → 400 ``invalid_request_id``;
   stitching ids with eleven_v3 → 400 ``unsupported_model``;
-- unknown history item → 404 ``history_item_not_found``;
+- unknown history item → 404 ``history_item_not_found``; an unknown ``start_after_history_item_id``
+  cursor → 422 on that query parameter;
 - the error fault → 500 ``internal_server_error`` or 503 ``service_unavailable``.
 """
 

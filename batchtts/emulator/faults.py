@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from batchtts.emulator.config import EmulatorConfig, check_rates
 
-__all__ = ["Fault", "FaultInjector", "Faults"]
+__all__ = ["Fault", "FaultInjector", "Faults", "Keep"]
 
 
 class Fault(enum.StrEnum):
@@ -19,8 +19,10 @@ class Fault(enum.StrEnum):
     CUT = "cut"  # billed, 200, then the connection drops half way through the body
 
 
-class _Keep(enum.Enum):
-    KEEP = enum.auto()  # "leave retry_after as it is", since None already means "no header"
+class Keep(enum.Enum):
+    """Marks an argument left out where None is a value of its own (``retry_after=None``: no header)."""
+
+    KEEP = enum.auto()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -61,7 +63,7 @@ class FaultInjector:
         cut_rate: float | None = None,
         ttfb_ms: float | None = None,
         chunk_delay_ms: float | None = None,
-        retry_after: float | _Keep | None = _Keep.KEEP,
+        retry_after: float | Keep | None = Keep.KEEP,
     ) -> None:
         """Change some settings; ``None`` keeps a value, except ``retry_after=None`` which removes it."""
         s = self.settings
@@ -80,7 +82,7 @@ class FaultInjector:
             s.ttfb_ms = ttfb_ms
         if chunk_delay_ms is not None:
             s.chunk_delay_ms = chunk_delay_ms
-        if not isinstance(retry_after, _Keep):
+        if not isinstance(retry_after, Keep):
             if retry_after is not None and retry_after < 0:
                 msg = f"retry_after must not be negative, got {retry_after}"
                 raise ValueError(msg)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from batchtts.emulator.app import make_app
 from batchtts.emulator.config import EmulatorConfig
+from batchtts.emulator.faults import Keep
 from batchtts.emulator.state import EmulatorState
 
 __all__ = ["Emulator", "serve"]
@@ -116,14 +117,21 @@ class Emulator:
         cut_rate: float | None = None,
         ttfb_ms: float | None = None,
         chunk_delay_ms: float | None = None,
+        retry_after: float | Keep | None = Keep.KEEP,
     ) -> None:
-        """Change fault rates or latency for the requests that follow; None keeps a value."""
+        """Change fault rates or latency for the requests that follow.
+
+        An argument left out (or None) keeps its value, except ``retry_after``: pass seconds to send
+        ``Retry-After`` on 429/503 answers, or None to stop sending it. Raises ValueError for rates
+        outside [0, 1] or summing past 1.
+        """
         self.state.faults.update(
             busy_rate=busy_rate,
             error_rate=error_rate,
             cut_rate=cut_rate,
             ttfb_ms=ttfb_ms,
             chunk_delay_ms=chunk_delay_ms,
+            retry_after=retry_after,
         )
 
 
