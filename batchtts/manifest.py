@@ -4,7 +4,7 @@ The manifest is read before anything is sent, and everything in it is checked: f
 ranges, job names, that input files exist inside the manifest's folder. Hostile input (huge files,
 YAML aliases and tags, binary data, FIFOs and devices) ends in a ManifestError, never a hang or
 a different exception. The formats themselves live in ``manifest_yaml`` and ``manifest_csv``;
-both apply the rules in ``manifest_fields``.
+both hand RawJobs to ``manifest_jobs``, which applies the field rules of ``manifest_values``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.input_files import format_size
 from batchtts.job import JobSpec
 from batchtts.manifest_csv import read_csv
-from batchtts.manifest_fields import MAX_ISSUES, IssueLimitReached, Issues
+from batchtts.manifest_jobs import MAX_ISSUES, IssueLimitReached, Issues
 from batchtts.manifest_yaml import read_yaml
 from batchtts.names import validate_name
 
@@ -32,7 +32,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest:
     """A loaded manifest: its jobs, in manifest order, with defaults applied and inputs checked."""
 

@@ -15,17 +15,8 @@ from pathlib import Path
 from batchtts.exceptions import ManifestIssue
 from batchtts.input_files import TEXT_FILE_LIMIT, format_size
 from batchtts.job import JobSpec
-from batchtts.manifest_fields import (
-    JOB_FIELDS,
-    VOICE_SETTINGS_FIELDS,
-    Defaults,
-    Issues,
-    JobBuilder,
-    RawJob,
-    job_label,
-    show,
-    suggest,
-)
+from batchtts.manifest_jobs import Defaults, Issues, JobBuilder, RawJob, job_label
+from batchtts.manifest_values import JOB_FIELDS, VOICE_SETTINGS_FIELDS, show, suggest
 
 __all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "read_csv"]
 

@@ -28,19 +28,8 @@ from yaml.events import (
 
 from batchtts.exceptions import ManifestIssue
 from batchtts.job import JobSpec
-from batchtts.manifest_fields import (
-    JOB_FIELDS,
-    NOT_IN_DEFAULTS,
-    VOICE_SETTINGS_FIELDS,
-    Defaults,
-    Issues,
-    JobBuilder,
-    RawJob,
-    job_label,
-    parse_defaults,
-    show,
-    suggest,
-)
+from batchtts.manifest_jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
+from batchtts.manifest_values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
 
 __all__ = ["MAX_DEPTH", "read_yaml"]
 

@@ -13,7 +13,7 @@ from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.formats import ALL_FORMATS
 from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
 from batchtts.manifest import Manifest, load_manifest
-from batchtts.manifest_fields import MAX_ISSUES
+from batchtts.manifest_jobs import MAX_ISSUES
 
 REPO = Path(__file__).resolve().parent.parent
 

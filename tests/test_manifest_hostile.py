@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest import Manifest, load_manifest
-from batchtts.manifest_fields import MAX_ISSUES
+from batchtts.manifest_jobs import MAX_ISSUES
 
 
 @pytest.fixture

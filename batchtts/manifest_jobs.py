@@ -1,92 +1,45 @@
-"""Job fields: what each means, how its written text is checked, and how a job is assembled.
+"""Assembling jobs: a manifest's RawJobs, with defaults merged and inputs read, become JobSpecs.
 
-Both manifest formats hand over a job as the text written for each field (CSV cells, YAML scalars
-taken as written, so ``track: 03`` stays ``"03"``), and this module applies one set of rules to
-both: a YAML job and a CSV row with the same content become the same JobSpec.
+The format modules (``manifest_yaml``, ``manifest_csv``) turn a file into RawJobs; JobBuilder checks
+each field's value, what a job needs as a whole (a name, one voice, one input, a model that fits
+it), reads its input file and, once every job is in, the names against each other. Every issue is
+collected, not only the first.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
-from batchtts.formats import ALL_FORMATS
 from batchtts.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
 from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.manifest_values import (
+    DEFAULT_OUTPUT_FORMAT,
+    SOURCE_FIELDS,
+    TAG_FIELDS,
+    InvalidValue,
+    Value,
+    parse_value,
+    show,
+    speech_text,
+)
 from batchtts.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
-from batchtts.names import ConflictKind, find_name_conflicts, validate_name
+from batchtts.names import ConflictKind, find_name_conflicts
 
 __all__ = [
-    "DEFAULT_OUTPUT_FORMAT",
-    "JOB_FIELDS",
     "MAX_ISSUES",
-    "NOT_IN_DEFAULTS",
-    "SOURCE_FIELDS",
-    "TAG_FIELDS",
-    "VOICE_SETTINGS_FIELDS",
     "Defaults",
     "IssueLimitReached",
     "Issues",
     "JobBuilder",
     "RawJob",
-    "Value",
     "job_label",
     "parse_defaults",
-    "show",
-    "suggest",
 ]
 
-DEFAULT_OUTPUT_FORMAT = "mp3_44100_128"
-
-# Top-level job fields, in the order the docs list them; voice settings are nested in YAML and
-# flat columns in CSV, and are known internally as "voice_settings.<name>".
-JOB_FIELDS: tuple[str, ...] = (
-    "name",
-    "voice",
-    "voice_id",
-    "text",
-    "text_file",
-    "audio_file",
-    "model_id",
-    "output_format",
-    "voice_settings",
-    "seed",
-    "language_code",
-    "title",
-    "chunk_chars",
-    "silence_ms",
-    "timestamps",
-    "captions",
-    "album",
-    "author",
-    "track",
-)
-VOICE_SETTINGS_FIELDS: tuple[str, ...] = (
-    "stability",
-    "similarity_boost",
-    "style",
-    "use_speaker_boost",
-    "speed",
-)
-SOURCE_FIELDS: tuple[str, ...] = ("text", "text_file", "audio_file")
-TAG_FIELDS: tuple[str, ...] = ("album", "author", "track")
-NOT_IN_DEFAULTS = frozenset({"name", "voice", "voice_id", *SOURCE_FIELDS})
-
-Value = str | int | float | bool
 MAX_ISSUES = 1000
-
-_INT = re.compile(r"[+-]?[0-9]{1,30}")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
-_VOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
-_TRUE = frozenset({"true", "yes", "1"})
-_FALSE = frozenset({"false", "no", "0"})
 
 
 class IssueLimitReached(Exception):
@@ -108,160 +61,6 @@ class Issues:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-class _Invalid(Exception):
-    """A field's text breaks its rule; the message is the issue's sentence."""
-
-
-def show(text: str, limit: int = 60) -> str:
-    """Quote a value for a message, cut short so hostile input cannot make messages huge."""
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def suggest(word: str, candidates: Iterable[str], n: int = 1) -> list[str]:
-    """Known words close to a misspelt one, best first (difflib's ratio of at least 0.6)."""
-    return difflib.get_close_matches(word[:200], list(candidates), n=n)
-
-
-def _or_list(words: list[str]) -> str:
-    quoted = [repr(w) for w in words]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-
-
-def _string(text: str, label: str) -> str:
-    value = text.strip()
-    if not value:
-        msg = f"{label} is empty"
-        raise _Invalid(msg)
-    return value
-
-
-def _name(text: str, label: str) -> str:
-    value = _string(text, label)
-    if (problem := validate_name(value)) is not None:
-        raise _Invalid(problem)
-    return value
-
-
-def _speech(text: str, label: str) -> str:
-    # Line endings are made uniform so a CRLF spreadsheet and an LF YAML file bill the same text;
-    # outer whitespace (a YAML block's final newline, say) would only be billed.
-    value = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not value:
-        msg = f"{label} is empty"
-        raise _Invalid(msg)
-    return value
-
-
-def _interned(text: str, label: str) -> str:
-    # Voices, models and formats repeat on every row of a large manifest: keep one copy of each.
-    return sys.intern(_string(text, label))
-
-
-def _voice_id(text: str, label: str) -> str:
-    value = _string(text, label)
-    if not _VOICE_ID.fullmatch(value):
-        msg = f"{label} {show(value)} may contain only letters, digits, '-' and '_'"
-        raise _Invalid(msg)
-    return sys.intern(value)
-
-
-def _output_format(text: str, label: str) -> str:
-    value = _string(text, label)
-    if value not in ALL_FORMATS:
-        close = suggest(value, ALL_FORMATS, n=3)
-        hint = f"did you mean {_or_list(close)}?" if close else f"expected one of: {', '.join(ALL_FORMATS)}"
-        msg = f"{label} {show(value)} is not a format the API offers; {hint}"
-        raise _Invalid(msg)
-    return sys.intern(value)
-
-
-def _language(text: str, label: str) -> str:
-    value = _string(text, label)
-    if not _LANGUAGE.fullmatch(value):
-        msg = f"{label} must be an ISO 639 code of 2 or 3 lowercase letters such as 'en', got {show(value)}"
-        raise _Invalid(msg)
-    return sys.intern(value)
-
-
-def _captions(text: str, label: str) -> str:
-    value = _string(text, label).lower()
-    if value not in {"srt", "vtt"}:
-        msg = f"{label} must be 'srt' or 'vtt', got {show(text.strip())}"
-        raise _Invalid(msg)
-    return sys.intern(value)
-
-
-def _boolean(text: str, label: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    msg = f"{label} must be true or false (or yes/no, 1/0), got {show(text.strip())}"
-    raise _Invalid(msg)
-
-
-def _integer(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(text: str, label: str) -> int:
-        value = text.strip()
-        number = int(value) if _INT.fullmatch(value) else None
-        if number is None or not low <= number <= high:
-            got = str(number) if number is not None else show(value)
-            msg = f"{label} must be a whole number from {low} to {high}, got {got}"
-            raise _Invalid(msg)
-        return number
-
-    return parse
-
-
-def _number(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(text: str, label: str) -> float:
-        value = text.strip()
-        number = float(value) if _FLOAT.fullmatch(value) else math.nan
-        # Written so that NaN (and a too-large exponent's inf) fails the range test.
-        if not low <= number <= high:
-            got = value if _FLOAT.fullmatch(value) else show(value)
-            msg = f"{label} must be a number from {low:g} to {high:g}, got {got}"
-            raise _Invalid(msg)
-        return number
-
-    return parse
-
-
-_PARSERS: dict[str, Callable[[str, str], Value]] = {
-    "name": _name,
-    "voice": _interned,
-    "voice_id": _voice_id,
-    "text": _speech,
-    "text_file": _string,
-    "audio_file": _string,
-    "model_id": _interned,
-    "output_format": _output_format,
-    "voice_settings.stability": _number(0.0, 1.0),
-    "voice_settings.similarity_boost": _number(0.0, 1.0),
-    "voice_settings.style": _number(0.0, 1.0),
-    "voice_settings.use_speaker_boost": _boolean,
-    "voice_settings.speed": _number(0.25, 4.0),
-    "seed": _integer(0, 4_294_967_295),
-    "language_code": _language,
-    "title": _string,
-    "chunk_chars": _integer(100, 40_000),
-    "silence_ms": _integer(0, 10_000),
-    "timestamps": _boolean,
-    "captions": _captions,
-    "album": _string,
-    "author": _string,
-    "track": _string,
-}
-
-
-def _parse(key: str, text: str | None, label: str) -> Value:
-    if text is None:
-        msg = f"{label} has no value; give one or leave the field out"
-        raise _Invalid(msg)
-    return _PARSERS[key](text, label)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -293,8 +92,8 @@ def parse_defaults(raw: RawJob, *, file: str, label: Callable[[str], str], issue
     values: dict[str, Value] = {}
     for key, text in raw.values.items():
         try:
-            values[key] = _parse(key, text, label(key))
-        except _Invalid as exc:
+            values[key] = parse_value(key, text, label(key))
+        except InvalidValue as exc:
             line = raw.lines.get(key, raw.line)
             issues.append(ManifestIssue(file=file, line=line, field=label(key), message=str(exc)))
     return Defaults(values=values, lines=raw.lines)
@@ -368,8 +167,8 @@ class JobBuilder:
         values: dict[str, Value] = {}
         for key, text in raw.values.items():
             try:
-                values[key] = _parse(key, text, self._label(key))
-            except _Invalid as exc:
+                values[key] = parse_value(key, text, self._label(key))
+            except InvalidValue as exc:
                 self._issue(raw, key, name, str(exc))
         if isinstance(name_value := values.get("name"), str):
             self._names.append(name_value)
@@ -464,8 +263,8 @@ class JobBuilder:
         if (given := _str(values, "text_file")) is not None:
             try:
                 text_file = resolve_input(self._base_dir, given, "text_file")
-                text = _speech(read_text_file(text_file, given), f"text_file {show(given)}")
-            except (InputFileError, _Invalid) as exc:
+                text = speech_text(read_text_file(text_file, given), f"text_file {show(given)}")
+            except (InputFileError, InvalidValue) as exc:
                 self._issue(raw, "text_file", name, str(exc))
         if (given := _str(values, "audio_file")) is not None:
             try:
