@@ -70,7 +70,9 @@ class AudioResponse:
         content = self._response.content
         while True:
             try:
-                chunk = await asyncio.wait_for(content.read(size), self._idle)
+                # asyncio.timeout, not wait_for: no inner task, so a cancelled run stops at once.
+                async with asyncio.timeout(self._idle):
+                    chunk = await content.read(size)
             except TimeoutError as exc:
                 msg = f"stream stalled for {self._idle:g} s mid-body"
                 raise self._cut(msg) from exc
