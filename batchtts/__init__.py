@@ -1,5 +1,60 @@
-"""batchtts: render speech in bulk through the ElevenLabs HTTP API."""
+"""batchtts: render speech in bulk through the ElevenLabs HTTP API.
+
+The library face of the ``batchtts`` command: load a manifest, run it, read the report.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from batchtts._version import __version__ as __version__
+from batchtts.exceptions import (
+    AccountError,
+    ApiError,
+    BatchTTSError,
+    BudgetExceeded,
+    InvalidApiKey,
+    LockHeld,
+    ManifestError,
+    ManifestIssue,
+    QuotaExceeded,
+    RateLimited,
+    RunInterrupted,
+    ServerError,
+    StreamCut,
+    TransportError,
+    UsageError,
+    VoiceNotFound,
+)
+from batchtts.manifest import Manifest, load_manifest
+from batchtts.report import JobFailure, RunReport
+from batchtts.retry import RetryPolicy
+from batchtts.runner import PlanSummary, RunConfig, preview, run
+from batchtts.secret import Secret
+
+__all__ = [
+    "AccountError",
+    "ApiError",
+    "BatchTTSError",
+    "BudgetExceeded",
+    "InvalidApiKey",
+    "JobFailure",
+    "LockHeld",
+    "Manifest",
+    "ManifestError",
+    "ManifestIssue",
+    "PlanSummary",
+    "QuotaExceeded",
+    "RateLimited",
+    "RetryPolicy",
+    "RunConfig",
+    "RunInterrupted",
+    "RunReport",
+    "Secret",
+    "ServerError",
+    "StreamCut",
+    "TransportError",
+    "UsageError",
+    "VoiceNotFound",
+    "load_manifest",
+    "preview",
+    "run",
+]

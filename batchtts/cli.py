@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from batchtts import __version__
+from batchtts._version import __version__
 from batchtts.emulator.cli import emulator_command
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
 from batchtts.ledger import Ledger, State, ledger_dir

@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from batchtts import __version__
+from batchtts._version import __version__
 from batchtts.exceptions import (
     ApiError,
     InvalidApiKey,

@@ -187,7 +187,20 @@ class Ledger:
                  name = excluded.name, output = excluded.output, voice_name = excluded.voice_name,
                  state = CASE WHEN jobs.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
                  attempts = jobs.attempts + 1, updated_at = excluded.updated_at""",
-            (key, name, kind, voice_id, voice_name, model_id, output_format, text, characters, output, now, now),
+            (
+                key,
+                name,
+                kind,
+                voice_id,
+                voice_name,
+                model_id,
+                output_format,
+                text,
+                characters,
+                output,
+                now,
+                now,
+            ),
         )
 
     def accepted(
@@ -238,4 +251,4 @@ class Ledger:
 
     def counts(self) -> dict[str, int]:
         """Number of rows per state."""
-        return {state: n for state, n in self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")}
+        return dict(self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state"))
