@@ -63,6 +63,11 @@ class OutputFormat:
         return f"pcm_{self.sample_rate}" if self.codec == "wav" else self.name
 
     @property
+    def joinable(self) -> bool:
+        """True when batchtts can join pieces of this format into one file (chapters)."""
+        return self.codec != "opus"
+
+    @property
     def wav_encoding(self) -> str | None:
         """The sample encoding a WAV header must declare, or None when no header is added."""
         if self.codec in {"pcm", "wav"}:

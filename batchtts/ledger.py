@@ -217,6 +217,7 @@ class Ledger:
         self,
         key: str,
         *,
+        output: str,
         sha256: str,
         size: int,
         mtime_ns: int,
@@ -227,9 +228,10 @@ class Ledger:
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
-                """UPDATE jobs SET state = 'done', sha256 = ?, size = ?, mtime_ns = ?, duration_s = ?,
-                                   sample_rate = ?, last_error = NULL, updated_at = ? WHERE key = ?""",
-                (sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
+                """UPDATE jobs SET state = 'done', output = ?, sha256 = ?, size = ?, mtime_ns = ?,
+                                   duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
+                   WHERE key = ?""",
+                (output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
             )
             self.db.execute(
                 "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "

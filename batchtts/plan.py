@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from batchtts.chunking import context_after, context_before, split_text
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.files import sha256_file
 from batchtts.formats import OutputFormat, parse_output_format
@@ -20,7 +21,32 @@ from batchtts.job import JobKind, JobSpec
 from batchtts.models import KNOWN_MODELS, ModelInfo
 from batchtts.voices import VoiceIndex
 
-__all__ = ["Plan", "RenderTask", "build_plan", "content_key", "models_from_api"]
+__all__ = [
+    "DEFAULT_CHUNK_CHARS",
+    "ChunkSpec",
+    "Plan",
+    "RenderTask",
+    "build_plan",
+    "content_key",
+    "models_from_api",
+]
+
+# Chapters are split well under every model's limit: shorter requests fail and retry cheaper,
+# and the API's prosody stays steadier over ~2,500 characters than over 10,000.
+DEFAULT_CHUNK_CHARS = 2_500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkSpec:
+    """One request of a chapter: its text, its neighbours' text for stitching, its own key."""
+
+    index: int
+    text: str  # what is sent (the chunk's request_text)
+    previous_text: str
+    next_text: str
+    paragraph_end: bool
+    key: str  # hash of the chunk's audio-determining fields (not of its neighbours, see _chunks)
+    output: Path  # where the chunk's audio is kept until (and after) the chapter is joined
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +61,12 @@ class RenderTask:
     output: Path
     characters: int  # characters of text sent (0 for speech-to-speech)
     key: str  # hash of everything that determines the audio: equal keys, equal audio
+    chunks: tuple[ChunkSpec, ...] = ()  # a chapter: rendered in order, then joined into `output`
+
+    @property
+    def is_chapter(self) -> bool:
+        """True when the job is rendered as stitched chunks joined into one file."""
+        return bool(self.chunks)
 
     @property
     def name(self) -> str:
@@ -140,7 +172,8 @@ def _bind(
         msg = f"model {model.model_id!r} cannot do speech-to-speech"
         issues.append(loc.issue(msg, field="model_id", job=job.name))
     text = job.text or ""
-    if model is not None and job.kind is JobKind.TTS and len(text) > model.max_characters:
+    chapter = job.kind is JobKind.TTS and (job.text_file is not None or job.chunk_chars is not None)
+    if model is not None and not chapter and job.kind is JobKind.TTS and len(text) > model.max_characters:
         field = "text_file" if job.text_file else "text"
         msg = (
             f"text has {len(text):,} characters, over the {model.max_characters:,}-character limit "
@@ -151,9 +184,14 @@ def _bind(
         fmt = parse_output_format(job.output_format)
     except ValueError as exc:
         issues.append(loc.issue(str(exc), field="output_format", job=job.name))
+    else:
+        if chapter and not fmt.joinable:
+            msg = f"{fmt.name} cannot be joined into one chapter file; use an mp3_*, wav_* or pcm_* format"
+            issues.append(loc.issue(msg, field="output_format", job=job.name))
     if issues or model is None or voice_id is None:
         return issues
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
+    chunks = _chunks(job, voice_id, model, out_dir / ".batchtts" / "chunks", fmt) if chapter else ()
     return RenderTask(
         job=job,
         voice_id=voice_id,
@@ -161,9 +199,48 @@ def _bind(
         model=model,
         fmt=fmt,
         output=out_dir / f"{job.name}.{fmt.extension}",
-        characters=len(text) if job.kind is JobKind.TTS else 0,
-        key=content_key(job, voice_id, audio_sha256=audio_sha),
+        characters=sum(len(c.text) for c in chunks)
+        if chunks
+        else len(text)
+        if job.kind is JobKind.TTS
+        else 0,
+        key=content_key(
+            job,
+            voice_id,
+            audio_sha256=audio_sha,
+            chunks=[c.key for c in chunks],
+            join=[job.silence_ms, job.title, list(job.extra)] if chunks else None,
+        ),
+        chunks=chunks,
     )
+
+
+def _chunks(
+    job: JobSpec, voice_id: str, model: ModelInfo, folder: Path, fmt: OutputFormat
+) -> tuple[ChunkSpec, ...]:
+    """Split a chapter under the model's limit and ``chunk_chars``.
+
+    A chunk's key covers its own text and the chapter's settings but not its neighbours': editing one
+    paragraph re-renders the chunks whose text changed, not the ones beside them (their stitching
+    context is a nicety, not worth paying for twice).
+    """
+    text = job.text or ""
+    limit = min(job.chunk_chars or DEFAULT_CHUNK_CHARS, model.max_characters)
+    chunks = []
+    for i, piece in enumerate(split_text(text, limit)):
+        key = content_key(replace(job, text=piece.request_text), voice_id, chunk=True)
+        chunks.append(
+            ChunkSpec(
+                index=i,
+                text=piece.request_text,
+                previous_text=context_before(text, piece),
+                next_text=context_after(text, piece),
+                paragraph_end=piece.paragraph_end,
+                key=key,
+                output=folder / f"{key[:32]}.{fmt.extension}",
+            )
+        )
+    return tuple(chunks)
 
 
 def build_plan(

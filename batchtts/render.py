@@ -47,10 +47,10 @@ class Rendered:
     recovered: bool
 
 
-def tts_body(task: RenderTask) -> dict[str, Any]:
+def tts_body(task: RenderTask, text: str | None = None) -> dict[str, Any]:
     """The JSON body of a text-to-speech request, with unset fields left out."""
     job = task.job
-    body: dict[str, Any] = {"text": job.text, "model_id": task.model.model_id}
+    body: dict[str, Any] = {"text": job.text if text is None else text, "model_id": task.model.model_id}
     if job.voice_settings is not None and (settings := job.voice_settings.to_json()):
         body["voice_settings"] = settings
     if job.seed is not None:
@@ -99,21 +99,26 @@ async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) ->
     return digest.hexdigest(), size
 
 
-async def recover_from_history(client: ApiClient, task: RenderTask, accepted: Accepted) -> Rendered:
-    """Fetch the audio of an accepted request from history (free) and write it into place."""
+async def recover_from_history(
+    client: ApiClient, task: RenderTask, accepted: Accepted, *, output: Path | None = None
+) -> Rendered:
+    """Fetch the audio of an accepted request from history (free) and write it to ``output``."""
     if not accepted.history_item_id:
         msg = "cannot recover: the response carried no history-item-id"
         raise StreamCut(msg, request_id=accepted.request_id)
+    target = output or task.output
     async with client.history_audio(accepted.history_item_id) as response:
-        sha, size = await _stream_to(task.output, response, task)
-    return Rendered(path=task.output, sha256=sha, size=size, accepted=accepted, recovered=True)
+        sha, size = await _stream_to(target, response, task)
+    return Rendered(path=target, sha256=sha, size=size, accepted=accepted, recovered=True)
 
 
-async def _recover_with_retries(client: ApiClient, task: RenderTask, accepted: Accepted) -> Rendered:
+async def _recover_with_retries(
+    client: ApiClient, task: RenderTask, accepted: Accepted, output: Path
+) -> Rendered:
     """Recovery is free, regeneration is not: give history a few tries before giving up."""
     for attempt in range(3):
         try:
-            return await recover_from_history(client, task, accepted)
+            return await recover_from_history(client, task, accepted, output=output)
         except (TransportError, ServerError):
             if attempt == 2:
                 raise
@@ -126,9 +131,15 @@ async def render_task(
     limiter: AdaptiveLimiter,
     *,
     on_accepted: Callable[[Accepted], None],
+    output: Path | None = None,
+    body: dict[str, Any] | None = None,
 ) -> Rendered:
-    """One attempt at a task. ``on_accepted`` runs as soon as the API has billed the request."""
+    """One attempt at a task. ``on_accepted`` runs as soon as the API has billed the request.
+
+    ``output`` and ``body`` override the task's own (a chapter renders each chunk this way).
+    """
     accepted: Accepted | None = None
+    target = output or task.output
     async with limiter.slot():
         try:
             if task.job.kind is JobKind.STS:
@@ -137,7 +148,9 @@ async def render_task(
                     task.voice_id, task.job.audio_file, sts_fields(task), output_format=task.fmt.stream_name
                 )
             else:
-                request = client.tts_stream(task.voice_id, tts_body(task), output_format=task.fmt.stream_name)
+                request = client.tts_stream(
+                    task.voice_id, body or tts_body(task), output_format=task.fmt.stream_name
+                )
             async with request as response:
                 limiter.learn_account_limit(response.maximum_concurrency)
                 accepted = Accepted(
@@ -146,7 +159,7 @@ async def render_task(
                     character_cost=response.character_cost,
                 )
                 on_accepted(accepted)
-                sha, size = await _stream_to(task.output, response, task)
+                sha, size = await _stream_to(target, response, task)
         except RateLimited as exc:
             if exc.concurrency:
                 limiter.on_concurrency_rejected()
@@ -155,7 +168,7 @@ async def render_task(
             if accepted is None or not accepted.history_item_id:
                 raise
             # Billed already: the history holds the whole audio, and fetching it costs nothing.
-            return await _recover_with_retries(client, task, accepted)
+            return await _recover_with_retries(client, task, accepted, target)
     limiter.on_success()
     assert accepted is not None
-    return Rendered(path=task.output, sha256=sha, size=size, accepted=accepted, recovered=False)
+    return Rendered(path=target, sha256=sha, size=size, accepted=accepted, recovered=False)

@@ -53,6 +53,7 @@ class RunReport:
     failed: int = 0
     not_started: int = 0  # left unscheduled because the run stopped early
     retries: int = 0
+    chunks_requested: int = 0  # chapter chunks sent this run (the others were already done)
     characters_sent: dict[str, int] = field(default_factory=dict)  # per model
     credits_billed: dict[str, float] = field(default_factory=dict)  # per model, from character-cost
     failures: list[JobFailure] = field(default_factory=list)

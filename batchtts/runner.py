@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchtts.chapters import render_chapter
 from batchtts.client import DEFAULT_BASE_URL, ApiClient, Timeouts
 from batchtts.exceptions import (
     AccountError,
@@ -30,7 +31,8 @@ from batchtts.exceptions import (
     UsageError,
 )
 from batchtts.files import remove_temporaries, sha256_file
-from batchtts.ledger import Ledger, LedgerRow, ledger_dir
+from batchtts.job import JobKind
+from batchtts.ledger import Ledger, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.lock import output_lock
 from batchtts.manifest import Manifest, load_manifest
@@ -184,7 +186,8 @@ def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float |
         else:
             render.append(task)
     names = {t.name for t in plan.tasks}
-    removed = sorted({row.name for row in ledger.rows() if row.name not in names})
+    # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
+    removed = sorted({row.name.split("#")[0] for row in ledger.rows()} - names)
     chars: dict[str, int] = {}
     for task in render:
         chars[task.model.model_id] = chars.get(task.model.model_id, 0) + task.characters
@@ -204,19 +207,12 @@ class _Scheduler:
     """Feeds tasks to workers, one limiter per model concurrency group; keeps ledger and report."""
 
     def __init__(
-        self,
-        session: Session,
-        summary: PlanSummary,
-        ledger: Ledger,
-        config: RunConfig,
-        report: RunReport,
-        in_flight: dict[str, LedgerRow],
+        self, session: Session, summary: PlanSummary, ledger: Ledger, config: RunConfig, report: RunReport
     ) -> None:
         self._session = session
         self._config = config
         self._report = report
-        self._ledger = ledger
-        self._in_flight = in_flight
+        self.ledger = ledger
         # Recoveries first: they are free, and they settle what a crashed run already paid for.
         self._recover: Iterator[RenderTask] = iter(summary.to_recover)
         self._pending: Iterator[RenderTask] = iter(summary.to_render)
@@ -254,55 +250,90 @@ class _Scheduler:
 
     async def worker(self) -> None:
         while (item := self._next()) is not None:
-            task, recover = item
-            if recover and await self._recover_one(task):
-                continue
-            await self._render_one(task)
+            await self._run(*item)
 
-    def _begin(self, task: RenderTask) -> None:
-        self._ledger.begin(
-            key=task.key,
-            name=task.name,
-            kind=str(task.job.kind),
-            voice_id=task.voice_id,
-            voice_name=task.voice_name,
-            model_id=task.model.model_id,
-            output_format=task.fmt.name,
-            text=task.job.text,
-            characters=task.characters,
-            output=str(task.output),
-        )
-
-    def _finish(self, task: RenderTask, rendered: Rendered) -> None:
-        stat = rendered.path.stat()
-        self._ledger.done(task.key, sha256=rendered.sha256, size=rendered.size, mtime_ns=stat.st_mtime_ns)
-        if rendered.recovered:
-            self._report.recovered += 1
-        else:
-            self._report.rendered += 1
-
-    async def _recover_one(self, task: RenderTask) -> bool:
-        """Fetch an earlier run's accepted audio from history; False sends it to rendering."""
-        row = self._in_flight[task.key]
-        accepted = Accepted(
-            request_id=row.request_id, history_item_id=row.history_item_id, character_cost=row.character_cost
-        )
+    async def _run(self, task: RenderTask, recover: bool) -> None:
+        """Take one task to done (recovered, joined or rendered), or record why not."""
+        report = self._report
         try:
-            rendered = await recover_from_history(self._session.client, task, accepted)
-        except (BatchTTSError, OSError) as exc:
-            log.info("could not recover %s from history (%s); rendering it again", task.name, exc)
-            return False
-        self._finish(task, rendered)
-        return True
+            if recover and await self.recover(task, key=task.key, output=task.output) is not None:
+                report.recovered += 1
+                return
+            if task.is_chapter:
+                row = self._row(task, key=task.key, name=task.name, text=task.job.text)
+                self.ledger.begin(**row, output=str(task.output))
+                rendered, requested = await render_chapter(task, self)
+                self._done(task.key, rendered)
+                report.chunks_requested += requested
+                report.rendered += 1
+                return
+            rendered = await self.request(
+                task, key=task.key, name=task.name, text=task.job.text, output=task.output, body=None
+            )
+        except AccountError as exc:
+            self._fail(task, exc)
+            if self._stop is None:
+                self._stop = str(exc)
+            return
+        except (BatchTTSError, OSError, ValueError) as exc:
+            # OSError: a full disk or a permission problem fails this job; the rest may still fit.
+            # ValueError: audio the joiner could not use (pieces of different formats).
+            self._fail(task, exc)
+            return
+        except Exception as exc:
+            # A bug must not take the other jobs (and the report) down with it: fail this job loudly.
+            log.exception("internal error while rendering %s", task.name)
+            self._fail(task, exc)
+            return
+        if rendered.recovered:
+            report.recovered += 1
+        else:
+            report.rendered += 1
 
-    async def _render_one(self, task: RenderTask) -> None:
+    def _row(self, task: RenderTask, *, key: str, name: str, text: str | None) -> dict[str, Any]:
+        chunk = key != task.key
+        return {
+            "key": key,
+            "name": name,
+            "kind": "chunk" if chunk else str(task.job.kind),
+            "voice_id": task.voice_id,
+            "voice_name": task.voice_name,
+            "model_id": task.model.model_id,
+            "output_format": task.fmt.name,
+            "text": text,
+            "characters": len(text or "") if chunk or not task.is_chapter else task.characters,
+        }
+
+    def _done(self, key: str, rendered: Rendered) -> None:
+        stat = rendered.path.stat()
+        self.ledger.done(
+            key,
+            output=str(rendered.path),
+            sha256=rendered.sha256,
+            size=rendered.size,
+            mtime_ns=stat.st_mtime_ns,
+        )
+
+    async def request(
+        self,
+        task: RenderTask,
+        *,
+        key: str,
+        name: str,
+        text: str | None,
+        output: Path,
+        body: dict[str, Any] | None,
+    ) -> Rendered:
+        """Render one request to ``output`` with retries, billing and ledger rows kept as it goes."""
         limiter = self.limiters[task.model.concurrency_group]
-        report, ledger = self._report, self._ledger
+        report, ledger = self._report, self.ledger
+        row = self._row(task, key=key, name=name, text=text)
+        characters = row["characters"] if task.job.kind is JobKind.TTS else 0
 
         def on_accepted(accepted: Accepted) -> None:
-            report.bill(task.model.model_id, task.characters, accepted.character_cost)
+            report.bill(task.model.model_id, characters, accepted.character_cost)
             ledger.accepted(
-                task.key,
+                key,
                 request_id=accepted.request_id,
                 history_item_id=accepted.history_item_id,
                 character_cost=accepted.character_cost,
@@ -310,30 +341,39 @@ class _Scheduler:
 
         def on_retry(exc: BatchTTSError, attempt: int) -> None:
             report.retries += 1
-            log.info("retrying %s after attempt %d: %s", task.name, attempt, exc)
+            log.info("retrying %s after attempt %d: %s", name, attempt, exc)
 
         async def attempt() -> Rendered:
-            self._begin(task)
-            return await render_task(self._session.client, task, limiter, on_accepted=on_accepted)
+            ledger.begin(**row, output=str(output))
+            return await render_task(
+                self._session.client, task, limiter, on_accepted=on_accepted, output=output, body=body
+            )
 
+        rendered = await retrying(attempt, self._config.retry, on_retry=on_retry)
+        self._done(key, rendered)
+        return rendered
+
+    async def recover(self, task: RenderTask, *, key: str, output: Path) -> Rendered | None:
+        """Fetch an earlier run's accepted audio from history (free); None sends it to rendering."""
+        row = self.ledger.get(key)
+        if row is None or not row.history_item_id:
+            return None
+        accepted = Accepted(
+            request_id=row.request_id, history_item_id=row.history_item_id, character_cost=row.character_cost
+        )
         try:
-            rendered = await retrying(attempt, self._config.retry, on_retry=on_retry)
-        except AccountError as exc:
-            self._fail(task, exc)
-            if self._stop is None:
-                self._stop = str(exc)
-            return
+            rendered = await recover_from_history(self._session.client, task, accepted, output=output)
         except (BatchTTSError, OSError) as exc:
-            # OSError: a full disk or a permission problem fails this job; the rest may still fit.
-            self._fail(task, exc)
-            return
-        self._finish(task, rendered)
+            log.info("could not recover %s from history (%s); rendering it again", row.name, exc)
+            return None
+        self._done(key, rendered)
+        return rendered
 
     def _fail(self, task: RenderTask, exc: BaseException) -> None:
         failure = JobFailure.from_error(task.name, exc)
         self._report.failed += 1
         self._report.failures.append(failure)
-        self._ledger.failed(task.key, failure.message)
+        self.ledger.failed(task.key, failure.message)
         level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
         log.log(level, "job %s failed: %s", task.name, exc)
 
@@ -429,7 +469,7 @@ async def run(
             report.removed_from_manifest = list(summary.removed_from_manifest)
             if config.prune:
                 _prune(ledger, summary.removed_from_manifest)
-            scheduler = _Scheduler(session, summary, ledger, config, report, ledger.in_flight())
+            scheduler = _Scheduler(session, summary, ledger, config, report)
             try:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(scheduler.worker_count()):

@@ -38,7 +38,7 @@ def test_row_moves_pending_in_flight_done(tmp_path: Path) -> None:
         assert (row.state, row.attempts) == (State.PENDING, 1)
         ledger.accepted("k1", request_id="r1", history_item_id="h1", character_cost=5)
         assert ledger.in_flight()["k1"].history_item_id == "h1"
-        ledger.done("k1", sha256="abc", size=10, mtime_ns=123)
+        ledger.done("k1", output="out/a.mp3", sha256="abc", size=10, mtime_ns=123)
         row = ledger.get("k1")
         assert row is not None
         assert (row.state, row.sha256, row.size, row.request_id) == (State.DONE, "abc", 10, "r1")
@@ -64,9 +64,9 @@ def test_done_supersedes_older_rows_of_the_same_name(tmp_path: Path) -> None:
     """When an edited job finishes, the row of its old content is dropped."""
     with Ledger.for_output(tmp_path) as ledger:
         _begin(ledger, "old", "a")
-        ledger.done("old", sha256="1", size=1, mtime_ns=1)
+        ledger.done("old", output="out/a.mp3", sha256="1", size=1, mtime_ns=1)
         _begin(ledger, "new", "a")
-        ledger.done("new", sha256="2", size=2, mtime_ns=2)
+        ledger.done("new", output="out/a.mp3", sha256="2", size=2, mtime_ns=2)
         assert [r.key for r in ledger.rows()] == ["new"]
 
 

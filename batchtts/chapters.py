@@ -1,0 +1,122 @@
+"""Render a chapter: its chunks in order, each stitched to the ones before, then one joined file.
+
+Chunks are requested one after another so each can name the ``request-id`` of up to three
+preceding chunks (``previous_request_ids``) for continuous prosody; ids older than the API's two
+hours, and models without request stitching (eleven_v3), fall back to ``previous_text``. Every
+chunk has its own ledger row and file under ``<out>/.batchtts/chunks/``, so a crash mid-chapter
+resumes at the first missing chunk and an edit re-renders only the chunks whose text changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from batchtts.audio import join_mp3_files, join_wav
+from batchtts.files import atomic_write_bytes, sha256_file
+from batchtts.ledger import Ledger, State
+from batchtts.plan import ChunkSpec, RenderTask
+from batchtts.render import Accepted, Rendered, tts_body
+from batchtts.tags import write_id3
+
+__all__ = ["ChunkRenderer", "chunk_name", "render_chapter"]
+
+# The API accepts request ids up to 2 h old; leave a margin for the time the request takes.
+_STITCH_MAX_AGE_S = 100 * 60
+_MAX_PREVIOUS_IDS = 3
+
+
+class ChunkRenderer(Protocol):
+    """What the scheduler lends a chapter: the ledger, and requests with bookkeeping and retries."""
+
+    ledger: Ledger
+
+    async def request(
+        self, task: RenderTask, *, key: str, name: str, text: str, output: Path, body: dict[str, Any]
+    ) -> Rendered:
+        """Render one request to ``output`` (retried, billed and recorded in the ledger)."""
+        ...
+
+    async def recover(self, task: RenderTask, *, key: str, output: Path) -> Rendered | None:
+        """Fetch an earlier accepted request's audio from history, or None when that fails."""
+        ...
+
+
+def chunk_name(task: RenderTask, chunk: ChunkSpec) -> str:
+    """The ledger name of a chunk: its chapter's name and its position."""
+    return f"{task.name}#{chunk.index:04d}"
+
+
+def _usable(path: Path, sha: str | None) -> bool:
+    try:
+        return path.is_file() and sha is not None and sha256_file(path) == sha
+    except OSError:
+        return False
+
+
+def _body(task: RenderTask, chunk: ChunkSpec, previous: list[tuple[str | None, float]]) -> dict[str, Any]:
+    body = tts_body(task, chunk.text)
+    recent = previous[-_MAX_PREVIOUS_IDS:]
+    now = time.time()
+    fresh = bool(recent) and all(rid and now - at < _STITCH_MAX_AGE_S for rid, at in recent)
+    if task.model.supports_stitching and fresh:
+        body["previous_request_ids"] = [rid for rid, _ in recent]
+    elif chunk.previous_text:
+        body["previous_text"] = chunk.previous_text
+    if chunk.next_text:
+        body["next_text"] = chunk.next_text
+    return body
+
+
+async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Rendered, int]:
+    """Render every missing chunk of ``task`` in order and join them into ``task.output``.
+
+    Returns the joined file and how many chunks were requested (the rest were already done).
+    """
+    ledger = renderer.ledger
+    paths: list[Path] = []
+    previous: list[tuple[str | None, float]] = []
+    requested = 0
+    for chunk in task.chunks:
+        name = chunk_name(task, chunk)
+        row = ledger.get(chunk.key)
+        path = Path(row.output) if row is not None and row.output else chunk.output
+        if row is not None and row.state is State.DONE and _usable(path, row.sha256):
+            paths.append(path)
+            previous.append((row.request_id, row.updated_at))
+            continue
+        path = chunk.output
+        rendered: Rendered | None = None
+        if row is not None and row.state is State.IN_FLIGHT and row.history_item_id:
+            rendered = await renderer.recover(task, key=chunk.key, output=path)
+        if rendered is None:
+            body = _body(task, chunk, previous)
+            rendered = await renderer.request(
+                task, key=chunk.key, name=name, text=chunk.text, output=path, body=body
+            )
+            requested += 1
+        paths.append(path)
+        previous.append((rendered.accepted.request_id, time.time()))
+    return await asyncio.to_thread(_join, task, paths), requested
+
+
+def _join(task: RenderTask, paths: list[Path]) -> Rendered:
+    """Join the chunk files into the chapter's file (whole or not at all) and tag it."""
+    job = task.job
+    silences = [job.silence_ms if c.paragraph_end else 0 for c in task.chunks[:-1]]
+    if task.fmt.codec == "mp3":
+        join_mp3_files(paths, task.output, silences_ms=silences)
+        album, artist, track = (dict(job.extra).get(k) for k in ("album", "author", "track"))
+        write_id3(task.output, title=job.title or job.name, album=album, artist=artist, track=track)
+    else:
+        atomic_write_bytes(task.output, join_wav(paths, silences_ms=silences))
+    stat = task.output.stat()
+    return Rendered(
+        path=task.output,
+        sha256=sha256_file(task.output),
+        size=stat.st_size,
+        accepted=Accepted(request_id=None, history_item_id=None, character_cost=None),
+        recovered=False,
+    )
