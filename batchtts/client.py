@@ -229,10 +229,7 @@ class ApiClient:
         try:
             async with session.request(method, url, params=params, json=json_body, data=data) as resp:
                 if resp.status >= 400:
-                    try:
-                        body = await resp.content.read(_MAX_ERROR_BODY)
-                    except (aiohttp.ClientError, TimeoutError):
-                        body = b""
+                    body = await self._error_body(resp)
                     raise error_from_response(resp.status, body, resp.headers)
                 yield resp
         except TimeoutError as exc:
@@ -244,6 +241,22 @@ class ApiClient:
         except aiohttp.ClientError as exc:
             msg = f"{method} {path}: {redact(str(exc), self._key) or type(exc).__name__}"
             raise TransportError(msg) from exc
+
+    async def _error_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The error body up to a cap, read to its end within ``first_byte`` seconds."""
+        # One read() returns only what has arrived so far, and a JSON detail cut in two parses as
+        # nothing: a split 401 quota_exceeded would pass for an invalid key, a 429 lose its code.
+        body = b""
+        try:
+            async with asyncio.timeout(self._timeouts.first_byte):
+                while len(body) < _MAX_ERROR_BODY:
+                    chunk = await resp.content.read(_MAX_ERROR_BODY - len(body))
+                    if not chunk:
+                        break
+                    body += chunk
+        except (aiohttp.ClientError, TimeoutError):
+            pass  # keep what arrived: part of a message beats none
+        return body
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET a JSON document."""
