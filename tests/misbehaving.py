@@ -1,0 +1,277 @@
+"""A purpose-built misbehaving API server for the hardening tests.
+
+It serves just enough of the ElevenLabs API to start a run — ``/v2/voices`` (one voice, Rachel),
+``/v1/models`` and ``/v1/user/subscription``, all correct — plus a text-to-speech stream endpoint
+whose behaviour each test chooses per request, and ``/v1/history/{id}/audio`` for the audio of
+every request it accepted (or, when a test says so, a misbehaving history too). It runs on 127.0.0.1 port 0 (optionally over TLS) and closes cleanly:
+handlers are cancelled when their client hangs up, and shutdown waits at most half a second.
+
+A behaviour is ``async def behaviour(request, call) -> web.StreamResponse``; ``call`` says which
+job text was sent and the how-many-th attempt at that text this is, so one job can misbehave while
+the others succeed, or a job can fail once and then succeed::
+
+    async with Misbehaving(lambda r, c: ok(r, c) if c.text != "bad" else html_error(502)(r, c)) as api:
+        ...  # api.base_url, api.calls
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+__all__ = [
+    "AUDIO",
+    "KEY",
+    "VOICE_ID",
+    "Call",
+    "Misbehaving",
+    "empty_body_200",
+    "error",
+    "html_error",
+    "json_error",
+    "json_error_in_two_writes",
+    "never_answer",
+    "ok",
+    "reset_before_answer",
+    "reset_mid_body",
+    "stall_mid_body",
+    "wrong_content_type",
+]
+
+KEY = "sk_misbehaving_secret_5f3a9c0d1e2b"
+VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
+# Stand-in audio: batchtts never decodes what it streams, so any bytes prove a file is whole.
+AUDIO = bytes(range(256)) * 96  # 24 KiB
+HALF = len(AUDIO) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One text-to-speech request as the server saw it."""
+
+    text: str
+    attempt: int  # 1 for the first request with this text, 2 for the next, …
+    history_item_id: str  # the id this request is (or would be) stored under
+    api_key: str | None  # the xi-api-key header as received
+
+
+Behaviour = Callable[[web.Request, Call], Awaitable[web.StreamResponse]]
+
+
+def audio_headers(call: Call) -> dict[str, str]:
+    """The headers of an accepted request: billed, stored in history."""
+    return {
+        "content-type": "audio/mpeg",
+        "request-id": f"req-{call.history_item_id}",
+        "history-item-id": call.history_item_id,
+        "character-cost": str(len(call.text)),
+    }
+
+
+async def ok(request: web.Request, call: Call) -> web.StreamResponse:
+    """The whole audio, as the real API sends it."""
+    return web.Response(body=AUDIO, headers=audio_headers(call))
+
+
+def error(status: int, body: bytes, content_type: str = "application/json") -> Behaviour:
+    """An error status with exactly this body."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        return web.Response(status=status, body=body, headers={"content-type": content_type})
+
+    return behaviour
+
+
+def json_error(status: int, detail: Any) -> Behaviour:
+    """An error status with ``{"detail": detail}``."""
+    return error(status, json.dumps({"detail": detail}).encode())
+
+
+def json_error_in_two_writes(status: int, detail: Any) -> Behaviour:
+    """An error whose JSON body arrives in two pieces, as a proxy re-chunking it may send it."""
+    body = json.dumps({"detail": detail}).encode()
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"content-type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(body[:10])
+        await asyncio.sleep(0.05)  # the server's pace, not synchronisation: the pieces arrive apart
+        await response.write(body[10:])
+        await response.write_eof()
+        return response
+
+    return behaviour
+
+
+def html_error(status: int, reason: str = "Bad Gateway") -> Behaviour:
+    """A proxy's HTML error page."""
+    page = (
+        f"<html>\n<head><title>{status} {reason}</title></head>\n<body>\n"
+        f"<center><h1>{status} {reason}</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+    )
+    return error(status, page.encode(), "text/html")
+
+
+def wrong_content_type(content_type: str, body: bytes) -> Behaviour:
+    """200 with a body that is not audio (a captive portal, a misrouted proxy)."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        return web.Response(body=body, headers={"content-type": content_type})
+
+    return behaviour
+
+
+def empty_body_200(*, with_history: bool) -> Behaviour:
+    """200 audio/mpeg with no body at all (with or without the history headers of an accepted request)."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        headers = audio_headers(call) if with_history else {"content-type": "audio/mpeg"}
+        return web.Response(body=b"", headers=headers)
+
+    return behaviour
+
+
+async def _half_sent(request: web.Request, call: Call) -> web.StreamResponse:
+    response = web.StreamResponse(headers=audio_headers(call))
+    response.content_length = len(AUDIO)
+    await response.prepare(request)
+    await response.write(AUDIO[:HALF])
+    return response
+
+
+async def stall_mid_body(request: web.Request, call: Call) -> web.StreamResponse:
+    """Accept (bill) the request, send half the audio, then go silent until the client gives up."""
+    await _half_sent(request, call)
+    await asyncio.Event().wait()  # the server's behaviour: cancelled when the client hangs up
+    raise AssertionError("unreachable")
+
+
+async def never_answer(request: web.Request, call: Call) -> web.StreamResponse:
+    """Read the request, then never send a byte (not even the status line)."""
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+def _reset(request: web.Request) -> None:
+    transport = request.transport
+    assert transport is not None
+    sock = transport.get_extra_info("socket")
+    # SO_LINGER with a zero timeout turns close() into a TCP RST: the client sees ECONNRESET.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def reset_mid_body(request: web.Request, call: Call) -> web.StreamResponse:
+    """Accept the request, send half the audio, then reset the connection."""
+    await _half_sent(request, call)
+    _reset(request)
+    await asyncio.Event().wait()  # cancelled as the connection is lost
+    raise AssertionError("unreachable")
+
+
+async def reset_before_answer(request: web.Request, call: Call) -> web.StreamResponse:
+    """Reset the connection without answering."""
+    _reset(request)
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+class Misbehaving:
+    """The server; ``tts`` decides what each text-to-speech request gets."""
+
+    def __init__(
+        self, tts: Behaviour, *, history: Behaviour | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.tts = tts
+        self.history_behaviour = history  # None: serve the stored audio of each accepted request
+        self.calls: list[Call] = []
+        self.history: dict[str, bytes] = {}  # what a history fetch of each id returns
+        self.history_fetches: list[str] = []
+        self.tts_arrived = asyncio.Event()  # set when the first text-to-speech request comes in
+        self._ssl = ssl_context
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://127.0.0.1:port``."""
+        assert self._base_url is not None, "not started"
+        return self._base_url
+
+    def attempts(self, text: str) -> int:
+        """How many text-to-speech requests carried ``text``."""
+        return sum(1 for c in self.calls if c.text == text)
+
+    async def __aenter__(self) -> Misbehaving:
+        app = web.Application()
+        app.router.add_get("/v2/voices", self._voices)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/user/subscription", self._subscription)
+        app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._tts)
+        app.router.add_get("/v1/history/{history_item_id}/audio", self._history)
+        runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self._ssl)
+        await site.start()
+        port = runner.addresses[0][1]
+        self._base_url = f"{'https' if self._ssl else 'http'}://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _voices(self, request: web.Request) -> web.StreamResponse:
+        voice = {"voice_id": VOICE_ID, "name": "Rachel", "category": "premade"}
+        return web.json_response({"voices": [voice], "has_more": False, "next_page_token": None})
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        model = {
+            "model_id": "eleven_multilingual_v2",
+            "name": "Multilingual v2",
+            "can_do_text_to_speech": True,
+        }
+        return web.json_response([model])
+
+    async def _subscription(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"tier": "creator", "character_limit": 1_000_000, "character_count": 0})
+
+    async def _tts(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        text = str(body.get("text", ""))
+        call = Call(
+            text=text,
+            attempt=self.attempts(text) + 1,
+            history_item_id=f"h{len(self.calls):04d}",
+            api_key=request.headers.get("xi-api-key"),
+        )
+        self.calls.append(call)
+        self.history[call.history_item_id] = AUDIO
+        self.tts_arrived.set()
+        return await self.tts(request, call)
+
+    async def _history(self, request: web.Request) -> web.StreamResponse:
+        item = request.match_info["history_item_id"]
+        self.history_fetches.append(item)
+        if self.history_behaviour is not None:
+            call = next(c for c in self.calls if c.history_item_id == item)
+            return await self.history_behaviour(request, call)
+        if item not in self.history:
+            return web.json_response(
+                {"detail": {"status": "not_found", "message": "No such item."}}, status=404
+            )
+        return web.Response(body=self.history[item], headers={"content-type": "audio/mpeg"})
