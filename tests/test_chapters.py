@@ -176,7 +176,7 @@ async def test_cancel_mid_chapter_then_rerun_bills_only_missing_chunks(tmp_path:
     manifest = write_chapter_manifest(tmp_path, [{"name": "ch", "voice": "Rachel", "text_file": "ch.txt"}])
     out = tmp_path / "out"
     total_chars = sum(len(c.request_text) for c in split_text(text, 2_500))
-    async with emulator(chunk_delay_ms=2, chunk_bytes=1024) as emu:
+    async with emulator(chunk_delay_ms=5, chunk_bytes=65536) as emu:
         three_done = asyncio.Event()
         log = emu.state.access_log
         record = log.append
