@@ -19,9 +19,13 @@ from typing import Any, TypeVar
 import click
 
 from batchtts._version import __version__
+from batchtts.chunking import split_text
 from batchtts.emulator.cli import emulator_command
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
+from batchtts.input_files import InputFileError, read_text_file
 from batchtts.ledger import Ledger, State, ledger_dir
+from batchtts.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
+from batchtts.plan import DEFAULT_CHUNK_CHARS
 from batchtts.runner import PlanSummary, RunConfig, open_session, preview, run
 
 T = TypeVar("T")
@@ -252,6 +256,38 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
     click.echo(f"{'NAME':<{width}}  VOICE_ID              CATEGORY")
     for v in voices:
         click.echo(f"{v['name']:<{width}}  {v['voice_id']:<20}  {v['category']}")
+
+
+@cli.command("split")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model", "model_id", default=DEFAULT_TTS_MODEL, show_default=True, help="Model whose limit applies."
+)
+@click.option(
+    "--chunk-chars",
+    type=click.IntRange(100, 40_000),
+    default=DEFAULT_CHUNK_CHARS,
+    show_default=True,
+    help="Largest chunk to send.",
+)
+def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
+    """Show how FILE would be split into requests, without sending anything."""
+    try:
+        text = read_text_file(file, str(file), field="FILE")
+    except InputFileError as exc:
+        _fail(UsageError(str(exc)))
+        return
+    model = KNOWN_MODELS.get(model_id)
+    limit = min(chunk_chars, model.max_characters) if model else chunk_chars
+    chunks = split_text(text, limit)
+    total = sum(len(c.request_text) for c in chunks)
+    click.echo(
+        f"{file}: {len(text):,} characters → {len(chunks)} requests of at most {limit:,} ({total:,} billed)"
+    )
+    for i, chunk in enumerate(chunks):
+        words = " ".join(chunk.request_text.split()[:8])
+        mark = " ¶" if chunk.paragraph_end else ""
+        click.echo(f"{i + 1:4d}  {len(chunk.request_text):6,d}{mark:2}  {words}…")
 
 
 cli.add_command(emulator_command)

@@ -232,3 +232,22 @@ async def test_two_concurrent_runs_never_both_render(tmp_path: Path) -> None:
         assert sorted([code_a, code_b]) == [0, 3], (err_a, err_b)
         assert "another batchtts run" in (err_a + err_b)
         assert billed_tts(emu) == sum(len(j["text"]) for j in clips(10))
+
+
+async def test_split_prints_the_chunks_without_sending(tmp_path: Path) -> None:
+    """`split` shows the request count, sizes and first words, and needs no key or server."""
+    text = "\n\n".join(f"Paragraph {i}. " + "Words follow words here. " * 30 for i in range(10))
+    chapter = tmp_path / "ch.txt"
+    chapter.write_text(text, encoding="utf-8")
+    code, stdout, err = await batchtts("split", str(chapter), "--chunk-chars", "1000", key=None)
+    assert code == 0, err
+    lines = stdout.splitlines()
+    assert lines[0].startswith(f"{chapter}: {len(text):,} characters → ")
+    sizes = [int(line.split()[1].replace(",", "")) for line in lines[1:]]
+    assert all(size <= 1000 for size in sizes)
+    assert lines[1].split("¶")[1].strip().startswith("Paragraph 0.")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9".encode("latin-1"))
+    code, _, err = await batchtts("split", str(bad), key=None)
+    assert code == 2
+    assert "not valid UTF-8" in err
