@@ -243,7 +243,7 @@ class ApiClient:
             raise TransportError(msg) from exc
 
     async def _error_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        """The error body up to a cap, read to its end within ``first_byte`` seconds."""
+        """The error body up to a cap, read to its end within ``first_byte`` seconds, key redacted."""
         # One read() returns only what has arrived so far, and a JSON detail cut in two parses as
         # nothing: a split 401 quota_exceeded would pass for an invalid key, a 429 lose its code.
         body = b""
@@ -256,7 +256,10 @@ class ApiClient:
                     body += chunk
         except (aiohttp.ClientError, TimeoutError):
             pass  # keep what arrived: part of a message beats none
-        return body
+        # A proxy or server may quote the request's headers back; the message built from this body
+        # goes to logs, the report and the ledger, so the key must not survive in it.
+        key = self._key.reveal().encode()
+        return body.replace(key, b"***") if key else body
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET a JSON document."""
