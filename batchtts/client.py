@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -109,6 +111,19 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _plain_http_host(base_url: str) -> str | None:
+    """The host of an ``http://`` URL that is not loopback: where the key would cross a network in clear."""
+    parts = urllib.parse.urlsplit(base_url)
+    host = parts.hostname  # lower-cased, IPv6 brackets removed
+    if parts.scheme.lower() != "http" or not host or host == "localhost":
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        loopback = False  # a name: only "localhost" is known to stay on this machine
+    return None if loopback else host
+
+
 def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
     """Turn an error response into the matching ApiError, whatever shape its body has.
 
@@ -197,6 +212,8 @@ class ApiClient:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
+            if (host := _plain_http_host(self.base_url)) is not None:
+                log.warning("sending the API key over plain http to %s: anyone on the way can read it", host)
             t = self._timeouts
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=30),
