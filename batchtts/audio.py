@@ -36,6 +36,7 @@ __all__ = [
     "WavData",
     "WavFormat",
     "audio_duration",
+    "audio_info",
     "iter_mp3_frames",
     "join_mp3",
     "join_mp3_files",
@@ -687,3 +688,22 @@ def audio_duration(path: Path) -> float:
         return opus_duration(path)
     msg = f"cannot measure the duration of {path}: unknown extension {path.suffix!r}"
     raise ValueError(msg)
+
+
+def audio_info(path: Path) -> tuple[float, int]:
+    """Seconds of audio and sample rate of a file batchtts wrote (for the dataset metadata)."""
+    suffix = path.suffix.lower()
+    if suffix == ".mp3":
+        data = path.read_bytes()
+        first = next(iter_mp3_frames(data), None)
+        if first is None:
+            msg = f"{path} holds no MP3 frames"
+            raise ValueError(msg)
+        return mp3_duration(data), first.sample_rate
+    if suffix == ".wav":
+        with open(path, "rb") as fh:
+            info = _parse_wav(fh, fh.seek(0, io.SEEK_END))
+        fmt = info.format
+        return info.data_size / fmt.block_align / fmt.sample_rate, fmt.sample_rate
+    # Opus always decodes at 48 kHz, whatever the input rate was.
+    return audio_duration(path), 48_000

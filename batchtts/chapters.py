@@ -82,12 +82,12 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
     for chunk in task.chunks:
         name = chunk_name(task, chunk)
         row = ledger.get(chunk.key)
-        path = Path(row.output) if row is not None and row.output else chunk.output
+        # Chunk files are named by their content key, so the path is known without the row.
+        path = chunk.output
         if row is not None and row.state is State.DONE and _usable(path, row.sha256):
             paths.append(path)
             previous.append((row.request_id, row.updated_at))
             continue
-        path = chunk.output
         rendered: Rendered | None = None
         if row is not None and row.state is State.IN_FLIGHT and row.history_item_id:
             rendered = await renderer.recover(task, key=chunk.key, output=path)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchtts.audio import audio_info
 from batchtts.chapters import render_chapter
 from batchtts.client import DEFAULT_BASE_URL, ApiClient, Timeouts
 from batchtts.exceptions import (
@@ -261,9 +262,9 @@ class _Scheduler:
                 return
             if task.is_chapter:
                 row = self._row(task, key=task.key, name=task.name, text=task.job.text)
-                self.ledger.begin(**row, output=str(task.output))
+                self.ledger.begin(**row, output=self._relative(task.output))
                 rendered, requested = await render_chapter(task, self)
-                self._done(task.key, rendered)
+                await self._done(task.key, rendered)
                 report.chunks_requested += requested
                 report.rendered += 1
                 return
@@ -304,14 +305,24 @@ class _Scheduler:
             "characters": len(text or "") if chunk or not task.is_chapter else task.characters,
         }
 
-    def _done(self, key: str, rendered: Rendered) -> None:
+    def _relative(self, path: Path) -> str:
+        # Relative to the output folder, so the folder can move (or the cwd change) between runs.
+        return path.relative_to(self._config.out_dir).as_posix()
+
+    async def _done(self, key: str, rendered: Rendered) -> None:
         stat = rendered.path.stat()
+        try:
+            duration, rate = await asyncio.to_thread(audio_info, rendered.path)
+        except ValueError:
+            duration, rate = None, None
         self.ledger.done(
             key,
-            output=str(rendered.path),
+            output=self._relative(rendered.path),
             sha256=rendered.sha256,
             size=rendered.size,
             mtime_ns=stat.st_mtime_ns,
+            duration_s=duration,
+            sample_rate=rate,
         )
 
     async def request(
@@ -344,13 +355,13 @@ class _Scheduler:
             log.info("retrying %s after attempt %d: %s", name, attempt, exc)
 
         async def attempt() -> Rendered:
-            ledger.begin(**row, output=str(output))
+            ledger.begin(**row, output=self._relative(output))
             return await render_task(
                 self._session.client, task, limiter, on_accepted=on_accepted, output=output, body=body
             )
 
         rendered = await retrying(attempt, self._config.retry, on_retry=on_retry)
-        self._done(key, rendered)
+        await self._done(key, rendered)
         return rendered
 
     async def recover(self, task: RenderTask, *, key: str, output: Path) -> Rendered | None:
@@ -366,7 +377,7 @@ class _Scheduler:
         except (BatchTTSError, OSError) as exc:
             log.info("could not recover %s from history (%s); rendering it again", row.name, exc)
             return None
-        self._done(key, rendered)
+        await self._done(key, rendered)
         return rendered
 
     def _fail(self, task: RenderTask, exc: BaseException) -> None:
@@ -409,14 +420,14 @@ def _check_budget(summary: PlanSummary, config: RunConfig) -> None:
         raise BudgetExceeded(msg)
 
 
-def _prune(ledger: Ledger, removed: tuple[str, ...]) -> None:
+def _prune(ledger: Ledger, removed: tuple[str, ...], out_dir: Path) -> None:
     keys = []
     for row in ledger.rows():
-        if row.name in removed:
+        if row.name.split("#")[0] in removed:
             keys.append(row.key)
             if row.output:
                 with contextlib.suppress(FileNotFoundError):
-                    Path(row.output).unlink()
+                    (out_dir / row.output).unlink()
     ledger.forget(keys)
 
 
@@ -468,7 +479,7 @@ async def run(
             report.total, report.skipped = summary.total, summary.skipped
             report.removed_from_manifest = list(summary.removed_from_manifest)
             if config.prune:
-                _prune(ledger, summary.removed_from_manifest)
+                _prune(ledger, summary.removed_from_manifest, out_dir)
             scheduler = _Scheduler(session, summary, ledger, config, report)
             try:
                 async with asyncio.TaskGroup() as group:

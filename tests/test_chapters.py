@@ -104,7 +104,7 @@ async def test_long_chapter_is_split_stitched_and_joined(tmp_path: Path) -> None
     with Ledger.for_output(out) as ledger:
         chunk_rows = [r for r in ledger.rows() if r.kind == "chunk"]
     assert len(chunk_rows) == len(expected)
-    pieces = sum(mp3_duration(Path(r.output or "")) for r in chunk_rows)
+    pieces = sum(mp3_duration(out / (r.output or "")) for r in chunk_rows)
     audio = mutagen.mp3.MP3(io.BytesIO(chapter.read_bytes()))
     frame = 1152 / audio.info.sample_rate
     assert abs(audio.info.length - pieces) <= frame
@@ -230,7 +230,7 @@ async def test_wav_chapter_joins_under_one_header_with_paragraph_silence(tmp_pat
         rows = {r.key: r for r in ledger.rows() if r.kind == "chunk"}
     piece_frames = 0
     for row in rows.values():
-        with wave.open(str(row.output)) as w:
+        with wave.open(str(out / (row.output or ""))) as w:
             piece_frames += w.getnframes()
     gaps = sum(1 for c in chunks[:-1] if c.paragraph_end)
     with wave.open(str(out / "ch.wav")) as joined:
