@@ -8,12 +8,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
-__all__ = ["TEMP_MARKER", "async_atomic_writer", "atomic_write_bytes", "remove_temporaries", "sha256_file"]
+__all__ = [
+    "TEMP_MARKER",
+    "async_atomic_writer",
+    "atomic_text_writer",
+    "atomic_write_bytes",
+    "remove_temporaries",
+    "sha256_file",
+]
 
 # Temporaries carry this marker so a later run (or a crash cleanup) can find and delete them.
 TEMP_MARKER = ".batchtts-tmp-"
@@ -30,6 +38,23 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_text_writer(target: Path) -> Iterator[TextIO]:
+    """Yield a text file (UTF-8, ``\n`` newlines) on a temporary name; rename it to ``target`` on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(target)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -37,6 +37,7 @@ from batchtts.ledger import Ledger, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.lock import output_lock
 from batchtts.manifest import Manifest, load_manifest
+from batchtts.metadata import write_metadata
 from batchtts.models import concurrency_for
 from batchtts.plan import Plan, RenderTask, build_plan, models_from_api
 from batchtts.render import Accepted, Rendered, recover_from_history, render_task
@@ -489,10 +490,12 @@ async def run(
                 scheduler.finish()
                 report.stopped = "interrupted"
                 report.exit_code = RunInterrupted.exit_code
+                write_metadata(ledger, out_dir)
                 _write_report(report, config)
                 raise
             scheduler.finish()
         report.exit_code = _exit_code(report)
+        write_metadata(ledger, out_dir)
         _write_report(report, config)
     return report
 
