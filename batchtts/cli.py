@@ -26,6 +26,7 @@ from batchtts.input_files import InputFileError, read_text_file
 from batchtts.ledger import Ledger, State, ledger_dir
 from batchtts.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.plan import DEFAULT_CHUNK_CHARS
+from batchtts.progress import BarProgress, LineProgress, ProgressSink
 from batchtts.runner import PlanSummary, RunConfig, open_session, preview, run
 
 T = TypeVar("T")
@@ -152,7 +153,7 @@ _only = click.option(
 @click.option("--allow-partial", is_flag=True, help="Start even if the plan exceeds the remaining quota.")
 @click.option("--prune", is_flag=True, help="Delete outputs of jobs removed from the manifest.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent (like `plan`) and stop.")
-@click.option("-q", "--quiet", is_flag=True, help="Only the one-line summary (for cron).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress; only the one-line summary (for cron).")
 def run_command(
     manifest: Path,
     out_dir: Path,
@@ -185,7 +186,10 @@ def run_command(
         if dry_run:
             _print_summary(_run_async(lambda: preview(manifest, config)))
             return
-        report = _run_async(lambda: run(manifest, config))
+        progress: ProgressSink | None = None
+        if not quiet:
+            progress = BarProgress() if sys.stderr.isatty() else LineProgress()
+        report = _run_async(lambda: run(manifest, config, progress=progress))
     except BatchTTSError as exc:
         _fail(exc)
         return

@@ -40,6 +40,7 @@ from batchtts.manifest import Manifest, load_manifest
 from batchtts.metadata import write_metadata
 from batchtts.models import concurrency_for
 from batchtts.plan import Plan, RenderTask, build_plan, models_from_api
+from batchtts.progress import ProgressSink
 from batchtts.render import Accepted, Rendered, recover_from_history, render_task
 from batchtts.report import JobFailure, RunReport
 from batchtts.retry import RetryPolicy, retrying
@@ -209,8 +210,15 @@ class _Scheduler:
     """Feeds tasks to workers, one limiter per model concurrency group; keeps ledger and report."""
 
     def __init__(
-        self, session: Session, summary: PlanSummary, ledger: Ledger, config: RunConfig, report: RunReport
+        self,
+        session: Session,
+        summary: PlanSummary,
+        ledger: Ledger,
+        config: RunConfig,
+        report: RunReport,
+        progress: ProgressSink | None = None,
     ) -> None:
+        self._progress = progress
         self._session = session
         self._config = config
         self._report = report
@@ -253,6 +261,8 @@ class _Scheduler:
     async def worker(self) -> None:
         while (item := self._next()) is not None:
             await self._run(*item)
+            if self._progress is not None:
+                self._progress.update(self._report, sum(lim.limit for lim in self.limiters.values()))
 
     async def _run(self, task: RenderTask, recover: bool) -> None:
         """Take one task to done (recovered, joined or rendered), or record why not."""
@@ -451,6 +461,7 @@ async def run(
     config: RunConfig | None = None,
     *,
     on_plan: Callable[[PlanSummary], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> RunReport:
     """Render every job of ``manifest`` that is not already done; return the report.
 
@@ -481,12 +492,16 @@ async def run(
             report.removed_from_manifest = list(summary.removed_from_manifest)
             if config.prune:
                 _prune(ledger, summary.removed_from_manifest, out_dir)
-            scheduler = _Scheduler(session, summary, ledger, config, report)
+            scheduler = _Scheduler(session, summary, ledger, config, report, progress)
+            if progress is not None:
+                progress.start(summary.total, summary.skipped)
             try:
                 async with asyncio.TaskGroup() as group:
                     for _ in range(scheduler.worker_count()):
                         group.create_task(scheduler.worker())
             except asyncio.CancelledError:
+                if progress is not None:
+                    progress.close()
                 scheduler.finish()
                 report.stopped = "interrupted"
                 report.exit_code = RunInterrupted.exit_code
@@ -494,6 +509,8 @@ async def run(
                 _write_report(report, config)
                 raise
             scheduler.finish()
+            if progress is not None:
+                progress.close()
         report.exit_code = _exit_code(report)
         write_metadata(ledger, out_dir)
         _write_report(report, config)
