@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
-__all__ = ["Ledger", "LedgerRow", "State", "ledger_dir"]
+__all__ = ["DoneRecord", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -89,6 +89,16 @@ class LedgerRow:
     last_error: str | None
 
 
+class DoneRecord(NamedTuple):
+    """The parts of a done row that say whether its file is still the one we wrote."""
+
+    output: str | None
+    sha256: str | None
+    size: int | None
+    mtime_ns: int | None
+    history_item_id: str | None
+
+
 def ledger_dir(out_dir: Path) -> Path:
     """The folder batchtts keeps its own state in, inside the output folder."""
     return out_dir / ".batchtts"
@@ -154,10 +164,16 @@ class Ledger:
         for row in cursor:
             yield self._row(row)
 
-    def done_by_key(self) -> dict[str, tuple[str | None, str | None, int | None, int | None]]:
-        """key → (output, sha256, size, mtime_ns) of every done row, for a fast skip check."""
-        cursor = self.db.execute("SELECT key, output, sha256, size, mtime_ns FROM jobs WHERE state = 'done'")
-        return {key: (output, sha, size, mtime) for key, output, sha, size, mtime in cursor}
+    def done_by_key(self) -> dict[str, DoneRecord]:
+        """key → what a done row says about its file, for a fast skip check."""
+        cursor = self.db.execute(
+            "SELECT key, output, sha256, size, mtime_ns, history_item_id FROM jobs WHERE state = 'done'"
+        )
+        return {key: DoneRecord(*rest) for key, *rest in cursor}
+
+    def names(self) -> set[str]:
+        """Every job name with a row (chunk rows are named ``<chapter>#<n>``)."""
+        return {name for (name,) in self.db.execute("SELECT DISTINCT name FROM jobs")}
 
     def in_flight(self) -> dict[str, LedgerRow]:
         """Rows accepted by the API but never finished (a crash or a cut), by key."""

@@ -33,7 +33,7 @@ from batchtts.exceptions import (
 )
 from batchtts.files import remove_temporaries, sha256_file
 from batchtts.job import JobKind
-from batchtts.ledger import Ledger, ledger_dir
+from batchtts.ledger import DoneRecord, Ledger, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.lock import output_lock
 from batchtts.manifest import Manifest, load_manifest
@@ -155,20 +155,19 @@ class PlanSummary:
         return sum(self.credits_by_model.values())
 
 
-def _is_done(task: RenderTask, done: tuple[str | None, str | None, int | None, int | None] | None) -> bool:
+def _is_done(task: RenderTask, done: DoneRecord | None) -> bool:
     """True when the ledger's done row still matches the file on disk."""
     if done is None:
         return False
-    _output, sha, size, mtime_ns = done
     try:
         stat = task.output.stat()
     except OSError:
         return False
-    if stat.st_size != size:
+    if stat.st_size != done.size:
         return False
-    if stat.st_mtime_ns == mtime_ns:
+    if stat.st_mtime_ns == done.mtime_ns:
         return True  # untouched since we wrote it: skip the hash
-    return sha256_file(task.output) == sha
+    return sha256_file(task.output) == done.sha256
 
 
 def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float | None) -> PlanSummary:
@@ -180,17 +179,21 @@ def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float |
     only = set(config.only)
     for task in plan.tasks:
         selected = not only or task.name in only
+        record = done.get(task.key)
         if config.force and selected:
             render.append(task)
-        elif not selected or _is_done(task, done.get(task.key)):
+        elif not selected or _is_done(task, record):
             skipped += 1
         elif (row := in_flight.get(task.key)) is not None and row.history_item_id:
+            recover.append(task)
+        elif record is not None and record.history_item_id:
+            # Done once, but the file is gone or changed: history has the audio, for free.
             recover.append(task)
         else:
             render.append(task)
     names = {t.name for t in plan.tasks}
     # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
-    removed = sorted({row.name.split("#")[0] for row in ledger.rows()} - names)
+    removed = sorted({name.split("#")[0] for name in ledger.names()} - names)
     chars: dict[str, int] = {}
     for task in render:
         chars[task.model.model_id] = chars.get(task.model.model_id, 0) + task.characters

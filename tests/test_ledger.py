@@ -42,7 +42,7 @@ def test_row_moves_pending_in_flight_done(tmp_path: Path) -> None:
         row = ledger.get("k1")
         assert row is not None
         assert (row.state, row.sha256, row.size, row.request_id) == (State.DONE, "abc", 10, "r1")
-        assert ledger.done_by_key() == {"k1": ("out/a.mp3", "abc", 10, 123)}
+        assert ledger.done_by_key() == {"k1": ("out/a.mp3", "abc", 10, 123, "h1")}
 
 
 def test_failure_after_acceptance_keeps_the_row_recoverable(tmp_path: Path) -> None:

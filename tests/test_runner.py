@@ -141,7 +141,7 @@ async def test_cut_streams_are_recovered_from_history_not_billed_twice(tmp_path:
 
 
 async def test_second_run_sends_nothing_and_an_edit_rerenders_one_job(tmp_path: Path) -> None:
-    """An unchanged re-run makes no TTS request; editing one text or deleting one file re-renders just that."""
+    """An unchanged re-run makes no TTS request; an edited text re-renders just that job."""
     jobs = clip_jobs(12)
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
@@ -154,12 +154,31 @@ async def test_second_run_sends_nothing_and_an_edit_rerenders_one_job(tmp_path: 
 
         jobs[3]["text"] = "This one was edited."
         write_manifest(tmp_path, jobs)
-        (out / "clips/c0007.mp3").unlink()
         third = await run(manifest, config_for(emu, out))
         sent = [r["characters"] for r in tts_requests(emu)[12:]]
-    assert (third.rendered, third.skipped) == (2, 10)
-    assert sorted(sent) == sorted([len("This one was edited."), len(jobs[7]["text"])])
+    assert (third.rendered, third.skipped) == (1, 11)
+    assert sent == [len("This one was edited.")]
     assert_whole_mp3(out / "clips/c0003.mp3", "This one was edited.")
+
+
+async def test_deleted_or_damaged_output_comes_back_from_history_unbilled(tmp_path: Path) -> None:
+    """A finished clip deleted or overwritten by hand is fetched again from history, not billed again."""
+    jobs = clip_jobs(4)
+    manifest = write_manifest(tmp_path, jobs)
+    out = tmp_path / "out"
+    async with emulator() as emu:
+        await run(manifest, config_for(emu, out))
+        original = (out / "clips/c0001.mp3").read_bytes()
+        billed = emu.billed_credits
+        (out / "clips/c0001.mp3").unlink()
+        (out / "clips/c0002.mp3").write_bytes(b"not audio any more")
+        report = await run(manifest, config_for(emu, out))
+        history_gets = [r for r in emu.access_log if r["path"].endswith("/audio")]
+        assert emu.billed_credits == billed
+    assert (report.recovered, report.rendered, report.skipped) == (2, 0, 2)
+    assert len(history_gets) == 2
+    assert (out / "clips/c0001.mp3").read_bytes() == original
+    assert_whole_mp3(out / "clips/c0002.mp3", jobs[2]["text"])
 
 
 async def test_force_only_rerenders_the_named_job(tmp_path: Path) -> None:
