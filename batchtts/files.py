@@ -31,58 +31,49 @@ def _temp_path(target: Path) -> Path:
     return target.with_name(f"{target.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` so that a reader sees the old file or the whole new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(target)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
 @contextlib.contextmanager
-def atomic_text_writer(target: Path) -> Iterator[TextIO]:
-    """Yield a text file (UTF-8, ``\n`` newlines) on a temporary name; rename it to ``target`` on success."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(target)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+def _replacing(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it into place on success, delete it on failure.
 
-
-@contextlib.asynccontextmanager
-async def async_atomic_writer(target: Path) -> AsyncIterator[AsyncBufferedIOBase]:
-    """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit.
-
-    On any exception (including cancellation) the temporary is removed and the target is left
-    as it was.
+    The caller writes and closes the temporary inside the block; any exception (cancellation
+    included) leaves ``target`` as it was.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(target)
     try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that a reader sees the old file or the whole new one."""
+    with _replacing(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def atomic_text_writer(target: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8, ``\n`` newlines) on a temporary name, renamed to ``target`` on success."""
+    with _replacing(target) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@contextlib.asynccontextmanager
+async def async_atomic_writer(target: Path) -> AsyncIterator[AsyncBufferedIOBase]:
+    """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit."""
+    with _replacing(target) as tmp:
         async with aiofiles.open(tmp, "wb") as fh:
             yield fh
             await fh.flush()
             await aiofiles.os.wrap(os.fsync)(fh.fileno())
-        await aiofiles.os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def remove_temporaries(folder: Path) -> Iterator[Path]:

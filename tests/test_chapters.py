@@ -177,18 +177,8 @@ async def test_cancel_mid_chapter_then_rerun_bills_only_missing_chunks(tmp_path:
     out = tmp_path / "out"
     total_chars = sum(len(c.request_text) for c in split_text(text, 2_500))
     async with emulator(chunk_delay_ms=5, chunk_bytes=65536) as emu:
-        three_done = asyncio.Event()
-        log = emu.state.access_log
-        record = log.append
-
-        def append(entry: dict[str, Any]) -> None:
-            record(entry)
-            if len(tts(emu)) >= 3:
-                three_done.set()
-
-        log.append = append  # type: ignore[method-assign]
         task = asyncio.create_task(run(manifest, config_for(emu, out)))
-        await asyncio.wait_for(three_done.wait(), 30)
+        await emu.wait_for_log(lambda log: len(tts(emu)) >= 3)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -176,22 +176,13 @@ async def _kill_mid_run(sig: signal.Signals, tmp_path: Path) -> tuple[Path, list
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
     async with emulator(chunk_delay_ms=10, chunk_bytes=512) as emu:
-        eight_done = asyncio.Event()
-        log = emu.state.access_log
-        record = log.append
-
-        def append(entry: dict[str, Any]) -> None:
-            record(entry)
-            if len(log.records) >= 8 + 3:  # voices, models, subscription come first
-                eight_done.set()
-
-        log.append = append  # type: ignore[method-assign]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "batchtts", "run", str(manifest), "--base-url", emu.base_url,
             "--out", str(out), "--concurrency", "4",
             env=env(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await asyncio.wait_for(eight_done.wait(), 60)
+        # Voices, models and the subscription come first, then eight finished TTS requests.
+        await emu.wait_for_log(lambda log: len(log) >= 3 + 8, within=60)
         proc.send_signal(sig)
         await proc.communicate()
         first_code = proc.returncode

@@ -303,18 +303,8 @@ async def test_cancelling_a_run_leaves_no_partial_files_and_writes_the_report(tm
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
     async with emulator(chunk_delay_ms=5, chunk_bytes=256) as emu:
-        six_done = asyncio.Event()
-        log = emu.state.access_log
-        record = log.append
-
-        def append_and_signal(entry: dict[str, Any]) -> None:
-            record(entry)
-            if len(tts_requests(emu)) >= 6:
-                six_done.set()
-
-        log.append = append_and_signal  # type: ignore[method-assign]
         task = asyncio.create_task(run(manifest, config_for(emu, out, concurrency=4)))
-        await asyncio.wait_for(six_done.wait(), 30)
+        await emu.wait_for_log(lambda log: len(tts_requests(emu)) >= 6)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

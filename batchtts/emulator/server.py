@@ -104,6 +104,16 @@ class Emulator:
         """One record per finished request, oldest first (the live list)."""
         return self.state.access_log.records
 
+    async def wait_for_log(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], within: float = 30
+    ) -> None:
+        """Wait until ``predicate(access_log)`` holds: tests synchronise on requests, not on sleeps.
+
+        ``within`` bounds the wait so a test that would otherwise hang fails with TimeoutError.
+        """
+        async with asyncio.timeout(within):
+            await self.state.access_log.wait_for(predicate)
+
     @property
     def billed_credits(self) -> int:
         """Credits this emulator has billed since it started."""

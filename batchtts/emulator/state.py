@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import string
@@ -100,6 +101,7 @@ class AccessLog:
     def __init__(self, path: str | Path | None) -> None:
         self.records: list[dict[str, Any]] = []
         self._file: IO[str] | None = None
+        self._waiters: list[tuple[Callable[[list[dict[str, Any]]], bool], asyncio.Future[None]]] = []
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
@@ -110,6 +112,23 @@ class AccessLog:
         if self._file is not None:
             self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._file.flush()
+        still_waiting = []
+        for predicate, future in self._waiters:
+            if future.done():
+                continue
+            if predicate(self.records):
+                future.set_result(None)
+            else:
+                still_waiting.append((predicate, future))
+        self._waiters = still_waiting
+
+    async def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool]) -> None:
+        """Return once ``predicate(records)`` holds (checked now and after every new record)."""
+        if predicate(self.records):
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        await future
 
     def close(self) -> None:
         """Close the file (safe to call twice)."""
