@@ -10,13 +10,16 @@ sqlite3 is used here only.
 from __future__ import annotations
 
 import enum
+import errno
+import functools
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Self
+from typing import NamedTuple, ParamSpec, Self, TypeVar
 
 __all__ = ["DoneRecord", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
@@ -99,6 +102,30 @@ class DoneRecord(NamedTuple):
     history_item_id: str | None
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Raise SQLite's "database or disk is full" as the OSError(ENOSPC) it is.
+
+    The runner treats an OSError as "this job failed, tell the user why"; as a bare sqlite3 error
+    (a type only this module knows) a full disk under the ledger became a traceback and a crash.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_FULL:
+                raise
+            msg = f"{os.strerror(errno.ENOSPC)} (the ledger could not be written: {exc})"
+            raise OSError(errno.ENOSPC, msg) from exc
+
+    return wrapper
+
+
 def ledger_dir(out_dir: Path) -> Path:
     """The folder batchtts keeps its own state in, inside the output folder."""
     return out_dir / ".batchtts"
@@ -179,6 +206,7 @@ class Ledger:
         """Rows accepted by the API but never finished (a crash or a cut), by key."""
         return {row.key: row for row in self.rows(State.IN_FLIGHT)}
 
+    @_disk_full_as_oserror
     def begin(
         self,
         *,
@@ -219,6 +247,7 @@ class Ledger:
             ),
         )
 
+    @_disk_full_as_oserror
     def accepted(
         self, key: str, *, request_id: str | None, history_item_id: str | None, character_cost: int | None
     ) -> None:
@@ -229,6 +258,7 @@ class Ledger:
             (request_id, history_item_id, character_cost, time.time(), key),
         )
 
+    @_disk_full_as_oserror
     def done(
         self,
         key: str,
@@ -255,6 +285,7 @@ class Ledger:
                 (key, key),
             )
 
+    @_disk_full_as_oserror
     def failed(self, key: str, error: str) -> None:
         """The job failed for now; an accepted (in_flight) row keeps its state for recovery."""
         self.db.execute(
@@ -263,6 +294,7 @@ class Ledger:
             (error[:2000], time.time(), key),
         )
 
+    @_disk_full_as_oserror
     def forget(self, keys: Iterable[str]) -> None:
         """Drop rows (used by --prune)."""
         self.db.executemany("DELETE FROM jobs WHERE key = ?", ((k,) for k in keys))
