@@ -398,9 +398,15 @@ class _Scheduler:
         failure = JobFailure.from_error(task.name, exc)
         self._report.failed += 1
         self._report.failures.append(failure)
-        self.ledger.failed(task.key, failure.message)
         level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
         log.log(level, "job %s failed: %s", task.name, exc)
+        try:
+            self.ledger.failed(task.key, failure.message)
+        except OSError as ledger_exc:
+            # The disk under the ledger is full: its rows stay as last committed (consistent), but
+            # it can no longer record what the API bills, so start nothing more.
+            if self._stop is None:
+                self._stop = f"the ledger cannot be written: {ledger_exc}"
 
     def finish(self) -> None:
         """Count what was never started and say why scheduling stopped."""
