@@ -193,6 +193,10 @@ def run_command(
     except BatchTTSError as exc:
         _fail(exc)
         return
+    except OSError as exc:
+        # The output folder could not be written (a full disk, no permission): a message, not a traceback.
+        click.echo(f"batchtts: {exc}", err=True)
+        sys.exit(1)
     summary = report.summary()
     click.echo(summary.splitlines()[0] if quiet else summary, err=True)
     sys.exit(report.exit_code)
