@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from batchtts.audio import join_mp3_files, join_wav
-from batchtts.files import atomic_write_bytes, sha256_file
+from batchtts.files import atomic_write_bytes, ensure_inside, sha256_file
 from batchtts.ledger import Ledger, State
 from batchtts.plan import ChunkSpec, RenderTask
 from batchtts.render import Accepted, Rendered, tts_body
@@ -75,6 +75,7 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
 
     Returns the joined file and how many chunks were requested (the rest were already done).
     """
+    ensure_inside(task.output, task.out_dir)  # before any chunk is billed for a file we could not write
     ledger = renderer.ledger
     paths: list[Path] = []
     previous: list[tuple[str | None, float]] = []
@@ -104,6 +105,7 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
 
 def _join(task: RenderTask, paths: list[Path]) -> Rendered:
     """Join the chunk files into the chapter's file (whole or not at all) and tag it."""
+    ensure_inside(task.output, task.out_dir)  # again at write time: the folder may have changed since
     job = task.job
     silences = [job.silence_ms if c.paragraph_end else 0 for c in task.chunks[:-1]]
     if task.fmt.codec == "mp3":

@@ -19,6 +19,7 @@ __all__ = [
     "async_atomic_writer",
     "atomic_text_writer",
     "atomic_write_bytes",
+    "ensure_inside",
     "remove_temporaries",
     "sha256_file",
 ]
@@ -31,13 +32,37 @@ def _temp_path(target: Path) -> Path:
     return target.with_name(f"{target.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
 
 
+def ensure_inside(target: Path, root: Path) -> None:
+    """Raise PermissionError unless ``target``'s folder, symlinks resolved, lies inside ``root``.
+
+    Job names cannot climb out of the output folder (no ``..``, nothing absolute), but a symlink
+    planted inside it can: with ``out/clips -> /srv/www``, writing ``out/clips/a.mp3`` would
+    create and fill ``/srv/www/a.mp3``. So the folder is resolved — before it is created, so a
+    missing tail resolves lexically under its nearest existing parent — and must stay under the
+    resolved root; links that stay inside the folder are fine. A symlink at the final name itself
+    needs no check: the rename replaces the link and never writes through it. This is a check at
+    write time, not atomic with the write: a link swapped in between would take ``openat`` with
+    ``O_NOFOLLOW`` on every component, more than a mistaken or planted link calls for.
+    """
+    real_root = os.path.realpath(root)
+    real_folder = os.path.realpath(target.parent)
+    if os.path.commonpath([real_root, real_folder]) != real_root:
+        msg = (
+            f"refusing to write {target}: its folder leads outside the output folder {root} "
+            f"(to {real_folder}, through a symlink)"
+        )
+        raise PermissionError(msg)
+
+
 @contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
+def _replacing(target: Path, root: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it into place on success, delete it on failure.
 
     The caller writes and closes the temporary inside the block; any exception (cancellation
-    included) leaves ``target`` as it was.
+    included) leaves ``target`` as it was. With ``root``, see :func:`ensure_inside`.
     """
+    if root is not None:
+        ensure_inside(target, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(target)
     try:
@@ -67,9 +92,14 @@ def atomic_text_writer(target: Path) -> Iterator[TextIO]:
 
 
 @contextlib.asynccontextmanager
-async def async_atomic_writer(target: Path) -> AsyncIterator[AsyncBufferedIOBase]:
-    """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit."""
-    with _replacing(target) as tmp:
+async def async_atomic_writer(
+    target: Path, *, root: Path | None = None
+) -> AsyncIterator[AsyncBufferedIOBase]:
+    """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit.
+
+    With ``root`` (the output folder), refuse a target reached through a symlink leading out of it.
+    """
+    with _replacing(target, root) as tmp:
         async with aiofiles.open(tmp, "wb") as fh:
             yield fh
             await fh.flush()

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from batchtts.chunking import context_after, context_before, split_text
@@ -72,6 +72,11 @@ class RenderTask:
     def name(self) -> str:
         """The job's name (its output stem)."""
         return self.job.name
+
+    @property
+    def out_dir(self) -> Path:
+        """The output folder: ``output`` is ``out_dir / f"{name}.{extension}"``."""
+        return self.output.parents[len(PurePosixPath(self.name).parts) - 1]
 
     @property
     def credits(self) -> float:

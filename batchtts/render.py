@@ -17,7 +17,7 @@ from typing import Any
 from batchtts.audio import WAV_HEADER_SIZE, wav_header
 from batchtts.client import ApiClient, AudioResponse
 from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
-from batchtts.files import async_atomic_writer, sha256_file
+from batchtts.files import async_atomic_writer, ensure_inside, sha256_file
 from batchtts.job import JobKind
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.plan import RenderTask
@@ -79,7 +79,8 @@ async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) ->
     encoding = task.fmt.wav_encoding
     digest = hashlib.sha256()
     size = 0
-    async with async_atomic_writer(target) as fh:
+    # Chunks and history recoveries land inside the output folder too: one root for all of them.
+    async with async_atomic_writer(target, root=task.out_dir) as fh:
         if encoding is not None:
             await fh.write(bytes(WAV_HEADER_SIZE))  # patched once the data size is known
         async for chunk in response.chunks():
@@ -140,6 +141,7 @@ async def render_task(
     """
     accepted: Accepted | None = None
     target = output or task.output
+    ensure_inside(target, task.out_dir)  # now, before the API bills a request we could not write
     async with limiter.slot():
         try:
             if task.job.kind is JobKind.STS:
