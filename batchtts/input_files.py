@@ -17,6 +17,7 @@ __all__ = [
     "InputFileError",
     "check_audio_file",
     "format_size",
+    "read_file_start",
     "read_text_file",
     "resolve_input",
 ]
@@ -126,6 +127,20 @@ def _open_regular(path: Path, raw: str, field: str, limit: int) -> int:
 def check_audio_file(path: Path, raw: str, field: str = "audio_file") -> None:
     """Check that ``path`` is a readable regular file within the audio size limit, without reading it."""
     os.close(_open_regular(path, raw, field, AUDIO_FILE_LIMIT))
+
+
+def read_file_start(path: Path, raw: str, field: str, *, size: int, limit: int) -> bytes:
+    """The first ``size`` bytes of ``path``, checked as any input file (regular, at most ``limit`` bytes).
+
+    Enough to recognise a file by its magic bytes without reading all of it.
+    """
+    fd = _open_regular(path, raw, field, limit)
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        msg = f"{field} {raw!r} cannot be read: {_os_problem(exc)}"
+        raise InputFileError(msg) from None
 
 
 def read_text_file(path: Path, raw: str, field: str = "text_file") -> str:

@@ -4,7 +4,8 @@ The manifest is read before anything is sent, and everything in it is checked: f
 ranges, job names, that input files exist inside the manifest's folder. Hostile input (huge files,
 YAML aliases and tags, binary data, FIFOs and devices) ends in a ManifestError, never a hang or
 a different exception. The formats themselves live in ``manifest_yaml`` and ``manifest_csv``;
-both hand RawJobs to ``manifest_jobs``, which applies the field rules of ``manifest_values``.
+both hand RawJobs to ``manifest_jobs``, which applies the field rules of ``manifest_values``. A YAML
+manifest may also hold a ``book:`` section, checked by ``manifest_book``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from batchtts.book import BookSpec
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.input_files import format_size
 from batchtts.job import JobSpec
@@ -26,7 +28,7 @@ __all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
 
 MAX_MANIFEST_SIZE = 50 * 1024 * 1024
 
-_READERS = {".yaml": read_yaml, ".yml": read_yaml, ".csv": read_csv}
+
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -39,6 +41,17 @@ class Manifest:
     path: Path  # absolute
     base_dir: Path  # absolute and resolved; text_file and audio_file are relative to it
     jobs: tuple[JobSpec, ...]
+    book: BookSpec | None = None  # the YAML book: section, checked against the jobs
+
+
+def _read_csv(
+    text: str, *, file: str, base_dir: Path, issues: Issues
+) -> tuple[tuple[JobSpec, ...], BookSpec | None]:
+    # A CSV manifest is one table of jobs, with no place for a book section.
+    return read_csv(text, file=file, base_dir=base_dir, issues=issues), None
+
+
+_READERS = {".yaml": read_yaml, ".yml": read_yaml, ".csv": _read_csv}
 
 
 class _Unreadable(Exception):
@@ -130,11 +143,11 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     base_dir = manifest_path.parent.resolve()
     issues = Issues()
     try:
-        jobs = reader(text, file=file, base_dir=base_dir, issues=issues)
+        jobs, book = reader(text, file=file, base_dir=base_dir, issues=issues)
     except IssueLimitReached:
         msg = f"stopped after {MAX_ISSUES} issues; fix these and load the manifest again"
         found = sorted(issues.items, key=_position)
         raise ManifestError([*found, ManifestIssue(file=file, message=msg)]) from None
     if issues.items:
         raise ManifestError(sorted(issues.items, key=_position))
-    return Manifest(path=manifest_path, base_dir=base_dir, jobs=jobs)
+    return Manifest(path=manifest_path, base_dir=base_dir, jobs=jobs, book=book)

@@ -1,8 +1,8 @@
 """Reading a YAML manifest: a walk over the parser's events, shaped by what a manifest may hold.
 
 Nothing is ever constructed from the YAML: scalars are taken as the text written and the schema
-(``defaults``, ``jobs``, each job's fields) directs the walk, so a value where none belongs is
-reported and skipped without being stored. Aliases and anchors stop the read at once (no "billion
+(``defaults``, ``jobs``, each job's fields, ``book``) directs the walk, so a value where none belongs
+is reported and skipped without being stored. Aliases and anchors stop the read at once (no "billion
 laughs"), as does nesting deeper than MAX_DEPTH; any tag beyond the plain standard ones is an issue.
 """
 
@@ -26,8 +26,10 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from batchtts.book import BOOK_FIELDS, BookSpec
 from batchtts.exceptions import ManifestIssue
 from batchtts.job import JobSpec
+from batchtts.manifest_book import RawBook, build_book
 from batchtts.manifest_jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
 from batchtts.manifest_values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
 
@@ -157,17 +159,18 @@ class _Walker:
         self._events.skip_node()
         return None
 
-    def document(self) -> tuple[RawJob | None, list[RawJob]]:
-        """Walk the stream: the defaults (None if absent or unusable) and the usable jobs."""
+    def document(self) -> tuple[RawJob | None, list[RawJob], RawBook | None]:
+        """Walk the stream: the defaults and the book (None if absent or unusable) and the usable jobs."""
         events = self._events
         events.take()  # StreamStart
         if isinstance(events.peek(), StreamEndEvent):
             self._issue(None, "manifest is empty; expected a mapping with a 'jobs' list")
-            return None, []
+            return None, [], None
         events.take()  # DocumentStart
         root = events.peek()
         defaults: RawJob | None = None
         jobs: list[RawJob] = []
+        book: RawBook | None = None
         if isinstance(root, ScalarEvent) and _is_null(root):
             events.skip_node()
             self._issue(None, "manifest is empty; expected a mapping with a 'jobs' list")
@@ -193,7 +196,7 @@ class _Walker:
                 elif name == "defaults":
                     defaults = self._defaults(line)
                 elif name == "book":
-                    events.skip_node()  # reserved for book projects; not read yet
+                    book = self._book(line)
                 else:
                     self._unknown(line, name, TOP_LEVEL_KEYS, "top-level key")
                     events.skip_node()
@@ -203,7 +206,7 @@ class _Walker:
         if isinstance(events.peek(), DocumentStartEvent):
             msg = "manifest holds more than one YAML document; put all jobs in one"
             self._issue(_line(events.peek()), msg)
-        return defaults, jobs
+        return defaults, jobs, book
 
     def _unknown(
         self, line: int, name: str, known: tuple[str, ...], what: str, job: str | None = None
@@ -256,6 +259,79 @@ class _Walker:
                 line, f"defaults must be a mapping of job fields, not {_kind(start)}", field="defaults"
             )
         return None
+
+    def _book(self, line: int) -> RawBook | None:
+        """Read the book section; its issues name fields ``book.<field>``."""
+        events = self._events
+        start = events.peek()
+        if not isinstance(start, MappingStartEvent):
+            events.skip_node()
+            what = "empty" if isinstance(start, ScalarEvent) and _is_null(start) else _kind(start)
+            msg = f"book must be a mapping of {', '.join(BOOK_FIELDS)}, not {what}"
+            self._issue(line, msg, field="book")
+            return None
+        events.take()
+        book = RawBook(line=line)
+        while not events.at_end():
+            key = self._key()
+            if key is None:
+                continue
+            name, key_line = key
+            full = f"book.{name[:60]}"
+            if name in book.lines:
+                events.skip_node()
+                self._issue(key_line, f"{full} is given twice (first on line {book.lines[name]})", field=full)
+                continue
+            if name not in BOOK_FIELDS:
+                events.skip_node()
+                close = suggest(name, BOOK_FIELDS)
+                known = ", ".join(BOOK_FIELDS)
+                hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {known}"
+                self._issue(key_line, f"unknown book field {show(name)}; {hint}", field=full)
+                continue
+            book.lines[name] = key_line
+            value = events.peek()
+            if name == "chapters":
+                book.chapters = self._chapters(key_line)
+            elif isinstance(value, ScalarEvent):
+                events.take()
+                book.values[name] = None if _is_null(value) else value.value
+            else:
+                events.skip_node()
+                self._issue(key_line, f"{full} must be a single value, not {_kind(value)}", field=full)
+        return book
+
+    def _chapters(self, line: int) -> list[tuple[str, int]] | None:
+        """Read book.chapters, a list of job names; None (after an issue) if it is not one."""
+        events = self._events
+        start = events.peek()
+        if not isinstance(start, SequenceStartEvent):
+            events.skip_node()
+            what = "empty" if isinstance(start, ScalarEvent) and _is_null(start) else _kind(start)
+            msg = (
+                f"book.chapters must be a list of job names, not {what}; leave it out for all text_file jobs"
+            )
+            self._issue(line, msg, field="book.chapters")
+            return None
+        events.take()
+        entries: list[tuple[str, int]] = []
+        count = 0
+        usable = True
+        while not events.at_end():
+            item = events.skip_node()
+            count += 1
+            if isinstance(item, ScalarEvent) and not _is_null(item) and item.value.strip():
+                entries.append((item.value, _line(item)))
+                continue
+            usable = False
+            what = "empty" if isinstance(item, ScalarEvent) else _kind(item)
+            msg = f"chapter {count} in book.chapters must be a job name, not {what}"
+            self._issue(_line(item), msg, field="book.chapters")
+        if not count:
+            msg = "book.chapters is an empty list; list chapter jobs, or leave it out for all text_file jobs"
+            self._issue(line, msg, field="book.chapters")
+            return None
+        return entries if usable else None
 
     def _fields(self, *, defaults: bool) -> RawJob:
         """Read one job (or the defaults) mapping; the start event has not been taken yet."""
@@ -366,34 +442,36 @@ def _label(key: str) -> str:
     return key
 
 
-def read_yaml(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[JobSpec, ...]:
-    """Read a YAML manifest's jobs; every problem found is appended to ``issues``.
+def read_yaml(
+    text: str, *, file: str, base_dir: Path, issues: Issues
+) -> tuple[tuple[JobSpec, ...], BookSpec | None]:
+    """Read a YAML manifest's jobs and book section; every problem found is appended to ``issues``.
 
     ``text`` is the decoded manifest, ``file`` the name issues show, ``base_dir`` the absolute,
-    resolved folder that input paths are relative to. The jobs returned are only meaningful if no
-    issues were added.
+    resolved folder that input paths are relative to. What is returned is only meaningful if no
+    issues were added; the book is None when the manifest has no ``book:`` section.
     """
     if bad := _UNPRINTABLE.search(text):
         line = text.count("\n", 0, bad.start()) + 1
         msg = f"manifest contains the control character U+{ord(bad.group()):04X}, which YAML does not allow"
         issues.append(ManifestIssue(file=file, line=line, message=msg))
-        return ()
+        return (), None
     try:
         events = _Events(text, file, issues)
     except (yaml.YAMLError, UnicodeError, ValueError) as exc:
         issues.append(ManifestIssue(file=file, message=f"YAML cannot be read: {str(exc)[:200]}"))
-        return ()
+        return (), None
     try:
-        defaults_raw, jobs = _Walker(events, file, issues).document()
+        defaults_raw, jobs, book_raw = _Walker(events, file, issues).document()
     except _Stop as stop:
         issues.append(ManifestIssue(file=file, line=stop.line, message=str(stop)))
-        return ()
+        return (), None
     except yaml.YAMLError as exc:
         issues.append(_syntax_issue(exc, file))
-        return ()
+        return (), None
     except (UnicodeError, ValueError) as exc:
         issues.append(ManifestIssue(file=file, message=f"YAML cannot be read: {str(exc)[:200]}"))
-        return ()
+        return (), None
     finally:
         events.close()
 
@@ -403,4 +481,8 @@ def read_yaml(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[
     builder = JobBuilder(file=file, base_dir=base_dir, defaults=defaults, label=_label, issues=issues)
     for raw in jobs:
         builder.add(raw)
-    return builder.finish()
+    specs = builder.finish()
+    book = None
+    if book_raw is not None:
+        book = build_book(book_raw, file=file, base_dir=base_dir, jobs=jobs, issues=issues)
+    return specs, book

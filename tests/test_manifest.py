@@ -544,19 +544,23 @@ def test_document_structure_errors(
     assert {(i.file, i.row, i.job) for i in issues_of("m.yaml")} == {("m.yaml", None, None)}
 
 
-def test_book_section_is_reserved_and_ignored(workdir: Path) -> None:
-    """A top-level book: section is accepted, whatever it holds, and does not affect the jobs."""
+def test_book_section_does_not_affect_the_jobs(workdir: Path) -> None:
+    """A top-level book: section is read (see test_book_manifest.py) and leaves the jobs as they are."""
     write(
         workdir / "m.yaml",
         """\
         book:
+          output: a.m4b
           title: Something
-          parts: [{a: 1}, {b: [2, 3]}]
+          chapters: [a]
         jobs:
           - {name: a, voice: Adam, text: Hi.}
         """,
     )
-    assert [job.name for job in load_manifest("m.yaml").jobs] == ["a"]
+    manifest = load_manifest("m.yaml")
+    assert [job.name for job in manifest.jobs] == ["a"]
+    assert manifest.book is not None
+    assert manifest.book.chapters == ("a",)
 
 
 def test_all_issues_are_reported_in_file_order(workdir: Path) -> None:
