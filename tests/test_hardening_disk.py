@@ -446,7 +446,7 @@ async def test_a_quick_second_sigint_mid_stream_leaves_no_partial_file_at_a_fina
     tmp_path: Path,
 ) -> None:
     """Two Ctrl-Cs in a row while four streams are half written: exit 130, every final .mp3 whole."""
-    jobs = clips(30)
+    jobs = clips(20)
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
     reference = await _reference(manifest, tmp_path)
