@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -248,7 +250,7 @@ async def test_a_cut_whose_history_item_is_missing_fails_saying_so(tmp_path: Pat
 
 async def cli(*args: str, key: str = KEY) -> tuple[int, str, str]:
     """Run ``python -m batchtts`` with the key in the environment only; bounded at 30 s."""
-    env = {k: v for k, v in __import__("os").environ.items() if k != "ELEVENLABS_API_KEY"}
+    env = {k: v for k, v in os.environ.items() if k != "ELEVENLABS_API_KEY"}
     env["ELEVENLABS_API_KEY"] = key
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "batchtts", *args, env=env,
@@ -290,8 +292,6 @@ async def test_an_unreachable_base_url_exits_1_with_a_clear_message(
     base_url: str, reason: str, tmp_path: Path
 ) -> None:
     """A bad host name or a closed port ends the run at once with exit 1 and one line, no traceback."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]  # bound, never listening: connecting is refused

@@ -207,7 +207,7 @@ async def test_transport_errors_carry_no_key_in_message_repr_or_cause(behaviour:
                     pass
 
         with pytest.raises(TransportError) as caught:
-            await stream()
+            await asyncio.wait_for(stream(), 30)
     exc: BaseException | None = caught.value
     while exc is not None:
         assert KEY not in str(exc)
