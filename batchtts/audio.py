@@ -40,8 +40,10 @@ __all__ = [
     "iter_mp3_frames",
     "join_mp3",
     "join_mp3_files",
+    "join_mp3_timed",
     "join_wav",
     "join_wav_files",
+    "join_wav_timed",
     "mp3_duration",
     "opus_duration",
     "parse_wav",
@@ -290,6 +292,17 @@ def join_mp3(
     Each part should be a whole encoding, as the API sends: its first frame then borrows nothing
     from the frame before it (``main_data_begin`` is 0), so frames can be concatenated as they are.
     """
+    return join_mp3_timed(parts, silences_ms=silences_ms, info_frame=info_frame)[0]
+
+
+def join_mp3_timed(
+    parts: Sequence[bytes | Path], *, silences_ms: Sequence[int] | None = None, info_frame: bool = True
+) -> tuple[bytes, list[float]]:
+    """:func:`join_mp3`, also returning where each part starts in the joined audio, in seconds.
+
+    The starts count the frames actually written (silence is whole frames, so it may differ from
+    ``silences_ms`` by up to half a frame); a chapter's captions are offset by exactly these.
+    """
     if not parts:
         msg = "join_mp3 needs at least one part"
         raise ValueError(msg)
@@ -300,18 +313,24 @@ def join_mp3(
     bitrate = Counter(f.bitrate_kbps for _, frames in framed for f in frames).most_common(1)[0][0]
     body = bytearray()
     sizes: list[int] = []
+    starts: list[float] = []
+    elapsed = 0.0
+    frame_seconds = reference.samples / reference.sample_rate
     for (data, frames), gap in zip(framed, gaps, strict=True):
+        starts.append(elapsed)
         for frame in frames:
             body += data[frame.offset : frame.end]
             sizes.append(frame.size)
+            elapsed += frame.duration
         if gap > 0:
             silence, silence_sizes = _silent_frames(reference.sample_rate, bitrate, reference.channels, gap)
             body += silence
             sizes.extend(silence_sizes)
+            elapsed += len(silence_sizes) * frame_seconds
     if not info_frame:
-        return bytes(body)
+        return bytes(body), starts
     cbr = len({f.bitrate_kbps for _, frames in framed for f in frames}) == 1
-    return _xing_frame(reference, sizes, cbr=cbr) + bytes(body)
+    return _xing_frame(reference, sizes, cbr=cbr) + bytes(body), starts
 
 
 def join_mp3_files(
@@ -552,15 +571,24 @@ def join_wav(parts: Sequence[bytes | Path], *, silences_ms: Sequence[int] | None
     ``silences_ms`` works as in :func:`join_mp3`. Silence is whole sample frames of the encoding's
     zero (0 for PCM and float, 0x80 for 8-bit PCM, 0xFF for mu-law, 0xD5 for A-law).
     """
+    return join_wav_timed(parts, silences_ms=silences_ms)[0]
+
+
+def join_wav_timed(
+    parts: Sequence[bytes | Path], *, silences_ms: Sequence[int] | None = None
+) -> tuple[bytes, list[float]]:
+    """:func:`join_wav`, also returning where each part starts in the joined audio, in seconds."""
     if not parts:
         msg = "join_wav needs at least one part"
         raise ValueError(msg)
     gaps = _check_silences(silences_ms, len(parts))
     body = bytearray()
+    starts: list[float] = []
     reference: WavFormat | None = None
     for index, (part, gap) in enumerate(zip(parts, gaps, strict=True)):
         data = part.read_bytes() if isinstance(part, Path) else part
         fmt, offset, size = parse_wav(data)
+        starts.append(len(body) / (fmt.block_align * fmt.sample_rate))
         if reference is None:
             reference = fmt
         elif fmt != reference:
@@ -573,7 +601,7 @@ def join_wav(parts: Sequence[bytes | Path], *, silences_ms: Sequence[int] | None
         frames = round(gap * fmt.sample_rate / 1000)
         body += bytes([fmt.silence_byte]) * (frames * fmt.block_align)
     assert reference is not None
-    return _header_for(reference, len(body)) + bytes(body)
+    return _header_for(reference, len(body)) + bytes(body), starts
 
 
 def join_wav_files(

@@ -10,11 +10,14 @@ resumes at the first missing chunk and an edit re-renders only the chunks whose 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from batchtts.audio import join_mp3_files, join_wav
+from batchtts.alignment import CharTiming, offset
+from batchtts.audio import join_mp3_timed, join_wav_timed
 from batchtts.files import atomic_write_bytes, ensure_inside, sha256_file
 from batchtts.ledger import Ledger, State
 from batchtts.plan import ChunkSpec, RenderTask
@@ -70,14 +73,34 @@ def _body(task: RenderTask, chunk: ChunkSpec, previous: list[tuple[str | None, f
     return body
 
 
+def _alignment_path(chunk: ChunkSpec) -> Path:
+    return chunk.output.with_suffix(".chars.json")
+
+
+def _save_alignment(chunk: ChunkSpec, chars: Sequence[CharTiming]) -> None:
+    payload = [[c.char, c.start, c.end] for c in chars]
+    atomic_write_bytes(_alignment_path(chunk), json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+
+
+def _load_alignment(chunk: ChunkSpec) -> list[CharTiming] | None:
+    try:
+        payload = json.loads(_alignment_path(chunk).read_text(encoding="utf-8"))
+        return [CharTiming(char=str(c), start=float(a), end=float(b)) for c, a, b in payload]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Rendered, int]:
     """Render every missing chunk of ``task`` in order and join them into ``task.output``.
 
-    Returns the joined file and how many chunks were requested (the rest were already done).
+    Returns the joined file and how many chunks were requested (the rest were already done). With
+    ``timestamps`` the joined file's alignment is each chunk's, offset to where the chunk starts in
+    the joined audio (None if any chunk's alignment is unknown, e.g. recovered from history).
     """
     ensure_inside(task.output, task.out_dir)  # before any chunk is billed for a file we could not write
     ledger = renderer.ledger
     paths: list[Path] = []
+    alignments: list[list[CharTiming] | None] = []
     previous: list[tuple[str | None, float]] = []
     requested = 0
     for chunk in task.chunks:
@@ -87,6 +110,7 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
         path = chunk.output
         if row is not None and row.state is State.DONE and _usable(path, row.sha256):
             paths.append(path)
+            alignments.append(_load_alignment(chunk) if task.job.timestamps else None)
             previous.append((row.request_id, row.updated_at))
             continue
         rendered: Rendered | None = None
@@ -98,22 +122,34 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
                 task, key=chunk.key, name=name, text=chunk.text, output=path, body=body
             )
             requested += 1
+        if rendered.alignment is not None:
+            await asyncio.to_thread(_save_alignment, chunk, rendered.alignment)
         paths.append(path)
+        alignments.append(list(rendered.alignment) if rendered.alignment is not None else None)
         previous.append((rendered.accepted.request_id, time.time()))
-    return await asyncio.to_thread(_join, task, paths), requested
+    return await asyncio.to_thread(_join, task, paths, alignments), requested
 
 
-def _join(task: RenderTask, paths: list[Path]) -> Rendered:
+def _join(task: RenderTask, paths: list[Path], alignments: list[list[CharTiming] | None]) -> Rendered:
     """Join the chunk files into the chapter's file (whole or not at all) and tag it."""
     ensure_inside(task.output, task.out_dir)  # again at write time: the folder may have changed since
     job = task.job
     silences = [job.silence_ms if c.paragraph_end else 0 for c in task.chunks[:-1]]
     if task.fmt.codec == "mp3":
-        join_mp3_files(paths, task.output, silences_ms=silences)
+        joined, starts = join_mp3_timed(paths, silences_ms=silences)
+        atomic_write_bytes(task.output, joined)
         album, artist, track = (dict(job.extra).get(k) for k in ("album", "author", "track"))
         write_id3(task.output, title=job.title or job.name, album=album, artist=artist, track=track)
     else:
-        atomic_write_bytes(task.output, join_wav(paths, silences_ms=silences))
+        joined, starts = join_wav_timed(paths, silences_ms=silences)
+        atomic_write_bytes(task.output, joined)
+    alignment: tuple[CharTiming, ...] | None = None
+    if job.timestamps and all(a is not None for a in alignments):
+        alignment = tuple(
+            timing
+            for chars, start in zip(alignments, starts, strict=True)
+            for timing in offset(chars or [], start)
+        )
     stat = task.output.stat()
     return Rendered(
         path=task.output,
@@ -121,4 +157,5 @@ def _join(task: RenderTask, paths: list[Path]) -> Rendered:
         size=stat.st_size,
         accepted=Accepted(request_id=None, history_item_id=None, character_cost=None),
         recovered=False,
+        alignment=alignment,
     )

@@ -28,7 +28,13 @@ COLUMNS = (
     "characters",
     "request_id",
     "sha256",
+    "alignment_file",  # <name>.alignment.json when the job asked for timestamps, else empty
 )
+
+
+def _alignment_file(out_dir: Path, output: str) -> str | None:
+    sidecar = Path(output).with_suffix(".alignment.json")
+    return sidecar.as_posix() if (out_dir / sidecar).is_file() else None
 
 
 def write_metadata(ledger: Ledger, out_dir: Path) -> int:
@@ -55,6 +61,7 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 "characters": row.characters,
                 "request_id": row.request_id,
                 "sha256": row.sha256,
+                "alignment_file": _alignment_file(out_dir, row.output),
             }
             writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
             jsonl_file.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batchtts.alignment import AlignmentCollector, CharTiming, parse_stream_line
 from batchtts.audio import WAV_HEADER_SIZE, wav_header
 from batchtts.client import ApiClient, AudioResponse
 from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
@@ -45,6 +46,7 @@ class Rendered:
     size: int
     accepted: Accepted
     recovered: bool
+    alignment: tuple[CharTiming, ...] | None = None  # with timestamps; None when recovered from history
 
 
 def tts_body(task: RenderTask, text: str | None = None) -> dict[str, Any]:
@@ -71,11 +73,41 @@ def sts_fields(task: RenderTask) -> dict[str, str]:
     return fields
 
 
-async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) -> tuple[str, int]:
-    """Write the body to ``target`` (whole or not at all); return its sha256 and size."""
-    if response.content_type.split(";")[0].strip().lower() in _NOT_AUDIO:
+async def _timestamped_audio(response: AudioResponse, collector: AlignmentCollector) -> AsyncIterator[bytes]:
+    """The audio of a with-timestamps stream (one JSON object per line), alignment collected aside."""
+    pending = b""
+    async for chunk in response.chunks():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield _decoded(line, collector, response)
+    if pending.strip():
+        yield _decoded(pending, collector, response)
+
+
+def _decoded(line: bytes, collector: AlignmentCollector, response: AudioResponse) -> bytes:
+    try:
+        audio, alignment = parse_stream_line(line)
+        collector.feed(alignment)
+    except ValueError as exc:
+        # Garbled after the API billed it: recoverable from history like a cut stream.
+        msg = f"unreadable with-timestamps line: {exc}"
+        raise StreamCut(
+            msg, request_id=response.request_id, history_item_id=response.history_item_id
+        ) from exc
+    return audio
+
+
+async def _stream_to(
+    target: Path, response: AudioResponse, task: RenderTask, *, timestamps: bool = False
+) -> tuple[str, int, tuple[CharTiming, ...] | None]:
+    """Write the audio to ``target`` (whole or not at all); return its sha256, size and alignment."""
+    collector = AlignmentCollector() if timestamps else None
+    if collector is None and response.content_type.split(";")[0].strip().lower() in _NOT_AUDIO:
         msg = f"expected audio, got {response.content_type or 'no content-type'}"
         raise TransportError(msg)
+    audio = response.chunks() if collector is None else _timestamped_audio(response, collector)
     encoding = task.fmt.wav_encoding
     digest = hashlib.sha256()
     size = 0
@@ -83,7 +115,7 @@ async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) ->
     async with async_atomic_writer(target, root=task.out_dir) as fh:
         if encoding is not None:
             await fh.write(bytes(WAV_HEADER_SIZE))  # patched once the data size is known
-        async for chunk in response.chunks():
+        async for chunk in audio:
             await fh.write(chunk)
             digest.update(chunk)
             size += len(chunk)
@@ -94,10 +126,11 @@ async def _stream_to(target: Path, response: AudioResponse, task: RenderTask) ->
             await fh.seek(0)
             await fh.write(wav_header(sample_rate=task.fmt.sample_rate, data_size=size, encoding=encoding))
             size += WAV_HEADER_SIZE
+    alignment = tuple(collector.chars()) if collector is not None else None
     if encoding is not None:
         # The header changed after the data was hashed; hash the file as it now stands.
-        return await asyncio.to_thread(sha256_file, target), size
-    return digest.hexdigest(), size
+        return await asyncio.to_thread(sha256_file, target), size, alignment
+    return digest.hexdigest(), size, alignment
 
 
 async def recover_from_history(
@@ -109,7 +142,8 @@ async def recover_from_history(
         raise StreamCut(msg, request_id=accepted.request_id)
     target = output or task.output
     async with client.history_audio(accepted.history_item_id) as response:
-        sha, size = await _stream_to(target, response, task)
+        # History holds the audio only: a with-timestamps job recovered this way has no alignment.
+        sha, size, _ = await _stream_to(target, response, task)
     return Rendered(path=target, sha256=sha, size=size, accepted=accepted, recovered=True)
 
 
@@ -141,6 +175,7 @@ async def render_task(
     """
     accepted: Accepted | None = None
     target = output or task.output
+    timestamps = task.job.timestamps and task.job.kind is JobKind.TTS
     ensure_inside(target, task.out_dir)  # now, before the API bills a request we could not write
     async with limiter.slot():
         try:
@@ -151,7 +186,10 @@ async def render_task(
                 )
             else:
                 request = client.tts_stream(
-                    task.voice_id, body or tts_body(task), output_format=task.fmt.stream_name
+                    task.voice_id,
+                    body or tts_body(task),
+                    output_format=task.fmt.stream_name,
+                    timestamps=timestamps,
                 )
             async with request as response:
                 limiter.learn_account_limit(response.maximum_concurrency)
@@ -161,7 +199,7 @@ async def render_task(
                     character_cost=response.character_cost,
                 )
                 on_accepted(accepted)
-                sha, size = await _stream_to(target, response, task)
+                sha, size, alignment = await _stream_to(target, response, task, timestamps=timestamps)
         except RateLimited as exc:
             if exc.concurrency:
                 limiter.on_concurrency_rejected()
@@ -173,4 +211,6 @@ async def render_task(
             return await _recover_with_retries(client, task, accepted, target)
     limiter.on_success()
     assert accepted is not None
-    return Rendered(path=target, sha256=sha, size=size, accepted=accepted, recovered=False)
+    return Rendered(
+        path=target, sha256=sha, size=size, accepted=accepted, recovered=False, alignment=alignment
+    )

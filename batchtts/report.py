@@ -59,6 +59,7 @@ class RunReport:
     failures: list[JobFailure] = field(default_factory=list)
     stopped: str | None = None  # why scheduling stopped early (account error, signal)
     removed_from_manifest: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things the user should know that are not failures
     exit_code: int = 0
 
     @property
@@ -96,6 +97,7 @@ class RunReport:
         lines = [line]
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
+        lines.extend(f"  note: {note}" for note in self.notes[:10])
         for failure in self.failures[:10]:
             status = f"HTTP {failure.status} {failure.code or ''}".strip() + ": " if failure.status else ""
             lines.append(f"  failed {failure.name}: {status}{failure.message}")

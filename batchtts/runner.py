@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchtts.alignment import write_sidecars
 from batchtts.audio import audio_info
 from batchtts.chapters import render_chapter
 from batchtts.client import DEFAULT_BASE_URL, ApiClient, Timeouts
@@ -278,13 +279,15 @@ class _Scheduler:
                 row = self._row(task, key=task.key, name=task.name, text=task.job.text)
                 self.ledger.begin(**row, output=self._relative(task.output))
                 rendered, requested = await render_chapter(task, self)
-                await self._done(task.key, rendered)
+                duration = await self._done(task.key, rendered)
+                await self._sidecars(task, rendered, duration)
                 report.chunks_requested += requested
                 report.rendered += 1
                 return
             rendered = await self.request(
                 task, key=task.key, name=task.name, text=task.job.text, output=task.output, body=None
             )
+            await self._sidecars(task, rendered, None)
         except AccountError as exc:
             self._fail(task, exc)
             if self._stop is None:
@@ -323,7 +326,28 @@ class _Scheduler:
         # Relative to the output folder, so the folder can move (or the cwd change) between runs.
         return path.relative_to(self._config.out_dir).as_posix()
 
-    async def _done(self, key: str, rendered: Rendered) -> None:
+    async def _sidecars(self, task: RenderTask, rendered: Rendered, duration: float | None) -> None:
+        """With ``timestamps``: the alignment (and captions) beside the audio, or a note why not."""
+        if not task.job.timestamps:
+            return
+        if rendered.alignment is None:
+            self._report.notes.append(
+                f"{task.name}: audio recovered from history, which keeps no timestamps; "
+                f"`--force --only {task.name}` re-requests them (billed again)"
+            )
+            return
+        if duration is None:
+            duration, _ = await asyncio.to_thread(audio_info, rendered.path)
+        await asyncio.to_thread(
+            write_sidecars,
+            rendered.path,
+            task.job.text or "",
+            rendered.alignment,
+            task.job.captions,
+            duration=duration,
+        )
+
+    async def _done(self, key: str, rendered: Rendered) -> float | None:
         stat = rendered.path.stat()
         try:
             duration, rate = await asyncio.to_thread(audio_info, rendered.path)
@@ -338,6 +362,7 @@ class _Scheduler:
             duration_s=duration,
             sample_rate=rate,
         )
+        return duration
 
     async def request(
         self,
