@@ -468,7 +468,7 @@ def _attach_punctuation(chars: Sequence[CharTiming], spans: list[list[int]]) -> 
             if pending is not None:
                 first, pending = pending[0], None
             merged.append([first, stop])
-        elif all(_kind(char) is _Kind.OPENER for char in text) or not merged:
+        elif pending is not None or not merged or all(_kind(c) is _Kind.OPENER for c in text):
             pending = [pending[0] if pending else first, stop]
         else:
             merged[-1][1] = stop
@@ -678,12 +678,14 @@ def build_cues(
     the sentence fits in one more cue, half the rest. Cues are never cut inside a word
     (:func:`words_from_chars`), so CJK text, which has no spaces, is wrapped between characters; only a
     word longer than a line is set on a line of its own, overlong. Lines break at word boundaries and
-    are kept as even as possible. Joined with single spaces (and the whitespace of the text normalised
-    the same way) the cues' texts give the text back.
+    are kept as even as possible. The cues' texts give the text back: every character but whitespace,
+    in order, with a single space wherever the text had whitespace inside a cue (or, the cues joined
+    with a space, between them where the text had whitespace there, as Latin text always does).
 
     Timing: a cue runs from its first word's start to its last word's end, in whole milliseconds,
     starts no earlier than the previous cue ends, and lasts at least ``min_duration`` seconds where the
-    gap before the next cue (and ``duration``, the end of the audio) allows.
+    gap before the next cue (and ``duration``, the end of the audio) allows. Cues end by ``duration``
+    unless it leaves less than a millisecond per cue (timings that give the text no time to be said).
     """
     if max_line < 1 or max_lines < 1:
         msg = f"max_line and max_lines must be at least 1, got {max_line} and {max_lines}"
@@ -758,12 +760,13 @@ def _timed(spans: list[tuple[str, float, float]], min_duration: float, duration:
         last = k + 1 == len(spans)
         limit = (starts[k] + least if cap is None else cap) if last else starts[k + 1]
         ends[k] = max(ends[k], min(starts[k] + least, limit))
-    if cap is not None:
-        # Only degenerate timings (text with no time to speak it) can push cues past the audio's end.
+    if cap is not None and cap >= len(spans):
+        # Only timings that run past the audio, or give the text no time at all, get here. Cue k starts
+        # at k ms or later, so each one can end by the next one's start with a millisecond to spare.
         for k in range(len(spans) - 1, -1, -1):
             if ends[k] > cap:
-                ends[k] = max(cap, 1)
-                starts[k] = max(0, min(starts[k], ends[k] - 1))
+                ends[k] = cap
+                starts[k] = min(starts[k], cap - 1)
             cap = starts[k]
     return [
         Cue(start / 1000, end / 1000, text)
