@@ -205,10 +205,15 @@ async def test_sigkill_mid_run_then_rerun_bills_at_most_the_in_flight_requests_t
 
 
 async def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
-    """SIGTERM behaves like Ctrl-C: exit 143, report says interrupted; the re-run bills nothing twice."""
+    """SIGTERM behaves like Ctrl-C: exit 143; the re-run finishes, billing again at most what was in flight.
+
+    A request cancelled after the API billed it but before its headers arrived cannot be known to
+    the client, so up to the 4 requests in flight may be paid twice; everything accepted is recovered.
+    """
     out, jobs, billed, first_code = await _kill_mid_run(signal.SIGTERM, tmp_path)
     assert first_code == 143
-    assert billed == sum(len(j["text"]) for j in jobs)
+    manifest_chars = sum(len(j["text"]) for j in jobs)
+    assert manifest_chars <= billed <= manifest_chars + 4 * max(len(j["text"]) for j in jobs)
     for job in jobs:
         assert mutagen.mp3.MP3(str(out / f"{job['name']}.mp3")).info.length > 0.5
 
