@@ -449,10 +449,23 @@ def _tokens(chars: Sequence[CharTiming]) -> list[_Token]:
     tokens: list[_Token] = []
     for first, stop in spans:
         start = chars[first].start
-        spaced = bool(tokens) and chars[first - 1].char.isspace()
+        spaced = bool(tokens) and _spaced(chars, tokens[-1].stop, first)
         text = _inner_text(chars[first:stop])
         tokens.append(_Token(text, start, max(start, chars[stop - 1].end), first, stop, spaced))
     return tokens
+
+
+def _spaced(chars: Sequence[CharTiming], stop: int, first: int) -> bool:
+    """Whether the gap ``chars[stop:first]`` between two words reads as a space.
+
+    A single line break between two wide (CJK) characters is the source text's line wrapping, not a
+    space: Chinese and Japanese put none between words.
+    """
+    gap = "".join(timing.char for timing in chars[stop:first])
+    if not gap:
+        return False
+    wrapped = gap in ("\n", "\r\n", "\r")
+    return not (wrapped and _columns(chars[stop - 1].char) == 2 and _columns(chars[first].char) == 2)
 
 
 def _attach_punctuation(chars: Sequence[CharTiming], spans: list[list[int]]) -> list[list[int]]:

@@ -518,6 +518,12 @@ def test_cjk_is_wrapped_by_display_width() -> None:
     assert "ニャーニャー" in cues[3].text  # a katakana word is never cut
 
 
+def test_a_line_break_inside_cjk_text_is_not_a_space() -> None:
+    """Hard-wrapped Chinese reads on without a space; a blank line still ends the cue."""
+    cues = build_cues(timed("我们今天\n去公园。\n\n好的。"))
+    assert [c.text for c in cues] == ["我们今天去公园。", "好的。"]
+
+
 def test_cue_layout_options_are_checked() -> None:
     """Nonsense limits raise ValueError; text with no words gives no cues."""
     with pytest.raises(ValueError, match="max_line"):
