@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                     table, data = SECTIONS[name](Path(work), args.quick, progress)
                 except Exception as exc:  # a broken section must not take the others down
                     table, data = f"{name}: {short_error(exc)}", {"error": short_error(exc)}
+                took, load = time.perf_counter() - section_started, round(os.getloadavg()[0], 2)
                 results["sections"][name] = data
-                results["sections"][f"{name}_seconds"] = round(time.perf_counter() - section_started, 1)
-                print(table + "\n", flush=True)
+                results["sections"][f"{name}_seconds"] = round(took, 1)
+                results["sections"][f"{name}_load_average"] = load
+                print(f"{table}\n  (section took {took:.0f} s; load average {load:.2f})\n", flush=True)
                 _write(results_path, results)
     except KeyboardInterrupt:
         print("\ninterrupted: child processes stopped, temporary folders removed", file=sys.stderr)

@@ -38,7 +38,10 @@ def format_table(
             widths[index] = max(widths[index], len(cell))
 
     def line(row: Sequence[str]) -> str:
-        parts = [cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)]
+        parts = [
+            cell.ljust(widths[i]) if i == 0 or cell.startswith("error:") else cell.rjust(widths[i])
+            for i, cell in enumerate(row)
+        ]
         return "  ".join(parts).rstrip()
 
     out = [title, "=" * len(title), line(headers), line(["-" * w for w in widths])]
