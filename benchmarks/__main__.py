@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine['python']}, {machine['platform']}; load average {machine['load_average'][0]:.2f}"
     )
     print(
-        f"batchtts {machine['batchtts']} at {machine['commit']}; aiohttp {machine['aiohttp']}, "
+        f"batchtts {machine['batchtts']} from {machine['batchtts_path']} at {machine['commit']}; "
+        f"aiohttp {machine['aiohttp']}, "
         f"elevenlabs {machine['elevenlabs']}, httpx {machine['httpx']}"
     )
     print(flush=True)

@@ -23,9 +23,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+import batchtts
+
 __all__ = ["ChildUsage", "EmulatorProcess", "Launched", "run_batchtts"]
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+BATCHTTS_ROOT = Path(batchtts.__file__).resolve().parent.parent  # the folder holding the package
 _STOP_GRACE_S = 5.0
 _BANNER_TIMEOUT_S = 30.0
 _URL = re.compile(r"https?://\S+")
@@ -53,6 +56,9 @@ def _tail(path: Path, lines: int = 8) -> str:
 def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # the emulator's banner must reach the pipe at once
+    # Children run in temporary folders; without this, ``-m batchtts`` there could import another
+    # copy (say, the editable install of a different checkout) than the one this process measures.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BATCHTTS_ROOT), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
 

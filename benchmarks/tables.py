@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import batchtts
+
 __all__ = ["format_table", "machine_info", "short_error"]
 
 _MAX_CELL = 48
@@ -84,6 +86,7 @@ def machine_info(root: Path) -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "batchtts": _version("batchtts"),
+        "batchtts_path": str(Path(batchtts.__file__).resolve().parent),
         "aiohttp": _version("aiohttp"),
         "elevenlabs": _version("elevenlabs"),
         "httpx": _version("httpx"),
