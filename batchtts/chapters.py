@@ -111,7 +111,9 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
         if row is not None and row.state is State.DONE and _usable(path, row.sha256):
             paths.append(path)
             alignments.append(_load_alignment(chunk) if task.job.timestamps else None)
-            previous.append((row.request_id, row.updated_at))
+            # An earlier run's request id may have expired (2 h) or belong to another server:
+            # a chunk re-rendered next to it is stitched by text instead.
+            previous.append((None, 0.0))
             continue
         rendered: Rendered | None = None
         if row is not None and row.state is State.IN_FLIGHT and row.history_item_id:

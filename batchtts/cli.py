@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 import click
 
 from batchtts._version import __version__
+from batchtts.audiobook import rebuild_book
 from batchtts.chunking import split_text
 from batchtts.emulator.cli import emulator_command
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
 from batchtts.input_files import InputFileError, read_text_file
 from batchtts.ledger import Ledger, State, ledger_dir
+from batchtts.manifest import load_manifest
 from batchtts.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.plan import DEFAULT_CHUNK_CHARS
 from batchtts.progress import BarProgress, LineProgress, ProgressSink
@@ -264,6 +266,28 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
     click.echo(f"{'NAME':<{width}}  VOICE_ID              CATEGORY")
     for v in voices:
         click.echo(f"{v['name']:<{width}}  {v['voice_id']:<20}  {v['category']}")
+
+
+@cli.command("book")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_out
+def book_command(manifest: Path, out_dir: Path) -> None:
+    """Package MANIFEST's book (.m4b) from its finished chapters, without rendering anything."""
+    try:
+        result = _run_async(lambda: rebuild_book(load_manifest(manifest), out_dir))
+    except BatchTTSError as exc:
+        _fail(exc)
+        return
+    except OSError as exc:
+        _fail(BatchTTSError(f"could not write the book: {exc}"))
+        return
+    if result.missing:
+        click.echo(f"batchtts: not built; chapters not rendered yet: {', '.join(result.missing)}", err=True)
+        sys.exit(1)
+    click.echo(f"built {result.path} with {len(result.starts)} chapters")
+    for i, start in enumerate(result.starts, 1):
+        minutes, seconds = divmod(start, 60)
+        click.echo(f"  {i:3d}  {int(minutes):02d}:{seconds:06.3f}")
 
 
 @cli.command("split")

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -298,6 +302,28 @@ class Ledger:
     def forget(self, keys: Iterable[str]) -> None:
         """Drop rows (used by --prune)."""
         self.db.executemany("DELETE FROM jobs WHERE key = ?", ((k,) for k in keys))
+
+    def done_row(self, name: str) -> LedgerRow | None:
+        """The finished job called ``name`` (not a chunk), if any."""
+        row = self.db.execute(
+            "SELECT * FROM jobs WHERE name = ? AND state = 'done' AND kind != 'chunk' "
+            "ORDER BY updated_at DESC",
+            (name,),
+        ).fetchone()
+        return self._row(row) if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        """A value batchtts keeps about the folder as a whole (e.g. a book's fingerprint)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a folder-wide value."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def counts(self) -> dict[str, int]:
         """Number of rows per state."""

@@ -60,6 +60,8 @@ class RunReport:
     stopped: str | None = None  # why scheduling stopped early (account error, signal)
     removed_from_manifest: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # things the user should know that are not failures
+    book: str | None = None  # the manifest's .m4b, relative to the output folder
+    book_built: bool = False  # rebuilt by this run (False: unchanged, or waiting for chapters)
     exit_code: int = 0
 
     @property
@@ -97,6 +99,8 @@ class RunReport:
         lines = [line]
         if self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
+        if self.book is not None:
+            lines.append(f"  book {self.book}: {'built' if self.book_built else 'unchanged'}")
         lines.extend(f"  note: {note}" for note in self.notes[:10])
         for failure in self.failures[:10]:
             status = f"HTTP {failure.status} {failure.code or ''}".strip() + ": " if failure.status else ""

@@ -21,6 +21,7 @@ from typing import Any
 
 from batchtts.alignment import write_sidecars
 from batchtts.audio import audio_info
+from batchtts.audiobook import package_book
 from batchtts.chapters import render_chapter
 from batchtts.client import DEFAULT_BASE_URL, ApiClient, Timeouts
 from batchtts.exceptions import (
@@ -28,15 +29,17 @@ from batchtts.exceptions import (
     ApiError,
     BatchTTSError,
     BudgetExceeded,
+    ManifestError,
     RateLimited,
     RunInterrupted,
     UsageError,
 )
-from batchtts.files import remove_temporaries, sha256_file
+from batchtts.files import ensure_inside, remove_temporaries, sha256_file
 from batchtts.job import JobKind
 from batchtts.ledger import DoneRecord, Ledger, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
 from batchtts.lock import output_lock
+from batchtts.m4b import require_m4b
 from batchtts.manifest import Manifest, load_manifest
 from batchtts.metadata import write_metadata
 from batchtts.models import concurrency_for
@@ -471,8 +474,14 @@ def _prune(ledger: Ledger, removed: tuple[str, ...], out_dir: Path) -> None:
         if row.name.split("#")[0] in removed:
             keys.append(row.key)
             if row.output:
-                with contextlib.suppress(FileNotFoundError):
-                    (out_dir / row.output).unlink()
+                path = out_dir / row.output
+                try:
+                    ensure_inside(path, out_dir)  # never delete through a link planted in the folder
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                except PermissionError as exc:
+                    log.warning("not pruning %s: %s", path, exc)
     ledger.forget(keys)
 
 
@@ -506,6 +515,8 @@ async def run(
     config = config or RunConfig.from_env()
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
+    if manifest.book is not None:
+        require_m4b()  # before anything is billed for a book that could not be packaged
     out_dir = config.out_dir
     state_dir = ledger_dir(out_dir)
     with output_lock(state_dir / "lock"), Ledger.for_output(out_dir) as ledger:
@@ -514,41 +525,88 @@ async def run(
         report = RunReport(
             manifest=str(manifest.path), out_dir=str(out_dir), base_url="", started_at=time.time()
         )
-        async with open_session(config) as session:
-            report.base_url = "offline emulator" if config.offline else session.base_url
-            plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
-            _check_only(plan, config.only)
-            summary = _summarise(plan, ledger, config, session.remaining_credits)
-            _check_budget(summary, config)
-            if on_plan is not None:
-                on_plan(summary)
-            report.total, report.skipped = summary.total, summary.skipped
-            report.removed_from_manifest = list(summary.removed_from_manifest)
-            if config.prune:
-                _prune(ledger, summary.removed_from_manifest, out_dir)
-            scheduler = _Scheduler(session, summary, ledger, config, report, progress)
-            if progress is not None:
-                progress.start(summary.total, summary.skipped)
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(scheduler.worker_count()):
-                        group.create_task(scheduler.worker())
-            except asyncio.CancelledError:
-                if progress is not None:
-                    progress.close()
-                scheduler.finish()
-                report.stopped = "interrupted"
-                report.exit_code = RunInterrupted.exit_code
-                write_metadata(ledger, out_dir)
-                _write_report(report, config)
-                raise
-            scheduler.finish()
+        try:
+            await _run_locked(manifest, config, ledger, report, on_plan, progress)
+        except (ManifestError, UsageError):
+            raise  # bad input: nothing was sent, and nothing is written
+        except BatchTTSError as exc:
+            # The account, the network or the budget stopped the run before any job finished:
+            # cron still gets a report saying why.
+            report.stopped = str(exc)
+            report.exit_code = exc.exit_code
+            _write_report(report, config)
+            raise
+        _finish_outputs(report, config, ledger)
+    return report
+
+
+def _finish_outputs(report: RunReport, config: RunConfig, ledger: Ledger) -> None:
+    """The report first (it says what happened), then the metadata (rebuildable from the ledger)."""
+    _write_report(report, config)
+    write_metadata(ledger, config.out_dir)
+
+
+async def _run_locked(
+    manifest: Manifest,
+    config: RunConfig,
+    ledger: Ledger,
+    report: RunReport,
+    on_plan: Callable[[PlanSummary], None] | None,
+    progress: ProgressSink | None,
+) -> None:
+    """The part of a run that holds the output folder: plan, render, package."""
+    out_dir = config.out_dir
+    async with open_session(config) as session:
+        report.base_url = "offline emulator" if config.offline else session.base_url
+        plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
+        _check_only(plan, config.only)
+        summary = _summarise(plan, ledger, config, session.remaining_credits)
+        _check_budget(summary, config)
+        if on_plan is not None:
+            on_plan(summary)
+        report.total, report.skipped = summary.total, summary.skipped
+        report.removed_from_manifest = list(summary.removed_from_manifest)
+        if config.prune:
+            _prune(ledger, summary.removed_from_manifest, out_dir)
+        scheduler = _Scheduler(session, summary, ledger, config, report, progress)
+        if progress is not None:
+            progress.start(summary.total, summary.skipped)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(scheduler.worker_count()):
+                    group.create_task(scheduler.worker())
+        except asyncio.CancelledError:
             if progress is not None:
                 progress.close()
-        report.exit_code = _exit_code(report)
-        write_metadata(ledger, out_dir)
-        _write_report(report, config)
-    return report
+            scheduler.finish()
+            report.stopped = "interrupted"
+            report.exit_code = RunInterrupted.exit_code
+            _finish_outputs(report, config, ledger)
+            raise
+        scheduler.finish()
+        if progress is not None:
+            progress.close()
+    if manifest.book is not None and report.stopped is None:
+        await _package(manifest, config, ledger, report)
+    report.exit_code = _exit_code(report)
+
+
+async def _package(manifest: Manifest, config: RunConfig, ledger: Ledger, report: RunReport) -> None:
+    """Build the book when all its chapters are whole and something in it changed."""
+    assert manifest.book is not None
+    jobs = {job.name: job for job in manifest.jobs}
+    try:
+        result = await package_book(manifest.book, jobs, ledger, config.out_dir)
+    except (BatchTTSError, OSError, ValueError) as exc:
+        report.failed += 1
+        report.failures.append(JobFailure.from_error(manifest.book.output, exc))
+        return
+    report.book = manifest.book.output
+    report.book_built = result.built
+    if result.missing:
+        report.notes.append(
+            f"book {manifest.book.output} not built: unfinished chapters {', '.join(result.missing)}"
+        )
 
 
 def _write_report(report: RunReport, config: RunConfig) -> None:
