@@ -195,10 +195,6 @@ def run_command(
     except BatchTTSError as exc:
         _fail(exc)
         return
-    except OSError as exc:
-        # The output folder could not be written (a full disk, no permission): a message, not a traceback.
-        click.echo(f"batchtts: {exc}", err=True)
-        sys.exit(1)
     summary = report.summary()
     click.echo(summary.splitlines()[0] if quiet else summary, err=True)
     sys.exit(report.exit_code)
@@ -278,9 +274,6 @@ def book_command(manifest: Path, out_dir: Path) -> None:
     except BatchTTSError as exc:
         _fail(exc)
         return
-    except OSError as exc:
-        _fail(BatchTTSError(f"could not write the book: {exc}"))
-        return
     if result.missing:
         click.echo(f"batchtts: not built; chapters not rendered yet: {', '.join(result.missing)}", err=True)
         sys.exit(1)
@@ -327,4 +320,12 @@ cli.add_command(emulator_command)
 
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    try:
+        cli()
+    except BatchTTSError as exc:
+        _fail(exc)
+    except OSError as exc:
+        # The output folder or the ledger could not be written or read (a full disk, no
+        # permission): one line saying so, for every command, never a traceback.
+        click.echo(f"batchtts: {exc}", err=True)
+        sys.exit(1)

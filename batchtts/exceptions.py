@@ -6,6 +6,7 @@ into; the library itself never prints or exits::
     BatchTTSError                 (1)
     ├── UsageError                (2)  bad command-line use or configuration, nothing sent
     ├── ManifestError             (2)  the manifest is wrong: every issue, with file, line/row, field
+    ├── LedgerError               (2)  the output folder's ledger is not a usable database
     ├── RunInterrupted            (130) Ctrl-C or SIGTERM stopped the run (143 for SIGTERM)
     ├── AccountError              (3)  the account stopped the run
     │   ├── LockHeld                   another run holds the output folder
@@ -31,6 +32,7 @@ __all__ = [
     "BatchTTSError",
     "BudgetExceeded",
     "InvalidApiKey",
+    "LedgerError",
     "LockHeld",
     "ManifestError",
     "ManifestIssue",
@@ -97,6 +99,12 @@ class ManifestError(BatchTTSError):
 
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.issues)
+
+
+class LedgerError(BatchTTSError):
+    """The output folder's ledger cannot be opened as a batchtts ledger."""
+
+    exit_code = 2
 
 
 class RunInterrupted(BatchTTSError):

@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, ParamSpec, Self, TypeVar
 
+from batchtts.exceptions import LedgerError
+
 __all__ = ["DoneRecord", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
 _SCHEMA = """
@@ -141,13 +143,25 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (what we guard against); only power loss
-        # can drop the last transactions, and those jobs are then recovered or re-rendered.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db = db
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash (what we guard against); only power loss
+            # can drop the last transactions, and those jobs are then recovered or re-rendered.
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if "disk is full" in str(exc) or "unable to open" in str(exc):
+                raise OSError(errno.ENOSPC if "full" in str(exc) else errno.EACCES, f"{path}: {exc}") from exc
+            msg = (
+                f"{path} is not a usable batchtts ledger ({exc}); move it aside to start a fresh one "
+                "(finished files will be rendered again, as nothing then proves they are whole)"
+            )
+            raise LedgerError(msg) from exc
 
     @classmethod
     def for_output(cls, out_dir: Path) -> Ledger:

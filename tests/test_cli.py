@@ -247,3 +247,18 @@ async def test_split_prints_the_chunks_without_sending(tmp_path: Path) -> None:
     code, _, err = await batchtts("split", str(bad), key=None)
     assert code == 2
     assert "not valid UTF-8" in err
+
+
+async def test_a_corrupt_ledger_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    """A ledger that is not a database gives exit 2 and a message saying what to do, for status and run."""
+    ledger = tmp_path / "out" / ".batchtts" / "ledger.sqlite"
+    ledger.parent.mkdir(parents=True)
+    ledger.write_text("this is not a database, it is a text file " * 10)
+    code, _, err = await batchtts("status", "--out", str(tmp_path / "out"), key=None)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "is not a usable batchtts ledger" in err
+    manifest = write_manifest(tmp_path, clips(1))
+    code, _, err = await batchtts("run", str(manifest), "--offline", "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "move it aside" in err
