@@ -60,7 +60,11 @@ _FORMAT_TAGS = {"pcm_s16le": (1, 16), "alaw": (6, 8), "ulaw": (7, 8)}
 def wav_header(*, sample_rate: int, data_size: int, encoding: str = "pcm_s16le") -> bytes:
     """A 44-byte canonical RIFF/WAVE header for mono audio of ``data_size`` bytes."""
     tag, bits = _FORMAT_TAGS[encoding]
-    block_align = bits // 8
+    return _pack_header(tag=tag, channels=1, sample_rate=sample_rate, bits=bits, data_size=data_size)
+
+
+def _pack_header(*, tag: int, channels: int, sample_rate: int, bits: int, data_size: int) -> bytes:
+    block_align = channels * bits // 8
     return struct.pack(
         "<4sI4s4sIHHIIHH4sI",
         b"RIFF",
@@ -69,7 +73,7 @@ def wav_header(*, sample_rate: int, data_size: int, encoding: str = "pcm_s16le")
         b"fmt ",
         16,
         tag,
-        1,
+        channels,
         sample_rate,
         sample_rate * block_align,
         block_align,
@@ -619,24 +623,13 @@ def _show(fmt: WavFormat) -> str:
 
 
 def _header_for(fmt: WavFormat, data_size: int) -> bytes:
-    """A canonical 44-byte header for ``fmt``: :func:`wav_header` where it applies."""
-    if fmt.channels == 1 and fmt.encoding is not None:
-        return wav_header(sample_rate=fmt.sample_rate, data_size=data_size, encoding=fmt.encoding)
-    return struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        36 + data_size,
-        b"WAVE",
-        b"fmt ",
-        16,
-        fmt.format_tag,
-        fmt.channels,
-        fmt.sample_rate,
-        fmt.sample_rate * fmt.block_align,
-        fmt.block_align,
-        fmt.bits_per_sample,
-        b"data",
-        data_size,
+    """A canonical 44-byte header for ``fmt``."""
+    return _pack_header(
+        tag=fmt.format_tag,
+        channels=fmt.channels,
+        sample_rate=fmt.sample_rate,
+        bits=fmt.bits_per_sample,
+        data_size=data_size,
     )
 
 
