@@ -262,3 +262,30 @@ async def test_a_corrupt_ledger_is_one_clear_line_not_a_traceback(tmp_path: Path
     code, _, err = await batchtts("run", str(manifest), "--offline", "--out", str(tmp_path / "out"))
     assert code == 2
     assert "move it aside" in err
+
+
+async def test_voices_lists_names_and_ids_as_table_and_json(tmp_path: Path) -> None:
+    """`voices --offline` prints name → voice_id; `--json` gives the same for scripts."""
+    code, table, err = await batchtts("voices", "--offline", key=None)
+    assert code == 0, err
+    rows = table.splitlines()
+    assert rows[0].split() == ["NAME", "VOICE_ID", "CATEGORY"]
+    assert any(r.split()[:2] == ["Rachel", "21m00Tcm4TlvDq8ikWAM"] for r in rows[1:])
+    code, text, _ = await batchtts("voices", "--offline", "--json", key=None)
+    voices = json.loads(text)
+    assert {"name": "Studio Narrator", "category": "cloned"}.items() <= next(
+        v for v in voices if v["name"] == "Studio Narrator"
+    ).items()
+    assert len(voices) == len(rows) - 1
+
+
+async def test_report_path_option_writes_the_report_there(tmp_path: Path) -> None:
+    """--report PATH puts report.json where cron wants it."""
+    manifest = write_manifest(tmp_path, clips(2))
+    where = tmp_path / "reports" / "nightly.json"
+    code, _, err = await batchtts(
+        "run", str(manifest), "--offline", "--out", str(tmp_path / "out"), "--report", str(where), "-q"
+    )
+    assert code == 0, err
+    assert json.loads(where.read_text())["rendered"] == 2
+    assert not (tmp_path / "out" / "report.json").exists()
