@@ -117,7 +117,7 @@ def run_section(work: Path, quick: bool, progress: Callable[[str], None]) -> tup
                     result = {"error": short_error(exc)}
             data.append({"client": name, "clips": clips, **result})
             if "error" in result:
-                rows.append([name, result["error"], *[""] * 6])
+                rows.append([name, result["error"], *[""] * 7])
                 notes.append(f"  {name}: {result['error']}")
                 continue
             files, requests = result["files"], result["requests"]
@@ -125,6 +125,7 @@ def run_section(work: Path, quick: bool, progress: Callable[[str], None]) -> tup
                 [
                     name,
                     f"{result['wall_s']:.1f}",
+                    f"{requests['tts'] * LATENCY_MS / 1000 / CONCURRENCY:.1f}",
                     f"{files['whole']}/{clips}",
                     str(files["partial"]),
                     str(result["failed"]),
@@ -140,11 +141,13 @@ def run_section(work: Path, quick: bool, progress: Callable[[str], None]) -> tup
     table = format_table(
         f"3. With faults: busy {BUSY_RATE:.0%}, 5xx {ERROR_RATE:.0%}, cut {CUT_RATE:.0%} "
         f"(C={CONCURRENCY}, L={LATENCY_MS} ms, N={clips}, seed {SEED})",
-        ["client", "wall s", "whole", "broken", "failed", "TTS reqs", "history", "billed/chars"],
+        ["client", "wall s", "min s", "whole", "broken", "failed", "TTS reqs", "history", "billed/chars"],
         rows,
         [
+            "  min s: the wall time with C requests in flight all the time (TTS reqs x L / C);",
             "  whole: file at its final name with the clip's full audio; broken: a file at its final",
-            "  name that is not whole; billed/chars: credits billed over the manifest's characters.",
+            "  name that is not whole; history: free re-downloads from history; billed/chars: credits",
+            "  billed over the manifest's characters (1.000: nothing paid twice).",
             *notes,
         ],
     )

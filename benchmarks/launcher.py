@@ -45,6 +45,7 @@ def main(argv: list[str]) -> int:
         "returncode": code,
         "wall_s": wall_s,
         "cpu_s": usage.ru_utime + usage.ru_stime,
+        "sys_s": usage.ru_stime,  # kernel time: file creation, fsync, renames, sockets
         # KiB on Linux, bytes on macOS.
         "max_rss_mb": usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024),
     }

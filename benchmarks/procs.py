@@ -41,6 +41,7 @@ class ChildUsage:
     returncode: int
     wall_s: float
     cpu_s: float  # user + system
+    sys_s: float  # system (kernel) part of cpu_s
     max_rss_mb: float
     output_tail: str  # the last lines of its output, to explain a failure
 
@@ -130,6 +131,7 @@ class Launched:
             returncode=int(data["returncode"]),
             wall_s=float(data["wall_s"]),
             cpu_s=float(data["cpu_s"]),
+            sys_s=float(data["sys_s"]),
             max_rss_mb=float(data["max_rss_mb"]),
             output_tail=_tail(self._log_path),
         )

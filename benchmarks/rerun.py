@@ -95,10 +95,20 @@ def _measure(
     ]
     data = {
         "clips": clips,
-        "first": {"wall_s": first.wall_s, "cpu_s": first.cpu_s, "max_rss_mb": first.max_rss_mb},
+        "first": {
+            "wall_s": first.wall_s,
+            "cpu_s": first.cpu_s,
+            "sys_s": first.sys_s,
+            "max_rss_mb": first.max_rss_mb,
+        },
         "first_report": first_report,
         "first_tts_requests": after_first,
-        "second": {"wall_s": second.wall_s, "cpu_s": second.cpu_s, "max_rss_mb": second.max_rss_mb},
+        "second": {
+            "wall_s": second.wall_s,
+            "cpu_s": second.cpu_s,
+            "sys_s": second.sys_s,
+            "max_rss_mb": second.max_rss_mb,
+        },
         "second_report": second_report,
         "second_tts_requests": sent,
         "returncodes": [first.returncode, second.returncode],
