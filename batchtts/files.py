@@ -98,12 +98,15 @@ async def async_atomic_writer(
     """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit.
 
     With ``root`` (the output folder), refuse a target reached through a symlink leading out of it.
+
+    Audio is not fsynced: the rename still makes a crash leave the old file or the new one, and
+    after a power loss that kept the rename but not the data, the next run finds the sha256 wrong
+    and fetches the audio from history for free. An fsync per clip would cost more kernel time
+    than the rest of the clip's handling.
     """
     with _replacing(target, root) as tmp:
         async with aiofiles.open(tmp, "wb") as fh:
             yield fh
-            await fh.flush()
-            await aiofiles.os.wrap(os.fsync)(fh.fileno())
 
 
 def remove_temporaries(folder: Path) -> Iterator[Path]:

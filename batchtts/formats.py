@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 __all__ = ["ALL_FORMATS", "STREAM_FORMATS", "OutputFormat", "parse_output_format"]
@@ -77,6 +78,7 @@ class OutputFormat:
         return None
 
 
+@functools.cache  # a handful of names, parsed once each: a 50,000-row manifest shares them
 def parse_output_format(name: str) -> OutputFormat:
     """Parse one of the API's output format names; raise ValueError for anything else."""
     if name not in ALL_FORMATS:

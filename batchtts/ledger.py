@@ -15,11 +15,11 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, ParamSpec, Self, TypeVar
+from typing import Any, NamedTuple, ParamSpec, Self, TypeVar
 
 from batchtts.exceptions import LedgerError
 
@@ -132,6 +132,21 @@ def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+# The fields a job's row is created with (see Ledger.begin).
+_ROW_FIELDS = (
+    "key",
+    "name",
+    "kind",
+    "voice_id",
+    "voice_name",
+    "model_id",
+    "output_format",
+    "text",
+    "characters",
+    "output",
+)
+
+
 def ledger_dir(out_dir: Path) -> Path:
     """The folder batchtts keeps its own state in, inside the output folder."""
     return out_dir / ".batchtts"
@@ -239,40 +254,48 @@ class Ledger:
         characters: int,
         output: str,
     ) -> None:
-        """Record that a job is about to be requested (counts an attempt)."""
+        """Record a job before work on it starts (a chapter, whose chunks carry the requests)."""
+        self._upsert(locals(), state=State.PENDING, attempt=False)
+
+    def _upsert(self, row: Mapping[str, Any], *, state: State, attempt: bool, **extra: Any) -> None:
+        """Insert the job's row or update it; an in_flight row stays in_flight unless now accepted."""
         now = time.time()
+        fields = {name: row[name] for name in _ROW_FIELDS} | extra
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "key")
+        keep = "" if state is State.IN_FLIGHT else "WHEN jobs.state = 'in_flight' THEN 'in_flight' "
         self.db.execute(
-            """INSERT INTO jobs (key, name, state, kind, voice_id, voice_name, model_id, output_format,
-                                 text, characters, output, attempts, created_at, updated_at)
-               VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET
-                 name = excluded.name, output = excluded.output, voice_name = excluded.voice_name,
-                 state = CASE WHEN jobs.state = 'in_flight' THEN 'in_flight' ELSE 'pending' END,
-                 attempts = jobs.attempts + 1, updated_at = excluded.updated_at""",
-            (
-                key,
-                name,
-                kind,
-                voice_id,
-                voice_name,
-                model_id,
-                output_format,
-                text,
-                characters,
-                output,
-                now,
-                now,
-            ),
+            f"""INSERT INTO jobs ({columns}, state, attempts, created_at, updated_at)
+                VALUES ({marks}, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET {updates},
+                  state = CASE {keep}WHEN 1 THEN excluded.state END,
+                  attempts = jobs.attempts + excluded.attempts, updated_at = excluded.updated_at""",
+            (*fields.values(), str(state), int(attempt), now, now),
         )
 
     @_disk_full_as_oserror
     def accepted(
-        self, key: str, *, request_id: str | None, history_item_id: str | None, character_cost: int | None
+        self,
+        key: str,
+        *,
+        request_id: str | None,
+        history_item_id: str | None,
+        character_cost: int | None,
+        row: Mapping[str, Any] | None = None,
     ) -> None:
-        """The API billed the request: remember how to fetch its audio again for free."""
+        """The API billed the request: remember how to fetch its audio again for free.
+
+        With ``row`` (the job's fields, as for :meth:`begin`) the row is created if need be, in
+        the same statement: one commit per billed request, the only moment that must be durable.
+        """
+        ids = {"request_id": request_id, "history_item_id": history_item_id, "character_cost": character_cost}
+        if row is not None:
+            self._upsert({**row, "key": key}, state=State.IN_FLIGHT, attempt=True, **ids)
+            return
         self.db.execute(
             """UPDATE jobs SET state = 'in_flight', request_id = ?, history_item_id = ?,
-                               character_cost = ?, updated_at = ? WHERE key = ?""",
+                               character_cost = ?, attempts = attempts + 1, updated_at = ? WHERE key = ?""",
             (request_id, history_item_id, character_cost, time.time(), key),
         )
 
@@ -304,8 +327,15 @@ class Ledger:
             )
 
     @_disk_full_as_oserror
-    def failed(self, key: str, error: str) -> None:
-        """The job failed for now; an accepted (in_flight) row keeps its state for recovery."""
+    def failed(self, key: str, error: str, row: Mapping[str, Any] | None = None) -> None:
+        """The job failed for now; an accepted (in_flight) row keeps its state for recovery.
+
+        With ``row`` a job that failed before any request was accepted gets a row too, so
+        ``batchtts status`` can list it.
+        """
+        if row is not None:
+            self._upsert({**row, "key": key}, state=State.FAILED, attempt=False, last_error=error[:2000])
+            return
         self.db.execute(
             """UPDATE jobs SET state = CASE WHEN state = 'in_flight' THEN 'in_flight' ELSE 'failed' END,
                                last_error = ?, updated_at = ? WHERE key = ?""",

@@ -168,16 +168,21 @@ async def render_task(
     on_accepted: Callable[[Accepted], None],
     output: Path | None = None,
     body: dict[str, Any] | None = None,
+    before_send: Callable[[], None] | None = None,
 ) -> Rendered:
     """One attempt at a task. ``on_accepted`` runs as soon as the API has billed the request.
 
-    ``output`` and ``body`` override the task's own (a chapter renders each chunk this way).
+    ``output`` and ``body`` override the task's own (a chapter renders each chunk this way);
+    ``before_send`` runs once a slot is held and may raise to cancel the request unsent.
     """
     accepted: Accepted | None = None
     target = output or task.output
     timestamps = task.job.timestamps and task.job.kind is JobKind.TTS
     ensure_inside(target, task.out_dir)  # now, before the API bills a request we could not write
     async with limiter.slot():
+        if before_send is not None:
+            # The run may have stopped (account error, full ledger) while this waited for a slot.
+            before_send()
         try:
             if task.job.kind is JobKind.STS:
                 assert task.job.audio_file is not None

@@ -28,7 +28,7 @@ class RetryPolicy:
     attempts: int = 6
     initial: float = 0.5
     maximum: float = 30.0
-    jitter: float = 1.0
+    jitter: float = 0.5  # up to this fraction of the wait is added at random
     retry_after_cap: float = 60.0
 
 
@@ -54,7 +54,9 @@ class _WaitRetryAfter(_t.wait.wait_base):
             return float(min(retry_after, self._policy.retry_after_cap))
         policy = self._policy
         backoff = policy.initial * 2 ** (retry_state.attempt_number - 1)
-        jitter = self._random.uniform(0, policy.jitter) if policy.maximum > 0 else 0.0
+        # Jitter in proportion to the wait, so a short policy stays short and many clients
+        # backing off together still spread out.
+        jitter = self._random.uniform(0, policy.jitter * backoff) if policy.maximum > 0 else 0.0
         return float(min(policy.maximum, backoff + jitter))
 
 

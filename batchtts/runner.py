@@ -213,6 +213,10 @@ def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float |
     )
 
 
+class _Unsent(BatchTTSError):
+    """A request dropped before sending because the run stopped while it waited for a slot."""
+
+
 class _Scheduler:
     """Feeds tasks to workers, one limiter per model concurrency group; keeps ledger and report."""
 
@@ -233,7 +237,8 @@ class _Scheduler:
         # Recoveries first: they are free, and they settle what a crashed run already paid for.
         self._recover: Iterator[RenderTask] = iter(summary.to_recover)
         self._pending: Iterator[RenderTask] = iter(summary.to_render)
-        self._stop: str | None = None
+        self._stop: str | None = None  # why scheduling stopped early
+        self._halted: str | None = None  # why nothing more may be sent at all
         self._committed = 0.0  # credits of tasks started, for --max-characters
         tier = str(session.subscription.get("tier") or "creator")
         self.limiters: dict[str, AdaptiveLimiter] = {}
@@ -245,9 +250,9 @@ class _Scheduler:
 
     def worker_count(self) -> int:
         """Enough workers to fill every group's slots, with room for the limits to grow."""
-        if self._config.concurrency is not None:
-            return self._config.concurrency * max(1, len(self.limiters))
-        return max(64, sum(lim.limit for lim in self.limiters.values()) * 2)
+        # Workers wait out retries and chapters hold one for a whole chapter: with only one per
+        # slot, a backing-off worker would leave its slot idle. The limiters cap what is in flight.
+        return max(64, 4 * sum(lim.limit for lim in self.limiters.values()))
 
     def _next(self) -> tuple[RenderTask, bool] | None:
         if self._stop is not None:
@@ -291,10 +296,12 @@ class _Scheduler:
                 task, key=task.key, name=task.name, text=task.job.text, output=task.output, body=None
             )
             await self._sidecars(task, rendered, None)
+        except _Unsent:
+            report.not_started += 1
+            return
         except AccountError as exc:
             self._fail(task, exc)
-            if self._stop is None:
-                self._stop = str(exc)
+            self._halt(str(exc))
             return
         except (BatchTTSError, OSError, ValueError) as exc:
             # OSError: a full disk or a permission problem fails this job; the rest may still fit.
@@ -380,26 +387,43 @@ class _Scheduler:
         """Render one request to ``output`` with retries, billing and ledger rows kept as it goes."""
         limiter = self.limiters[task.model.concurrency_group]
         report, ledger = self._report, self.ledger
-        row = self._row(task, key=key, name=name, text=text)
+        row = {**self._row(task, key=key, name=name, text=text), "output": self._relative(output)}
         characters = row["characters"] if task.job.kind is JobKind.TTS else 0
 
         def on_accepted(accepted: Accepted) -> None:
             report.bill(task.model.model_id, characters, accepted.character_cost)
-            ledger.accepted(
-                key,
-                request_id=accepted.request_id,
-                history_item_id=accepted.history_item_id,
-                character_cost=accepted.character_cost,
-            )
+            # The row is written here, not before the request: nothing is owed until the API
+            # accepts, and one commit per billed request keeps the ledger off the hot path.
+            try:
+                ledger.accepted(
+                    key,
+                    request_id=accepted.request_id,
+                    history_item_id=accepted.history_item_id,
+                    character_cost=accepted.character_cost,
+                    row=row,
+                )
+            except OSError as exc:
+                # What the API bills can no longer be recorded: send nothing more.
+                self._halt(f"the ledger cannot be written: {exc}")
+                raise
+
+        def before_send() -> None:
+            if self._halted is not None:
+                raise _Unsent(self._halted)
 
         def on_retry(exc: BatchTTSError, attempt: int) -> None:
             report.retries += 1
             log.info("retrying %s after attempt %d: %s", name, attempt, exc)
 
         async def attempt() -> Rendered:
-            ledger.begin(**row, output=self._relative(output))
             return await render_task(
-                self._session.client, task, limiter, on_accepted=on_accepted, output=output, body=body
+                self._session.client,
+                task,
+                limiter,
+                on_accepted=on_accepted,
+                output=output,
+                body=body,
+                before_send=before_send,
             )
 
         rendered = await retrying(attempt, self._config.retry, on_retry=on_retry)
@@ -428,13 +452,24 @@ class _Scheduler:
         self._report.failures.append(failure)
         level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
         log.log(level, "job %s failed: %s", task.name, exc)
+        row = {**self._row(task, key=task.key, name=task.name, text=task.job.text)}
+        row["output"] = self._relative(task.output)
         try:
-            self.ledger.failed(task.key, failure.message)
+            self.ledger.failed(task.key, failure.message, row=row)
         except OSError as ledger_exc:
             # The disk under the ledger is full: its rows stay as last committed (consistent), but
             # it can no longer record what the API bills, so start nothing more.
-            if self._stop is None:
-                self._stop = f"the ledger cannot be written: {ledger_exc}"
+            self._halt(f"the ledger cannot be written: {ledger_exc}")
+
+    def _halt(self, reason: str) -> None:
+        """Stop scheduling, and send nothing more: not even requests already waiting for a slot.
+
+        (Running out of ``--max-characters`` only stops scheduling: what was scheduled fits.)
+        """
+        if self._halted is None:
+            self._halted = reason
+        if self._stop is None:
+            self._stop = reason
 
     def finish(self) -> None:
         """Count what was never started and say why scheduling stopped."""
@@ -543,7 +578,9 @@ async def run(
 def _finish_outputs(report: RunReport, config: RunConfig, ledger: Ledger) -> None:
     """The report first (it says what happened), then the metadata (rebuildable from the ledger)."""
     _write_report(report, config)
-    write_metadata(ledger, config.out_dir)
+    changed = report.rendered or report.recovered or (config.prune and report.removed_from_manifest)
+    if changed or not (config.out_dir / "metadata.csv").is_file():
+        write_metadata(ledger, config.out_dir)
 
 
 async def _run_locked(

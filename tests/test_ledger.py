@@ -35,7 +35,7 @@ def test_row_moves_pending_in_flight_done(tmp_path: Path) -> None:
         _begin(ledger, "k1", "a")
         row = ledger.get("k1")
         assert row is not None
-        assert (row.state, row.attempts) == (State.PENDING, 1)
+        assert (row.state, row.attempts) == (State.PENDING, 0)
         ledger.accepted("k1", request_id="r1", history_item_id="h1", character_cost=5)
         assert ledger.in_flight()["k1"].history_item_id == "h1"
         ledger.done("k1", output="out/a.mp3", sha256="abc", size=10, mtime_ns=123)
