@@ -132,6 +132,8 @@ def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+# Finished rows committed together at most this many at a time (see Ledger.done).
+_DONE_BATCH = 256
 # The fields a job's row is created with (see Ledger.begin).
 _ROW_FIELDS = (
     "key",
@@ -159,6 +161,8 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._pending = 0  # finished rows not yet committed (see done)
+        self._pending_since = 0.0
         try:
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self._db = db
@@ -192,9 +196,14 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
-        """Close the database; safe to call twice."""
-        db, self._db = self._db, None
-        if db is not None:
+        """Commit what is pending and close the database; safe to call twice."""
+        db = self._db
+        if db is None:
+            return
+        try:
+            self.commit()
+        finally:
+            self._db = None
             db.close()
 
     @property
@@ -256,6 +265,7 @@ class Ledger:
     ) -> None:
         """Record a job before work on it starts (a chapter, whose chunks carry the requests)."""
         self._upsert(locals(), state=State.PENDING, attempt=False)
+        self.commit()
 
     def _upsert(self, row: Mapping[str, Any], *, state: State, attempt: bool, **extra: Any) -> None:
         """Insert the job's row or update it; an in_flight row stays in_flight unless now accepted."""
@@ -292,12 +302,14 @@ class Ledger:
         ids = {"request_id": request_id, "history_item_id": history_item_id, "character_cost": character_cost}
         if row is not None:
             self._upsert({**row, "key": key}, state=State.IN_FLIGHT, attempt=True, **ids)
-            return
-        self.db.execute(
-            """UPDATE jobs SET state = 'in_flight', request_id = ?, history_item_id = ?,
-                               character_cost = ?, attempts = attempts + 1, updated_at = ? WHERE key = ?""",
-            (request_id, history_item_id, character_cost, time.time(), key),
-        )
+        else:
+            self.db.execute(
+                """UPDATE jobs SET state = 'in_flight', request_id = ?, history_item_id = ?,
+                                   character_cost = ?, attempts = attempts + 1, updated_at = ?
+                   WHERE key = ?""",
+                (request_id, history_item_id, character_cost, time.time(), key),
+            )
+        self.commit()  # before a byte of the body is read: this is what the API billed
 
     @_disk_full_as_oserror
     def done(
@@ -311,20 +323,37 @@ class Ledger:
         duration_s: float | None = None,
         sample_rate: int | None = None,
     ) -> None:
-        """The output is whole at its final name; older rows for the same name are superseded."""
-        with self.db:
+        """The output is whole at its final name; older rows for the same name are superseded.
+
+        Not committed at once: finished rows ride along with the next commit that matters (an
+        accepted request, a failure) or go at most ``_DONE_BATCH`` rows or a second later. A crash
+        in between loses only "done" marks, whose rows stay in_flight and are fetched again from
+        history for free; what the API billed is always committed before the body is read.
+        """
+        if not self.db.in_transaction:
             self.db.execute("BEGIN")
-            self.db.execute(
-                """UPDATE jobs SET state = 'done', output = ?, sha256 = ?, size = ?, mtime_ns = ?,
-                                   duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
-                   WHERE key = ?""",
-                (output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
-            )
-            self.db.execute(
-                "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "
-                "AND state != 'in_flight'",
-                (key, key),
-            )
+            self._pending_since = time.monotonic()
+        self._pending += 1
+        self.db.execute(
+            """UPDATE jobs SET state = 'done', output = ?, sha256 = ?, size = ?, mtime_ns = ?,
+                               duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
+               WHERE key = ?""",
+            (output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
+        )
+        self.db.execute(
+            "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "
+            "AND state != 'in_flight'",
+            (key, key),
+        )
+        if self._pending >= _DONE_BATCH or time.monotonic() - self._pending_since > 1.0:
+            self.commit()
+
+    @_disk_full_as_oserror
+    def commit(self) -> None:
+        """Commit whatever is pending (finished rows); cheap when nothing is."""
+        if self._db is not None and self._db.in_transaction:
+            self._db.commit()
+        self._pending = 0
 
     @_disk_full_as_oserror
     def failed(self, key: str, error: str, row: Mapping[str, Any] | None = None) -> None:
@@ -335,17 +364,19 @@ class Ledger:
         """
         if row is not None:
             self._upsert({**row, "key": key}, state=State.FAILED, attempt=False, last_error=error[:2000])
-            return
-        self.db.execute(
-            """UPDATE jobs SET state = CASE WHEN state = 'in_flight' THEN 'in_flight' ELSE 'failed' END,
-                               last_error = ?, updated_at = ? WHERE key = ?""",
-            (error[:2000], time.time(), key),
-        )
+        else:
+            self.db.execute(
+                """UPDATE jobs SET state = CASE WHEN state = 'in_flight' THEN 'in_flight' ELSE 'failed' END,
+                                   last_error = ?, updated_at = ? WHERE key = ?""",
+                (error[:2000], time.time(), key),
+            )
+        self.commit()
 
     @_disk_full_as_oserror
     def forget(self, keys: Iterable[str]) -> None:
         """Drop rows (used by --prune)."""
         self.db.executemany("DELETE FROM jobs WHERE key = ?", ((k,) for k in keys))
+        self.commit()
 
     def done_row(self, name: str) -> LedgerRow | None:
         """The finished job called ``name`` (not a chunk), if any."""
@@ -368,6 +399,7 @@ class Ledger:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+        self.commit()
 
     def counts(self) -> dict[str, int]:
         """Number of rows per state."""

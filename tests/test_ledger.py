@@ -107,3 +107,26 @@ def test_second_holder_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path
             holder.stdout.close()
     with output_lock(lock):
         assert lock.read_text().strip() == str(os.getpid())
+
+
+def test_finished_rows_are_committed_with_the_next_acceptance_or_on_close(tmp_path: Path) -> None:
+    """done() is batched: another connection sees it after the next accepted() or close(), never lost."""
+    with Ledger.for_output(tmp_path) as ledger:
+        _begin(ledger, "k1", "a")
+        ledger.accepted("k1", request_id="r1", history_item_id="h1", character_cost=5)
+        ledger.done("k1", output="out/a.mp3", sha256="abc", size=10, mtime_ns=123)
+        with Ledger.for_output(tmp_path) as reader:
+            row = reader.get("k1")
+            assert row is not None
+            assert row.state is State.IN_FLIGHT  # not yet committed: a crash now costs a free re-fetch
+        _begin(ledger, "k2", "b")
+        ledger.accepted("k2", request_id="r2", history_item_id="h2", character_cost=5)
+        with Ledger.for_output(tmp_path) as reader:
+            row = reader.get("k1")
+            assert row is not None
+            assert row.state is State.DONE
+        ledger.done("k2", output="out/b.mp3", sha256="def", size=10, mtime_ns=1)
+    with Ledger.for_output(tmp_path) as reader:
+        row = reader.get("k2")
+        assert row is not None
+        assert row.state is State.DONE
