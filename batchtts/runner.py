@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -524,7 +525,7 @@ async def preview(
     manifest: Manifest | str | os.PathLike[str], config: RunConfig | None = None
 ) -> PlanSummary:
     """What ``run`` would send (``batchtts plan``), without billing anything or taking the lock."""
-    config = config or RunConfig.from_env()
+    config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
     async with open_session(config) as session:
@@ -547,7 +548,7 @@ async def run(
     anything is billed, AccountError subclasses (LockHeld, BudgetExceeded) before starting, and
     RunInterrupted-worthy CancelledError (after writing the report) when cancelled.
     """
-    config = config or RunConfig.from_env()
+    config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
     if manifest.book is not None:
@@ -573,6 +574,12 @@ async def run(
             raise
         _finish_outputs(report, config, ledger)
     return report
+
+
+def _absolute(config: RunConfig) -> RunConfig:
+    # An absolute output folder spares a getcwd() in every path check, and a run that changes
+    # directory (a library caller) keeps writing where it started.
+    return dataclasses.replace(config, out_dir=config.out_dir.absolute())
 
 
 def _finish_outputs(report: RunReport, config: RunConfig, ledger: Ledger) -> None:
