@@ -15,7 +15,7 @@ from pathlib import Path
 
 from batchtts.book import BookSpec, book_fingerprint
 from batchtts.exceptions import UsageError
-from batchtts.files import ensure_inside, sha256_file
+from batchtts.files import ensure_inside, file_matches, sha256_file
 from batchtts.formats import parse_output_format
 from batchtts.job import JobSpec
 from batchtts.ledger import Ledger, ledger_dir
@@ -46,10 +46,9 @@ def _chapter_file(job: JobSpec, out_dir: Path, ledger: Ledger) -> tuple[Path, st
     """The chapter's finished file and its sha256, if the ledger and the disk agree it is whole."""
     row = ledger.done_row(job.name)
     path = out_dir / f"{job.name}.{parse_output_format(job.output_format).extension}"
-    if row is None or row.sha256 is None or not path.is_file():
+    if row is None or row.sha256 is None:
         return None
-    stat = path.stat()
-    if stat.st_size != row.size or (stat.st_mtime_ns != row.mtime_ns and sha256_file(path) != row.sha256):
+    if not file_matches(path, sha256=row.sha256, size=row.size, mtime_ns=row.mtime_ns):
         return None
     return path, row.sha256
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from batchtts.alignment import CharTiming, offset
 from batchtts.audio import join_mp3_timed, join_wav_timed
-from batchtts.files import atomic_write_bytes, ensure_inside, sha256_file
+from batchtts.files import atomic_write_bytes, ensure_inside, file_matches, sha256_file
 from batchtts.ledger import Ledger, State
 from batchtts.plan import ChunkSpec, RenderTask
 from batchtts.render import Accepted, Rendered, tts_body
@@ -50,13 +50,6 @@ class ChunkRenderer(Protocol):
 def chunk_name(task: RenderTask, chunk: ChunkSpec) -> str:
     """The ledger name of a chunk: its chapter's name and its position."""
     return f"{task.name}#{chunk.index:04d}"
-
-
-def _usable(path: Path, sha: str | None) -> bool:
-    try:
-        return path.is_file() and sha is not None and sha256_file(path) == sha
-    except OSError:
-        return False
 
 
 def _body(task: RenderTask, chunk: ChunkSpec, previous: list[tuple[str | None, float]]) -> dict[str, Any]:
@@ -108,7 +101,7 @@ async def render_chapter(task: RenderTask, renderer: ChunkRenderer) -> tuple[Ren
         row = ledger.get(chunk.key)
         # Chunk files are named by their content key, so the path is known without the row.
         path = chunk.output
-        if row is not None and row.state is State.DONE and _usable(path, row.sha256):
+        if row is not None and row.state is State.DONE and file_matches(path, sha256=row.sha256):
             paths.append(path)
             alignments.append(_load_alignment(chunk) if task.job.timestamps else None)
             # An earlier run's request id may have expired (2 h) or belong to another server:

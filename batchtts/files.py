@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import TextIO
 
 import aiofiles
@@ -20,6 +21,7 @@ __all__ = [
     "atomic_text_writer",
     "atomic_write_bytes",
     "ensure_inside",
+    "file_matches",
     "remove_temporaries",
     "sha256_file",
 ]
@@ -127,3 +129,28 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_matches(
+    path: Path, *, sha256: str | None, size: int | None = None, mtime_ns: int | None = None
+) -> bool:
+    """True when ``path`` is still the file a ledger row describes.
+
+    A different size settles it without reading; an unchanged mtime (when given) is trusted, so a
+    re-run of thousands of finished files hashes only those touched since; otherwise the sha256
+    decides.
+    """
+    if sha256 is None:
+        return False
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if not S_ISREG(stat.st_mode) or (size is not None and stat.st_size != size):
+        return False
+    if mtime_ns is not None and stat.st_mtime_ns == mtime_ns:
+        return True
+    try:
+        return sha256_file(path) == sha256
+    except OSError:
+        return False

@@ -35,7 +35,7 @@ from batchtts.exceptions import (
     RunInterrupted,
     UsageError,
 )
-from batchtts.files import ensure_inside, remove_temporaries, sha256_file
+from batchtts.files import ensure_inside, file_matches, remove_temporaries
 from batchtts.job import JobKind
 from batchtts.ledger import DoneRecord, Ledger, ledger_dir
 from batchtts.limiter import AdaptiveLimiter
@@ -162,17 +162,9 @@ class PlanSummary:
 
 def _is_done(task: RenderTask, done: DoneRecord | None) -> bool:
     """True when the ledger's done row still matches the file on disk."""
-    if done is None:
-        return False
-    try:
-        stat = task.output.stat()
-    except OSError:
-        return False
-    if stat.st_size != done.size:
-        return False
-    if stat.st_mtime_ns == done.mtime_ns:
-        return True  # untouched since we wrote it: skip the hash
-    return sha256_file(task.output) == done.sha256
+    return done is not None and file_matches(
+        task.output, sha256=done.sha256, size=done.size, mtime_ns=done.mtime_ns
+    )
 
 
 def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, remaining: float | None) -> PlanSummary:
