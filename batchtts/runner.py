@@ -277,8 +277,7 @@ class _Scheduler:
                 report.recovered += 1
                 return
             if task.is_chapter:
-                row = self._row(task, key=task.key, name=task.name, text=task.job.text)
-                self.ledger.begin(**row, output=self._relative(task.output))
+                self.ledger.begin(**self._row(task, key=task.key, name=task.name, text=task.job.text))
                 rendered, requested = await render_chapter(task, self)
                 duration = await self._done(task.key, rendered)
                 await self._sidecars(task, rendered, duration)
@@ -311,7 +310,10 @@ class _Scheduler:
         else:
             report.rendered += 1
 
-    def _row(self, task: RenderTask, *, key: str, name: str, text: str | None) -> dict[str, Any]:
+    def _row(
+        self, task: RenderTask, *, key: str, name: str, text: str | None, output: Path | None = None
+    ) -> dict[str, Any]:
+        """The ledger fields of the job (or, for another key, chunk) written to ``output``."""
         chunk = key != task.key
         return {
             "key": key,
@@ -323,6 +325,7 @@ class _Scheduler:
             "output_format": task.fmt.name,
             "text": text,
             "characters": len(text or "") if chunk or not task.is_chapter else task.characters,
+            "output": self._relative(output or task.output),
         }
 
     def _relative(self, path: Path) -> str:
@@ -380,7 +383,7 @@ class _Scheduler:
         """Render one request to ``output`` with retries, billing and ledger rows kept as it goes."""
         limiter = self.limiters[task.model.concurrency_group]
         report, ledger = self._report, self.ledger
-        row = {**self._row(task, key=key, name=name, text=text), "output": self._relative(output)}
+        row = self._row(task, key=key, name=name, text=text, output=output)
         characters = row["characters"] if task.job.kind is JobKind.TTS else 0
 
         def on_accepted(accepted: Accepted) -> None:
@@ -445,8 +448,7 @@ class _Scheduler:
         self._report.failures.append(failure)
         level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
         log.log(level, "job %s failed: %s", task.name, exc)
-        row = {**self._row(task, key=task.key, name=task.name, text=task.job.text)}
-        row["output"] = self._relative(task.output)
+        row = self._row(task, key=task.key, name=task.name, text=task.job.text)
         try:
             self.ledger.failed(task.key, failure.message, row=row)
         except OSError as ledger_exc:
