@@ -109,7 +109,8 @@ async def _stream_to(
         raise TransportError(msg)
     audio = response.chunks() if collector is None else _timestamped_audio(response, collector)
     encoding = task.fmt.wav_encoding
-    digest = hashlib.sha256()
+    # A WAV header is patched after the data, so its file is hashed once written, not as it streams.
+    digest = hashlib.sha256() if encoding is None else None
     size = 0
     # Chunks and history recoveries land inside the output folder too: one root for all of them.
     async with async_atomic_writer(target, root=task.out_dir) as fh:
@@ -117,7 +118,8 @@ async def _stream_to(
             await fh.write(bytes(WAV_HEADER_SIZE))  # patched once the data size is known
         async for chunk in audio:
             await fh.write(chunk)
-            digest.update(chunk)
+            if digest is not None:
+                digest.update(chunk)
             size += len(chunk)
         if size == 0:
             msg = "the API answered 200 with an empty body"
@@ -127,8 +129,7 @@ async def _stream_to(
             await fh.write(wav_header(sample_rate=task.fmt.sample_rate, data_size=size, encoding=encoding))
             size += WAV_HEADER_SIZE
     alignment = tuple(collector.chars()) if collector is not None else None
-    if encoding is not None:
-        # The header changed after the data was hashed; hash the file as it now stands.
+    if digest is None:
         return await asyncio.to_thread(sha256_file, target), size, alignment
     return digest.hexdigest(), size, alignment
 
