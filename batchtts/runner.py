@@ -342,6 +342,8 @@ class _Scheduler:
                 f"`--force --only {task.name}` re-requests them (billed again)"
             )
             return
+        if duration is None and (row := self.ledger.get(task.key)) is not None:
+            duration = row.duration_s  # measured by _done a moment ago; no need to parse the file again
         if duration is None:
             duration, _ = await asyncio.to_thread(audio_info, rendered.path)
         await asyncio.to_thread(
