@@ -6,6 +6,9 @@ The library face of the ``batchtts`` command: load a manifest, run it, read the 
 from __future__ import annotations
 
 from batchtts._version import __version__ as __version__
+from batchtts.engine.report import JobFailure, RunReport
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import PlanSummary, RunConfig, preview, run
 from batchtts.exceptions import (
     AccountError,
     ApiError,
@@ -25,10 +28,7 @@ from batchtts.exceptions import (
     UsageError,
     VoiceNotFound,
 )
-from batchtts.manifest import Manifest, load_manifest
-from batchtts.report import JobFailure, RunReport
-from batchtts.retry import RetryPolicy
-from batchtts.runner import PlanSummary, RunConfig, preview, run
+from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.secret import Secret
 
 __all__ = [

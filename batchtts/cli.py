@@ -19,17 +19,17 @@ from typing import Any, TypeVar
 import click
 
 from batchtts._version import __version__
-from batchtts.audiobook import rebuild_book
-from batchtts.chunking import split_text
+from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.emulator.cli import emulator_command
+from batchtts.engine.plan import DEFAULT_CHUNK_CHARS
+from batchtts.engine.progress import BarProgress, LineProgress, ProgressSink
+from batchtts.engine.run import PlanSummary, RunConfig, open_session, preview, run
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
-from batchtts.input_files import InputFileError, read_text_file
-from batchtts.ledger import Ledger, State, ledger_dir
-from batchtts.manifest import load_manifest
-from batchtts.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
-from batchtts.plan import DEFAULT_CHUNK_CHARS
-from batchtts.progress import BarProgress, LineProgress, ProgressSink
-from batchtts.runner import PlanSummary, RunConfig, open_session, preview, run
+from batchtts.manifest.input_files import InputFileError, read_text_file
+from batchtts.manifest.load import load_manifest
+from batchtts.outputs.book import rebuild_book
+from batchtts.store.ledger import Ledger, State, ledger_dir
+from batchtts.text.chunking import split_text
 
 T = TypeVar("T")
 log = logging.getLogger("batchtts")

@@ -18,7 +18,7 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchtts.alignment import (
+from batchtts.alignment.timings import (
     AlignmentCollector,
     CharTiming,
     Cue,
@@ -33,9 +33,9 @@ from batchtts.alignment import (
     words_from_chars,
     write_sidecars,
 )
-from batchtts.audio import join_mp3, mp3_duration
+from batchtts.audio.codecs import join_mp3, mp3_duration
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.files import TEMP_MARKER
+from batchtts.store.files import TEMP_MARKER
 
 DATA = Path(__file__).parent / "data"
 RACHEL = "21m00Tcm4TlvDq8ikWAM"

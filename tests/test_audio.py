@@ -21,7 +21,7 @@ from mutagen.id3 import ID3, TIT2, TPE1, TRCK, TXXX
 from mutagen.mp3 import MP3, BitrateMode
 from mutagen.oggopus import OggOpus
 
-from batchtts.audio import (
+from batchtts.audio.codecs import (
     WAV_HEADER_SIZE,
     ChannelMode,
     Mp3Frame,
@@ -39,7 +39,7 @@ from batchtts.audio import (
     wav_duration,
     wav_header,
 )
-from batchtts.tags import write_id3
+from batchtts.audio.id3 import write_id3
 
 # --- making MP3 -------------------------------------------------------------------------------------
 

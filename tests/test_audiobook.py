@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from batchtts.audio import audio_duration
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
+from batchtts.audio.codecs import audio_duration
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 
 av = pytest.importorskip("av", reason="the m4b extra (PyAV) is not installed")
 from mutagen.mp4 import MP4  # noqa: E402 - after the importorskip that guards the whole module

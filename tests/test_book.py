@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from batchtts.book import BookSpec, book_fingerprint
-from batchtts.job import Location
+from batchtts.manifest.book import BookSpec, book_fingerprint
+from batchtts.manifest.job import Location
 
 SPEC = BookSpec(
     output="books/b.m4b",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from batchtts.book import BookSpec
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.job import Location
-from batchtts.manifest import load_manifest
+from batchtts.manifest.book import BookSpec
+from batchtts.manifest.job import Location
+from batchtts.manifest.load import load_manifest
 
 # Lines 1-5; the book section starts on line 6.
 JOBS = """\

@@ -14,14 +14,14 @@ import mutagen.mp3
 import pytest
 from mutagen.id3 import ID3
 
-from batchtts.audio import mp3_duration
-from batchtts.chunking import split_text
+from batchtts.audio.codecs import mp3_duration
 from batchtts.emulator import Emulator, EmulatorConfig
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.exceptions import ManifestError
-from batchtts.ledger import Ledger
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
 from batchtts.secret import Secret
+from batchtts.store.ledger import Ledger
+from batchtts.text.chunking import split_text
 
 FAST_RETRY = RetryPolicy(attempts=8, initial=0, maximum=0)
 DATA = Path(__file__).parent / "data"

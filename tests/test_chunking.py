@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from batchtts.chunking import Chunk, context_after, context_before, split_text
+from batchtts.text.chunking import Chunk, context_after, context_before, split_text
 
 DATA = Path(__file__).parent / "data"
 LATIN_SAMPLES = ["chapter_en.txt", "chapter_de.txt", "chapter_fr.txt"]

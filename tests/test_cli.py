@@ -15,7 +15,7 @@ from typing import Any
 import mutagen.mp3
 
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.files import TEMP_MARKER
+from batchtts.store.files import TEMP_MARKER
 
 KEY = "sk_cli_test_secret_0123456789"
 

@@ -10,7 +10,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
-from batchtts.client import ApiClient, error_from_response
+from batchtts.api.client import ApiClient, error_from_response
 from batchtts.exceptions import (
     ApiError,
     InvalidApiKey,

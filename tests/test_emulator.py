@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from batchtts.api.models import KNOWN_MODELS
 from batchtts.emulator import Emulator
-from batchtts.models import KNOWN_MODELS
 
 RACHEL = "21m00Tcm4TlvDq8ikWAM"
 ADAM = "pNInz6obpgDQGcFmaJgB"

@@ -15,8 +15,8 @@ import mutagen.mp3
 import mutagen.oggopus
 import pytest
 
+from batchtts.api.formats import ALL_FORMATS
 from batchtts.emulator import Emulator
-from batchtts.formats import ALL_FORMATS
 
 RACHEL = "21m00Tcm4TlvDq8ikWAM"
 ADAM = "pNInz6obpgDQGcFmaJgB"

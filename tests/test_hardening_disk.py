@@ -30,11 +30,11 @@ from misbehaving import KEY as MISBEHAVING_KEY
 from misbehaving import Call, Misbehaving, ok
 
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.files import TEMP_MARKER, sha256_file
-from batchtts.ledger import Ledger, State
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.secret import Secret
+from batchtts.store.files import TEMP_MARKER, sha256_file
+from batchtts.store.ledger import Ledger, State
 
 FAST = RetryPolicy(attempts=3, initial=0, maximum=0)
 KEY = "sk_disk_test_key_77aa"
@@ -400,7 +400,7 @@ async def test_a_second_sigint_aborts_at_once_even_if_the_first_is_still_cleanin
     harness = tmp_path / "stuck_close.py"
     harness.write_text(
         "import asyncio, sys\n"
-        "import batchtts.client as client\n"
+        "import batchtts.api.client as client\n"
         "_close = client.ApiClient.close\n"
         "async def stuck_close(self):\n"
         "    print('harness: close is stuck', file=sys.stderr, flush=True)\n"

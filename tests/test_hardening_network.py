@@ -37,14 +37,14 @@ from misbehaving import (
     wrong_content_type,
 )
 
-from batchtts.client import Timeouts
+from batchtts.api.client import Timeouts
+from batchtts.engine.report import JobFailure, RunReport
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.exceptions import TransportError
-from batchtts.files import TEMP_MARKER
-from batchtts.ledger import Ledger, State
-from batchtts.report import JobFailure, RunReport
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
 from batchtts.secret import Secret
+from batchtts.store.files import TEMP_MARKER
+from batchtts.store.ledger import Ledger, State
 
 FAST = RetryPolicy(attempts=3, initial=0, maximum=0)
 TIMEOUTS = Timeouts(connect=5.0, first_byte=0.5, idle=0.3)

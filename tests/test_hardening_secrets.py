@@ -35,11 +35,11 @@ from misbehaving import (
     stall_mid_body,
 )
 
-from batchtts.client import ApiClient, Timeouts
+from batchtts.api.client import ApiClient, Timeouts
 from batchtts.emulator import Emulator, EmulatorConfig
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.exceptions import BatchTTSError, TransportError
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
 from batchtts.secret import Secret
 
 FAST = RetryPolicy(attempts=3, initial=0, maximum=0)

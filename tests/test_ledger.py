@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from batchtts.exceptions import LockHeld
-from batchtts.ledger import Ledger, State
-from batchtts.lock import output_lock
+from batchtts.store.ledger import Ledger, State
+from batchtts.store.lock import output_lock
 
 
 def _begin(ledger: Ledger, key: str, name: str) -> None:
@@ -84,7 +84,7 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
 _HOLDER = """
 import signal, sys
 from pathlib import Path
-from batchtts.lock import output_lock
+from batchtts.store.lock import output_lock
 with output_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     signal.pause()

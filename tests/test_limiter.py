@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from batchtts.limiter import AdaptiveLimiter
+from batchtts.engine.limiter import AdaptiveLimiter
 
 
 async def test_never_more_in_flight_than_the_limit() -> None:

@@ -21,10 +21,10 @@ import lameenc
 import pytest
 from mutagen.mp4 import MP4, Atoms, MP4Cover
 
-from batchtts.audio import audio_duration, wav_header
+from batchtts.audio.codecs import audio_duration, wav_header
 from batchtts.exceptions import UsageError
-from batchtts.files import TEMP_MARKER
-from batchtts.m4b import INSTALL_HINT, NERO_CHAPTER_LIMIT, build_m4b, require_m4b
+from batchtts.outputs.m4b import INSTALL_HINT, NERO_CHAPTER_LIMIT, build_m4b, require_m4b
+from batchtts.store.files import TEMP_MARKER
 
 START_TOLERANCE = 0.050  # seconds
 TOTAL_TOLERANCE = 0.100

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from batchtts.api.formats import ALL_FORMATS
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.formats import ALL_FORMATS
-from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
-from batchtts.manifest import Manifest, load_manifest
-from batchtts.manifest_jobs import MAX_ISSUES
+from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.manifest.jobs import MAX_ISSUES
+from batchtts.manifest.load import Manifest, load_manifest
 
 REPO = Path(__file__).resolve().parent.parent
 

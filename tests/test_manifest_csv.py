@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
-from batchtts.manifest import load_manifest
-from batchtts.manifest_csv import CSV_COLUMNS
+from batchtts.manifest.csv_reader import CSV_COLUMNS
+from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.manifest.load import load_manifest
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.manifest import load_manifest
+from batchtts.manifest.load import load_manifest
 
 
 @pytest.fixture

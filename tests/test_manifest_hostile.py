@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.manifest import Manifest, load_manifest
-from batchtts.manifest_jobs import MAX_ISSUES
+from batchtts.manifest.jobs import MAX_ISSUES
+from batchtts.manifest.load import Manifest, load_manifest
 
 
 @pytest.fixture

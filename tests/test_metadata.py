@@ -10,8 +10,8 @@ import mutagen.mp3
 import pytest
 
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.secret import Secret
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchtts.manifest import validate_name
-from batchtts.names import ConflictKind, NameConflict, find_name_conflicts
+from batchtts.manifest.load import validate_name
+from batchtts.manifest.names import ConflictKind, NameConflict, find_name_conflicts
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.progress import BarProgress, LineProgress
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
+from batchtts.engine.progress import BarProgress, LineProgress
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.secret import Secret
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchtts.engine.retry import RetryPolicy, _WaitRetryAfter, retrying
 from batchtts.exceptions import (
     ApiError,
     BatchTTSError,
@@ -12,7 +13,6 @@ from batchtts.exceptions import (
     ServerError,
     TransportError,
 )
-from batchtts.retry import RetryPolicy, _WaitRetryAfter, retrying
 
 NO_WAIT = RetryPolicy(attempts=4, initial=0, maximum=0)
 

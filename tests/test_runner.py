@@ -15,13 +15,13 @@ import mutagen.mp3
 import pytest
 
 from batchtts.emulator import Emulator, EmulatorConfig
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, preview, run
 from batchtts.exceptions import BudgetExceeded, InvalidApiKey, LockHeld, ManifestError
-from batchtts.files import TEMP_MARKER
-from batchtts.ledger import Ledger, State
-from batchtts.lock import output_lock
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, preview, run
 from batchtts.secret import Secret
+from batchtts.store.files import TEMP_MARKER
+from batchtts.store.ledger import Ledger, State
+from batchtts.store.lock import output_lock
 
 FAST_RETRY = RetryPolicy(attempts=12, initial=0, maximum=0)
 TTS_PATH = "/v1/text-to-speech/"

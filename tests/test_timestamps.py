@@ -11,10 +11,10 @@ from typing import Any
 import srt
 import webvtt
 
-from batchtts.audio import audio_duration
+from batchtts.audio.codecs import audio_duration
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.retry import RetryPolicy
-from batchtts.runner import RunConfig, run
+from batchtts.engine.retry import RetryPolicy
+from batchtts.engine.run import RunConfig, run
 from batchtts.secret import Secret
 
 DATA = Path(__file__).parent / "data"

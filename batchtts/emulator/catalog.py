@@ -1,10 +1,10 @@
-"""``GET /v1/models``: the model catalogue, built from :data:`batchtts.models.KNOWN_MODELS`."""
+"""``GET /v1/models``: the model catalogue, built from :data:`batchtts.api.models.KNOWN_MODELS`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from batchtts.models import KNOWN_MODELS, ModelInfo
+from batchtts.api.models import KNOWN_MODELS, ModelInfo
 
 __all__ = ["models_json"]
 

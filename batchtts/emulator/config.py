@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchtts.models import concurrency_for
+from batchtts.api.models import concurrency_for
 
 __all__ = ["EmulatorConfig"]
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from batchtts.api.models import KNOWN_MODELS, ModelInfo
 from batchtts.emulator.alignment import alignment, timestamp_chunks
 from batchtts.emulator.delivery import deliver, split
 from batchtts.emulator.errors import (
@@ -47,7 +48,6 @@ from batchtts.emulator.validation import (
     parse_tts_body,
 )
 from batchtts.emulator.voices import Voice
-from batchtts.models import KNOWN_MODELS, ModelInfo
 
 __all__ = ["routes"]
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import lameenc
 
-from batchtts.audio import wav_header
+from batchtts.api.formats import OutputFormat, parse_output_format
+from batchtts.audio.codecs import wav_header
 from batchtts.emulator.codecs import encode_alaw, encode_ulaw, mp3_frames, ogg_opus_silence
-from batchtts.formats import OutputFormat, parse_output_format
 
 __all__ = ["Clip", "RenderSpec", "Synthesizer", "content_type_for", "fingerprint"]
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from batchtts.api.formats import ALL_FORMATS, STREAM_FORMATS
+from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL
 from batchtts.emulator.errors import field_error, validation_failure
-from batchtts.formats import ALL_FORMATS, STREAM_FORMATS
-from batchtts.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL
 
 __all__ = [
     "Checker",

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchtts.book import BookSpec
 from batchtts.exceptions import ManifestIssue
-from batchtts.input_files import InputFileError, read_file_start, resolve_input
-from batchtts.job import Location
-from batchtts.manifest_jobs import Issues, RawJob, job_label
-from batchtts.manifest_values import show, suggest
-from batchtts.names import validate_name
+from batchtts.manifest.book import BookSpec
+from batchtts.manifest.input_files import InputFileError, read_file_start, resolve_input
+from batchtts.manifest.job import Location
+from batchtts.manifest.jobs import Issues, RawJob, job_label
+from batchtts.manifest.names import validate_name
+from batchtts.manifest.values import show, suggest
 
 __all__ = ["COVER_FILE_LIMIT", "M4B_SUFFIX", "RawBook", "build_book"]
 

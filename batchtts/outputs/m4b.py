@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from batchtts.exceptions import UsageError
-from batchtts.files import TEMP_MARKER
+from batchtts.store.files import TEMP_MARKER
 
 if TYPE_CHECKING:
     from av.container.core import Chapter
@@ -254,7 +254,7 @@ def build_m4b(
     if narrator:
         tags["composer"] = narrator
     target.parent.mkdir(parents=True, exist_ok=True)
-    # The same temporary naming as batchtts.files, so a killed run's leftover is found and removed.
+    # The same temporary naming as batchtts.store.files, so a killed run's leftover is found and removed.
     tmp = target.with_name(f"{target.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
     try:
         starts = _encode(tmp, parts, rate=rate, layout=layout, tags=tags, cover=image)

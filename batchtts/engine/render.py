@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtts.alignment import AlignmentCollector, CharTiming, parse_stream_line
-from batchtts.audio import WAV_HEADER_SIZE, wav_header
-from batchtts.client import ApiClient, AudioResponse
+from batchtts.alignment.timings import AlignmentCollector, CharTiming, parse_stream_line
+from batchtts.api.client import ApiClient, AudioResponse
+from batchtts.audio.codecs import WAV_HEADER_SIZE, wav_header
+from batchtts.engine.limiter import AdaptiveLimiter
+from batchtts.engine.plan import RenderTask
 from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
-from batchtts.files import async_atomic_writer, ensure_inside, sha256_file
-from batchtts.job import JobKind
-from batchtts.limiter import AdaptiveLimiter
-from batchtts.plan import RenderTask
+from batchtts.manifest.job import JobKind
+from batchtts.store.files import async_atomic_writer, ensure_inside, sha256_file
 
 __all__ = ["Accepted", "Rendered", "recover_from_history", "render_task"]
 

@@ -13,8 +13,8 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 
-from batchtts.formats import ALL_FORMATS
-from batchtts.names import validate_name
+from batchtts.api.formats import ALL_FORMATS
+from batchtts.manifest.names import validate_name
 
 __all__ = [
     "DEFAULT_OUTPUT_FORMAT",

@@ -15,14 +15,14 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchtts.book import BookSpec
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.input_files import format_size
-from batchtts.job import JobSpec
-from batchtts.manifest_csv import read_csv
-from batchtts.manifest_jobs import MAX_ISSUES, IssueLimitReached, Issues
-from batchtts.manifest_yaml import read_yaml
-from batchtts.names import validate_name
+from batchtts.manifest.book import BookSpec
+from batchtts.manifest.csv_reader import read_csv
+from batchtts.manifest.input_files import format_size
+from batchtts.manifest.job import JobSpec
+from batchtts.manifest.jobs import MAX_ISSUES, IssueLimitReached, Issues
+from batchtts.manifest.names import validate_name
+from batchtts.manifest.yaml_reader import read_yaml
 
 __all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
 

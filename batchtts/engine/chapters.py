@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from batchtts.alignment import CharTiming, offset
-from batchtts.audio import join_mp3_timed, join_wav_timed
-from batchtts.files import atomic_write_bytes, ensure_inside, file_matches, sha256_file
-from batchtts.ledger import Ledger, State
-from batchtts.plan import ChunkSpec, RenderTask
-from batchtts.render import Accepted, Rendered, tts_body
-from batchtts.tags import write_id3
+from batchtts.alignment.timings import CharTiming, offset
+from batchtts.audio.codecs import join_mp3_timed, join_wav_timed
+from batchtts.audio.id3 import write_id3
+from batchtts.engine.plan import ChunkSpec, RenderTask
+from batchtts.engine.render import Accepted, Rendered, tts_body
+from batchtts.store.files import atomic_write_bytes, ensure_inside, file_matches, sha256_file
+from batchtts.store.ledger import Ledger, State
 
 __all__ = ["ChunkRenderer", "chunk_name", "render_chapter"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mutagen import id3
 
-from batchtts.files import atomic_write_bytes
+from batchtts.store.files import atomic_write_bytes
 
 __all__ = ["write_id3"]
 

@@ -20,11 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchtts.alignment import write_sidecars
-from batchtts.audio import audio_info
-from batchtts.audiobook import package_book
-from batchtts.chapters import render_chapter
-from batchtts.client import DEFAULT_BASE_URL, ApiClient, Timeouts
+from batchtts.alignment.timings import write_sidecars
+from batchtts.api.client import DEFAULT_BASE_URL, ApiClient, Timeouts
+from batchtts.api.models import concurrency_for
+from batchtts.api.voices import VoiceIndex
+from batchtts.audio.codecs import audio_info
+from batchtts.engine.chapters import render_chapter
+from batchtts.engine.limiter import AdaptiveLimiter
+from batchtts.engine.plan import Plan, RenderTask, build_plan, models_from_api
+from batchtts.engine.progress import ProgressSink
+from batchtts.engine.render import Accepted, Rendered, recover_from_history, render_task
+from batchtts.engine.report import JobFailure, RunReport
+from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.exceptions import (
     AccountError,
     ApiError,
@@ -35,22 +42,15 @@ from batchtts.exceptions import (
     RunInterrupted,
     UsageError,
 )
-from batchtts.files import ensure_inside, file_matches, remove_temporaries
-from batchtts.job import JobKind
-from batchtts.ledger import DoneRecord, Ledger, ledger_dir
-from batchtts.limiter import AdaptiveLimiter
-from batchtts.lock import output_lock
-from batchtts.m4b import require_m4b
-from batchtts.manifest import Manifest, load_manifest
-from batchtts.metadata import write_metadata
-from batchtts.models import concurrency_for
-from batchtts.plan import Plan, RenderTask, build_plan, models_from_api
-from batchtts.progress import ProgressSink
-from batchtts.render import Accepted, Rendered, recover_from_history, render_task
-from batchtts.report import JobFailure, RunReport
-from batchtts.retry import RetryPolicy, retrying
+from batchtts.manifest.job import JobKind
+from batchtts.manifest.load import Manifest, load_manifest
+from batchtts.outputs.book import package_book
+from batchtts.outputs.m4b import require_m4b
+from batchtts.outputs.metadata import write_metadata
 from batchtts.secret import Secret
-from batchtts.voices import VoiceIndex
+from batchtts.store.files import ensure_inside, file_matches, remove_temporaries
+from batchtts.store.ledger import DoneRecord, Ledger, ledger_dir
+from batchtts.store.lock import output_lock
 
 __all__ = ["PlanSummary", "RunConfig", "Session", "open_session", "preview", "run"]
 

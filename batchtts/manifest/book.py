@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
-from batchtts.job import Location
+from batchtts.manifest.job import Location
 
 __all__ = ["BOOK_FIELDS", "BookSpec", "book_fingerprint"]
 

@@ -13,7 +13,7 @@ from typing import NoReturn, Protocol, TextIO
 
 from tqdm import tqdm
 
-from batchtts.report import RunReport
+from batchtts.engine.report import RunReport
 
 __all__ = ["BarProgress", "LineProgress", "ProgressSink"]
 

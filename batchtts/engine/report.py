@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from batchtts.exceptions import ApiError, BatchTTSError, StreamCut
-from batchtts.files import atomic_write_bytes
+from batchtts.store.files import atomic_write_bytes
 
 __all__ = ["JobFailure", "RunReport"]
 

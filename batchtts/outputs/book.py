@@ -13,15 +13,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchtts.book import BookSpec, book_fingerprint
+from batchtts.api.formats import parse_output_format
 from batchtts.exceptions import UsageError
-from batchtts.files import ensure_inside, file_matches, sha256_file
-from batchtts.formats import parse_output_format
-from batchtts.job import JobSpec
-from batchtts.ledger import Ledger, ledger_dir
-from batchtts.lock import output_lock
-from batchtts.m4b import build_m4b, require_m4b
-from batchtts.manifest import Manifest
+from batchtts.manifest.book import BookSpec, book_fingerprint
+from batchtts.manifest.job import JobSpec
+from batchtts.manifest.load import Manifest
+from batchtts.outputs.m4b import build_m4b, require_m4b
+from batchtts.store.files import ensure_inside, file_matches, sha256_file
+from batchtts.store.ledger import Ledger, ledger_dir
+from batchtts.store.lock import output_lock
 
 __all__ = ["BookResult", "package_book", "rebuild_book"]
 

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.exceptions import ManifestIssue
-from batchtts.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
-from batchtts.job import JobKind, JobSpec, Location, VoiceSettings
-from batchtts.manifest_values import (
+from batchtts.manifest.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
+from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.manifest.names import ConflictKind, find_name_conflicts
+from batchtts.manifest.values import (
     DEFAULT_OUTPUT_FORMAT,
     SOURCE_FIELDS,
     TAG_FIELDS,
@@ -25,8 +27,6 @@ from batchtts.manifest_values import (
     show,
     speech_text,
 )
-from batchtts.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
-from batchtts.names import ConflictKind, find_name_conflicts
 
 __all__ = [
     "MAX_ISSUES",

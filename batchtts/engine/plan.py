@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from batchtts.chunking import context_after, context_before, split_text
+from batchtts.api.formats import OutputFormat, parse_output_format
+from batchtts.api.models import KNOWN_MODELS, ModelInfo
+from batchtts.api.voices import VoiceIndex
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.files import sha256_file
-from batchtts.formats import OutputFormat, parse_output_format
-from batchtts.job import JobKind, JobSpec
-from batchtts.models import KNOWN_MODELS, ModelInfo
-from batchtts.voices import VoiceIndex
+from batchtts.manifest.job import JobKind, JobSpec
+from batchtts.store.files import sha256_file
+from batchtts.text.chunking import context_after, context_before, split_text
 
 __all__ = [
     "DEFAULT_CHUNK_CHARS",

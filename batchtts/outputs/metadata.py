@@ -12,8 +12,8 @@ import csv
 import json
 from pathlib import Path
 
-from batchtts.files import atomic_text_writer
-from batchtts.ledger import Ledger, State
+from batchtts.store.files import atomic_text_writer
+from batchtts.store.ledger import Ledger, State
 
 __all__ = ["COLUMNS", "write_metadata"]
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
-from batchtts.input_files import TEXT_FILE_LIMIT, format_size
-from batchtts.job import JobSpec
-from batchtts.manifest_jobs import Defaults, Issues, JobBuilder, RawJob, job_label
-from batchtts.manifest_values import JOB_FIELDS, VOICE_SETTINGS_FIELDS, show, suggest
+from batchtts.manifest.input_files import TEXT_FILE_LIMIT, format_size
+from batchtts.manifest.job import JobSpec
+from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label
+from batchtts.manifest.values import JOB_FIELDS, VOICE_SETTINGS_FIELDS, show, suggest
 
 __all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "read_csv"]
 

@@ -27,7 +27,7 @@ from typing import BinaryIO, NamedTuple
 
 import lameenc
 
-from batchtts.files import atomic_write_bytes
+from batchtts.store.files import atomic_write_bytes
 
 __all__ = [
     "WAV_HEADER_SIZE",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtts.files import atomic_write_bytes
+from batchtts.store.files import atomic_write_bytes
 
 __all__ = [
     "CAPTION_FORMATS",

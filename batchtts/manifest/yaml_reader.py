@@ -26,12 +26,12 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from batchtts.book import BOOK_FIELDS, BookSpec
 from batchtts.exceptions import ManifestIssue
-from batchtts.job import JobSpec
-from batchtts.manifest_book import RawBook, build_book
-from batchtts.manifest_jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
-from batchtts.manifest_values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
+from batchtts.manifest.book import BOOK_FIELDS, BookSpec
+from batchtts.manifest.book_section import RawBook, build_book
+from batchtts.manifest.job import JobSpec
+from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
+from batchtts.manifest.values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
 
 __all__ = ["MAX_DEPTH", "read_yaml"]
 

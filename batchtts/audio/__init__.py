@@ -1,0 +1,1 @@
+"""Audio containers batchtts reads and writes itself: MP3 frames, WAV, Ogg, ID3 tags, durations."""

@@ -1,0 +1,1 @@
+"""The manifest stage: YAML or CSV text in, checked `JobSpec`s (and a `BookSpec`) out, every issue located."""

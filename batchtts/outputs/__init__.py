@@ -1,0 +1,1 @@
+"""What a run leaves besides the clips: dataset metadata, the packaged book, the m4b encoder."""

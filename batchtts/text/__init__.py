@@ -1,0 +1,1 @@
+"""Text: sentence boundaries and abbreviations (one table), and splitting text into requests."""
