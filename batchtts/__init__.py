@@ -6,9 +6,11 @@ The library face of the ``batchtts`` command: load a manifest, run it, read the 
 from __future__ import annotations
 
 from batchtts._version import __version__ as __version__
+from batchtts.engine.config import RunConfig
 from batchtts.engine.report import JobFailure, RunReport
 from batchtts.engine.retry import RetryPolicy
-from batchtts.engine.run import PlanSummary, RunConfig, preview, run
+from batchtts.engine.run import preview, run
+from batchtts.engine.triage import PlanSummary
 from batchtts.exceptions import (
     AccountError,
     ApiError,

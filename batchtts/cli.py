@@ -7,6 +7,7 @@ Only this module turns exceptions into messages and exit codes (0 done, 1 some j
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -14,16 +15,19 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from batchtts._version import __version__
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.emulator.cli import emulator_command
+from batchtts.engine.config import RunConfig
 from batchtts.engine.plan import DEFAULT_CHUNK_CHARS
 from batchtts.engine.progress import BarProgress, LineProgress, ProgressSink
-from batchtts.engine.run import PlanSummary, RunConfig, open_session, preview, run
+from batchtts.engine.run import preview, run
+from batchtts.engine.session import open_session
+from batchtts.engine.triage import PlanSummary
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
 from batchtts.manifest.input_files import InputFileError, read_text_file
 from batchtts.manifest.load import load_manifest
@@ -67,10 +71,33 @@ def _run_async(make: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def _fail(exc: BatchTTSError) -> None:
-    code = exc.code if isinstance(exc, RunInterrupted) else exc.exit_code
-    click.echo(f"batchtts: {exc}", err=True)
-    sys.exit(code)
+def _fail(message: str, exit_code: int) -> NoReturn:
+    """Say what went wrong in this command's one format, ``batchtts: <message>``, and exit."""
+    click.echo(f"batchtts: {message}", err=True)
+    # click's main() turns Exit into sys.exit(code); CliRunner records it as the exit code.
+    raise click.exceptions.Exit(exit_code)
+
+
+class _Group(click.Group):
+    """The one place errors become messages and exit codes, for every subcommand.
+
+    Commands call the library and let its errors propagate to here. click's own usage errors pass
+    through untouched (exit 2, click's message), as do the exits commands ask for.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RunInterrupted as exc:
+            _fail(str(exc), exc.code)
+        except BatchTTSError as exc:
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # stdout's reader went away (`batchtts voices | head`): click exits quietly
+            # The output folder or the ledger could not be written or read (a full disk, no
+            # permission): one line saying so, for every command, never a traceback.
+            _fail(str(exc), 1)
 
 
 def _config(
@@ -82,7 +109,7 @@ def _config(
     return RunConfig.from_env(offline=offline, base_url=base_url, concurrency=concurrency, **kwargs)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="batchtts")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
@@ -172,29 +199,25 @@ def run_command(
     quiet: bool,
 ) -> None:
     """Render every job of MANIFEST (YAML or CSV) that is not already done."""
-    try:
-        config = _config(
-            offline=offline,
-            base_url=base_url,
-            concurrency=concurrency,
-            out_dir=out_dir,
-            report_path=report_path,
-            force=force,
-            only=only,
-            max_characters=max_characters,
-            allow_partial=allow_partial,
-            prune=prune,
-        )
-        if dry_run:
-            _print_summary(_run_async(lambda: preview(manifest, config)))
-            return
-        progress: ProgressSink | None = None
-        if not quiet:
-            progress = BarProgress() if sys.stderr.isatty() else LineProgress()
-        report = _run_async(lambda: run(manifest, config, progress=progress))
-    except BatchTTSError as exc:
-        _fail(exc)
+    config = _config(
+        offline=offline,
+        base_url=base_url,
+        concurrency=concurrency,
+        out_dir=out_dir,
+        report_path=report_path,
+        force=force,
+        only=only,
+        max_characters=max_characters,
+        allow_partial=allow_partial,
+        prune=prune,
+    )
+    if dry_run:
+        _print_summary(_run_async(lambda: preview(manifest, config)))
         return
+    progress: ProgressSink | None = None
+    if not quiet:
+        progress = BarProgress() if sys.stderr.isatty() else LineProgress()
+    report = _run_async(lambda: run(manifest, config, progress=progress))
     summary = report.summary()
     click.echo(summary.splitlines()[0] if quiet else summary, err=True)
     sys.exit(report.exit_code)
@@ -211,11 +234,8 @@ def plan_command(
     manifest: Path, out_dir: Path, offline: bool, base_url: str | None, force: bool, only: tuple[str, ...]
 ) -> None:
     """Print what a run of MANIFEST would send and cost, without billing anything."""
-    try:
-        config = _config(offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only)
-        _print_summary(_run_async(lambda: preview(manifest, config)))
-    except BatchTTSError as exc:
-        _fail(exc)
+    config = _config(offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only)
+    _print_summary(_run_async(lambda: preview(manifest, config)))
 
 
 @cli.command("status")
@@ -224,8 +244,8 @@ def status_command(out_dir: Path) -> None:
     """Print the ledger's view of an output folder: done, failed (with reasons), pending."""
     path = ledger_dir(out_dir) / "ledger.sqlite"
     if not path.is_file():
-        _fail(UsageError(f"no ledger in {out_dir}: nothing has been rendered there yet"))
-        return
+        msg = f"no ledger in {out_dir}: nothing has been rendered there yet"
+        raise UsageError(msg)
     with Ledger(path) as ledger:
         counts = ledger.counts()
         click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in ("done", "failed", "in_flight", "pending")))
@@ -250,11 +270,7 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
                 for v in sorted(session.voices.voices, key=lambda v: v.name.casefold())
             ]
 
-    try:
-        voices = _run_async(fetch)
-    except BatchTTSError as exc:
-        _fail(exc)
-        return
+    voices = _run_async(fetch)
     if as_json:
         click.echo(json.dumps(voices, indent=2, ensure_ascii=False))
         return
@@ -269,14 +285,9 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
 @_out
 def book_command(manifest: Path, out_dir: Path) -> None:
     """Package MANIFEST's book (.m4b) from its finished chapters, without rendering anything."""
-    try:
-        result = _run_async(lambda: rebuild_book(load_manifest(manifest), out_dir))
-    except BatchTTSError as exc:
-        _fail(exc)
-        return
+    result = _run_async(lambda: rebuild_book(load_manifest(manifest), out_dir))
     if result.missing:
-        click.echo(f"batchtts: not built; chapters not rendered yet: {', '.join(result.missing)}", err=True)
-        sys.exit(1)
+        _fail(f"not built; chapters not rendered yet: {', '.join(result.missing)}", 1)
     click.echo(f"built {result.path} with {len(result.starts)} chapters")
     for i, start in enumerate(result.starts, 1):
         minutes, seconds = divmod(start, 60)
@@ -300,8 +311,7 @@ def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
     try:
         text = read_text_file(file, str(file), field="FILE")
     except InputFileError as exc:
-        _fail(UsageError(str(exc)))
-        return
+        raise UsageError(str(exc)) from exc
     model = KNOWN_MODELS.get(model_id)
     limit = min(chunk_chars, model.max_characters) if model else chunk_chars
     chunks = split_text(text, limit)
@@ -319,13 +329,5 @@ cli.add_command(emulator_command)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        cli()
-    except BatchTTSError as exc:
-        _fail(exc)
-    except OSError as exc:
-        # The output folder or the ledger could not be written or read (a full disk, no
-        # permission): one line saying so, for every command, never a traceback.
-        click.echo(f"batchtts: {exc}", err=True)
-        sys.exit(1)
+    """Console-script entry point (errors are shown and mapped to exit codes by the ``cli`` group)."""
+    cli()

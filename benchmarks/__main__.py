@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchmarks import client_cost, faults, rerun, throughput
+from benchmarks import client_cost, faults, head_of_line, rerun, throughput
 from benchmarks.tables import machine_info, short_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ SECTIONS: dict[str, Section] = {
     "faults": faults.run_section,
     "cost": client_cost.run_section,
     "rerun": rerun.run_section,
+    "head-of-line": head_of_line.run_section,
 }
 
 

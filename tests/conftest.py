@@ -11,11 +11,16 @@
   Every emulator it made is closed at teardown (closing twice is harmless).
 - ``api``: an ``aiohttp.ClientSession`` bound to ``emulator`` (base URL and ``xi-api-key`` set), so
   tests write ``api.get("/v1/voices")``.
+- ``workdir``: a fresh folder made the current directory, so manifests are named as a user would
+  type them ("m.yaml") and issues quote them so.
+
+Plain helper functions (manifests, run configs, the CLI in-process) are in ``tests/helpers.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,3 +58,10 @@ async def api(emulator: Emulator) -> AsyncIterator[aiohttp.ClientSession]:
         base_url=emulator.base_url, headers={"xi-api-key": emulator.api_key}
     ) as session:
         yield session
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder, made the current directory for the test."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,4 +1,4 @@
-"""A purpose-built misbehaving API server for the hardening tests.
+"""A purpose-built misbehaving API server, for the hardening tests and the CLI's lock race.
 
 It serves just enough of the ElevenLabs API to start a run — ``/v2/voices`` (one voice, Rachel),
 ``/v1/models`` and ``/v1/user/subscription``, all correct — plus a text-to-speech stream endpoint
@@ -207,6 +207,11 @@ class Misbehaving:
         """``http(s)://127.0.0.1:port``."""
         assert self._base_url is not None, "not started"
         return self._base_url
+
+    @property
+    def api_key(self) -> str:
+        """The key clients are given (``KEY``); the server accepts any, and records what it got."""
+        return KEY
 
     def attempts(self, text: str) -> int:
         """How many text-to-speech requests carried ``text``."""

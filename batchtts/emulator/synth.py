@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import lameenc
 
 from batchtts.api.formats import OutputFormat, parse_output_format
-from batchtts.audio.codecs import wav_header
+from batchtts.audio.wav import wav_header
 from batchtts.emulator.codecs import encode_alaw, encode_ulaw, mp3_frames, ogg_opus_silence
 
 __all__ = ["Clip", "RenderSpec", "Synthesizer", "content_type_for", "fingerprint"]

@@ -1,7 +1,9 @@
-"""Bind manifest jobs to the account's voices and models: what each request will be, and cost.
+r"""Bind manifest jobs to the account's voices and models: what each request will be, and cost.
 
 This is the last stage that can reject a manifest; every issue is collected before anything is
-billed. The result, a :class:`Plan`, is what the runner executes and what ``plan`` prints.
+billed. The result, a :class:`Plan`, is what the engine executes and what ``plan`` prints: one
+:class:`RenderTask` per job, made of the :class:`Unit`\ s (billable requests) it needs — one for a
+clip, one per chunk for a chapter.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from batchtts.text.chunking import context_after, context_before, split_text
 
 __all__ = [
     "DEFAULT_CHUNK_CHARS",
-    "ChunkSpec",
+    "ChunkPlace",
     "Plan",
     "RenderTask",
+    "Unit",
     "build_plan",
     "content_key",
     "models_from_api",
@@ -37,16 +40,34 @@ DEFAULT_CHUNK_CHARS = 2_500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ChunkSpec:
-    """One request of a chapter: its text, its neighbours' text for stitching, its own key."""
+class ChunkPlace:
+    """Where a chunk sits in its chapter: its position and its neighbours' text, for stitching."""
 
     index: int
-    text: str  # what is sent (the chunk's request_text)
     previous_text: str
     next_text: str
-    paragraph_end: bool
-    key: str  # hash of the chunk's audio-determining fields (not of its neighbours, see _chunks)
-    output: Path  # where the chunk's audio is kept until (and after) the chapter is joined
+    paragraph_end: bool  # the joiner puts the job's paragraph silence after it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unit:
+    """One request batchtts may pay for: a whole clip, or one chunk of a chapter.
+
+    Every unit has its own content key and ledger row, and the same triage (skip, recover from
+    history, render) decides what happens to each, whatever kind of job it belongs to.
+    """
+
+    key: str  # hash of the audio-determining fields (a chunk's leave out its neighbours, see _chunks)
+    name: str  # the ledger name: the job's, or "<chapter>#<n>" for a chunk
+    text: str | None  # what is sent (None for speech-to-speech)
+    output: Path  # a clip's final file; a chunk's file under <out>/.batchtts/chunks/
+    characters: int  # characters billed (0 for speech-to-speech, which bills by audio length)
+    place: ChunkPlace | None = None  # a chunk: where it sits in its chapter
+
+    @property
+    def is_chunk(self) -> bool:
+        """True for a chapter's chunk (joined into the chapter's file), False for a whole clip."""
+        return self.place is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,12 +82,21 @@ class RenderTask:
     output: Path
     characters: int  # characters of text sent (0 for speech-to-speech)
     key: str  # hash of everything that determines the audio: equal keys, equal audio
-    chunks: tuple[ChunkSpec, ...] = ()  # a chapter: rendered in order, then joined into `output`
+    units: tuple[Unit, ...]  # the requests: the clip itself, or a chapter's chunks in order
 
     @property
     def is_chapter(self) -> bool:
         """True when the job is rendered as stitched chunks joined into one file."""
-        return bool(self.chunks)
+        return self.units[0].is_chunk
+
+    @property
+    def whole(self) -> Unit:
+        """The job's own file as a unit: the clip itself, or a chapter's joined file."""
+        if not self.is_chapter:
+            return self.units[0]
+        return Unit(
+            key=self.key, name=self.name, text=self.job.text, output=self.output, characters=self.characters
+        )
 
     @property
     def name(self) -> str:
@@ -196,33 +226,33 @@ def _bind(
     if issues or model is None or voice_id is None:
         return issues
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
+    output = out_dir / f"{job.name}.{fmt.extension}"
     chunks = _chunks(job, voice_id, model, out_dir / ".batchtts" / "chunks", fmt) if chapter else ()
+    key = content_key(
+        job,
+        voice_id,
+        audio_sha256=audio_sha,
+        chunks=[c.key for c in chunks],
+        join=[job.silence_ms, job.title, list(job.extra)] if chunks else None,
+    )
+    characters = len(text) if job.kind is JobKind.TTS else 0
+    units = chunks or (Unit(key=key, name=job.name, text=job.text, output=output, characters=characters),)
     return RenderTask(
         job=job,
         voice_id=voice_id,
         voice_name=voice_name or voice_id,
         model=model,
         fmt=fmt,
-        output=out_dir / f"{job.name}.{fmt.extension}",
-        characters=sum(len(c.text) for c in chunks)
-        if chunks
-        else len(text)
-        if job.kind is JobKind.TTS
-        else 0,
-        key=content_key(
-            job,
-            voice_id,
-            audio_sha256=audio_sha,
-            chunks=[c.key for c in chunks],
-            join=[job.silence_ms, job.title, list(job.extra)] if chunks else None,
-        ),
-        chunks=chunks,
+        output=output,
+        characters=sum(u.characters for u in units),
+        key=key,
+        units=units,
     )
 
 
 def _chunks(
     job: JobSpec, voice_id: str, model: ModelInfo, folder: Path, fmt: OutputFormat
-) -> tuple[ChunkSpec, ...]:
+) -> tuple[Unit, ...]:
     """Split a chapter under the model's limit and ``chunk_chars``.
 
     A chunk's key covers its own text and the chapter's settings but not its neighbours': editing one
@@ -231,18 +261,24 @@ def _chunks(
     """
     text = job.text or ""
     limit = min(job.chunk_chars or DEFAULT_CHUNK_CHARS, model.max_characters)
-    chunks = []
+    chunks: list[Unit] = []
     for i, piece in enumerate(split_text(text, limit)):
         key = content_key(replace(job, text=piece.request_text), voice_id, chunk=True)
+        place = ChunkPlace(
+            index=i,
+            previous_text=context_before(text, piece),
+            next_text=context_after(text, piece),
+            paragraph_end=piece.paragraph_end,
+        )
         chunks.append(
-            ChunkSpec(
-                index=i,
-                text=piece.request_text,
-                previous_text=context_before(text, piece),
-                next_text=context_after(text, piece),
-                paragraph_end=piece.paragraph_end,
+            Unit(
                 key=key,
+                name=f"{job.name}#{i:04d}",
+                text=piece.request_text,
+                # Named by content key: the path is known without the row, and equal text shares audio.
                 output=folder / f"{key[:32]}.{fmt.extension}",
+                characters=len(piece.request_text),
+                place=place,
             )
         )
     return tuple(chunks)

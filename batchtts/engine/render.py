@@ -1,7 +1,7 @@
-"""Render one task: send its request, stream the audio to a temporary file, rename it into place.
+"""One request for one unit: send it, stream the audio to a temporary file, rename it into place.
 
-A stream cut after the API accepted the request is fetched again from history (not billed)
-before anything is regenerated.
+A stream cut after the API accepted the request is fetched again from history (not billed, and
+outside the model group's slot) before anything is regenerated.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from batchtts.alignment.timings import AlignmentCollector, CharTiming, parse_stream_line
+from batchtts.alignment.chars import CharTiming
+from batchtts.alignment.stream import AlignmentCollector, parse_stream_line
 from batchtts.api.client import ApiClient, AudioResponse
-from batchtts.audio.codecs import WAV_HEADER_SIZE, wav_header
-from batchtts.engine.limiter import AdaptiveLimiter
-from batchtts.engine.plan import RenderTask
-from batchtts.exceptions import RateLimited, ServerError, StreamCut, TransportError
+from batchtts.audio.wav import WAV_HEADER_SIZE, wav_header
+from batchtts.engine.limiter import Pass
+from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.retry import RetryPolicy, retrying
+from batchtts.exceptions import RateLimited, StreamCut, TransportError
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import async_atomic_writer, ensure_inside, sha256_file
 
-__all__ = ["Accepted", "Rendered", "recover_from_history", "render_task"]
+__all__ = ["Accepted", "Rendered", "recover_from_history", "render_unit", "tts_body"]
 
 _NOT_AUDIO = ("application/json", "text/html", "text/plain")
 
@@ -47,12 +49,13 @@ class Rendered:
     accepted: Accepted
     recovered: bool
     alignment: tuple[CharTiming, ...] | None = None  # with timestamps; None when recovered from history
+    duration_s: float | None = None  # measured once the file is whole (None: not yet, or unreadable)
 
 
-def tts_body(task: RenderTask, text: str | None = None) -> dict[str, Any]:
-    """The JSON body of a text-to-speech request, with unset fields left out."""
+def tts_body(task: RenderTask, unit: Unit) -> dict[str, Any]:
+    """The JSON body of ``unit``'s text-to-speech request, with unset fields left out."""
     job = task.job
-    body: dict[str, Any] = {"text": job.text if text is None else text, "model_id": task.model.model_id}
+    body: dict[str, Any] = {"text": unit.text, "model_id": task.model.model_id}
     if job.voice_settings is not None and (settings := job.voice_settings.to_json()):
         body["voice_settings"] = settings
     if job.seed is not None:
@@ -135,86 +138,82 @@ async def _stream_to(
 
 
 async def recover_from_history(
-    client: ApiClient, task: RenderTask, accepted: Accepted, *, output: Path | None = None
+    client: ApiClient, task: RenderTask, accepted: Accepted, output: Path, policy: RetryPolicy
 ) -> Rendered:
-    """Fetch the audio of an accepted request from history (free) and write it to ``output``."""
-    if not accepted.history_item_id:
+    """Fetch the audio of an accepted request from history (free) and write it to ``output``.
+
+    Recovery is free and regeneration is not: history gets its own retries before this gives up.
+    """
+    history_item_id = accepted.history_item_id
+    if not history_item_id:
         msg = "cannot recover: the response carried no history-item-id"
         raise StreamCut(msg, request_id=accepted.request_id)
-    target = output or task.output
-    async with client.history_audio(accepted.history_item_id) as response:
-        # History holds the audio only: a with-timestamps job recovered this way has no alignment.
-        sha, size, _ = await _stream_to(target, response, task)
-    return Rendered(path=target, sha256=sha, size=size, accepted=accepted, recovered=True)
+
+    async def fetch() -> Rendered:
+        async with client.history_audio(history_item_id) as response:
+            # History holds the audio only: a with-timestamps job recovered this way has no alignment.
+            sha, size, _ = await _stream_to(output, response, task)
+        return Rendered(path=output, sha256=sha, size=size, accepted=accepted, recovered=True)
+
+    return await retrying(fetch, policy)
 
 
-async def _recover_with_retries(
-    client: ApiClient, task: RenderTask, accepted: Accepted, output: Path
-) -> Rendered:
-    """Recovery is free, regeneration is not: give history a few tries before giving up."""
-    for attempt in range(3):
-        try:
-            return await recover_from_history(client, task, accepted, output=output)
-        except (TransportError, ServerError):
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def render_task(
+async def render_unit(
     client: ApiClient,
     task: RenderTask,
-    limiter: AdaptiveLimiter,
+    unit: Unit,
+    lane: Pass,
     *,
     on_accepted: Callable[[Accepted], None],
-    output: Path | None = None,
+    history_policy: RetryPolicy,
     body: dict[str, Any] | None = None,
-    before_send: Callable[[], None] | None = None,
 ) -> Rendered:
-    """One attempt at a task. ``on_accepted`` runs as soon as the API has billed the request.
+    """One attempt at ``unit``. ``on_accepted`` runs as soon as the API has billed the request.
 
-    ``output`` and ``body`` override the task's own (a chapter renders each chunk this way);
-    ``before_send`` runs once a slot is held and may raise to cancel the request unsent.
+    ``body`` overrides the unit's own request body (a chapter's chunk carries its stitching).
+    The request holds a slot of ``lane`` while it is sent and streamed, and no longer.
     """
     accepted: Accepted | None = None
-    target = output or task.output
+    target = unit.output
     timestamps = task.job.timestamps and task.job.kind is JobKind.TTS
     ensure_inside(target, task.out_dir)  # now, before the API bills a request we could not write
-    async with limiter.slot():
-        if before_send is not None:
-            # The run may have stopped (account error, full ledger) while this waited for a slot.
-            before_send()
-        try:
-            if task.job.kind is JobKind.STS:
-                assert task.job.audio_file is not None
-                request = client.sts_stream(
-                    task.voice_id, task.job.audio_file, sts_fields(task), output_format=task.fmt.stream_name
-                )
-            else:
-                request = client.tts_stream(
-                    task.voice_id,
-                    body or tts_body(task),
-                    output_format=task.fmt.stream_name,
-                    timestamps=timestamps,
-                )
-            async with request as response:
-                limiter.learn_account_limit(response.maximum_concurrency)
-                accepted = Accepted(
-                    request_id=response.request_id,
-                    history_item_id=response.history_item_id,
-                    character_cost=response.character_cost,
-                )
-                on_accepted(accepted)
-                sha, size, alignment = await _stream_to(target, response, task, timestamps=timestamps)
-        except RateLimited as exc:
-            if exc.concurrency:
-                limiter.on_concurrency_rejected()
-            raise
-        except StreamCut:
-            if accepted is None or not accepted.history_item_id:
+    limiter = lane.limiter
+    try:
+        async with lane.slot():
+            try:
+                if task.job.kind is JobKind.STS:
+                    assert task.job.audio_file is not None
+                    request = client.sts_stream(
+                        task.voice_id,
+                        task.job.audio_file,
+                        sts_fields(task),
+                        output_format=task.fmt.stream_name,
+                    )
+                else:
+                    request = client.tts_stream(
+                        task.voice_id,
+                        body or tts_body(task, unit),
+                        output_format=task.fmt.stream_name,
+                        timestamps=timestamps,
+                    )
+                async with request as response:
+                    limiter.learn_account_limit(response.maximum_concurrency)
+                    accepted = Accepted(
+                        request_id=response.request_id,
+                        history_item_id=response.history_item_id,
+                        character_cost=response.character_cost,
+                    )
+                    on_accepted(accepted)
+                    sha, size, alignment = await _stream_to(target, response, task, timestamps=timestamps)
+            except RateLimited as exc:
+                if exc.concurrency:
+                    limiter.on_concurrency_rejected()  # while this request still holds its slot
                 raise
-            # Billed already: the history holds the whole audio, and fetching it costs nothing.
-            return await _recover_with_retries(client, task, accepted, target)
+    except StreamCut:
+        if accepted is None or not accepted.history_item_id:
+            raise
+        # Billed already: the history holds the whole audio, and fetching it costs nothing.
+        return await recover_from_history(client, task, accepted, target, history_policy)
     limiter.on_success()
     assert accepted is not None
     return Rendered(

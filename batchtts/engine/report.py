@@ -1,16 +1,59 @@
-"""The run report: what a run did, for ``report.json``, cron mail and the library's caller."""
+"""The run report: what a run did, for ``report.json``, cron mail and the library's caller.
+
+Only the journal (:mod:`batchtts.engine.journal`) and the run's outer frame write to a report: the
+journal counts outcomes as units finish, and a run that stops early says why with one
+:class:`StopReason`, which also decides the exit code.
+"""
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchtts.exceptions import ApiError, BatchTTSError, StreamCut
+from batchtts.exceptions import AccountError, ApiError, BatchTTSError, StreamCut
 from batchtts.store.files import atomic_write_bytes
 
-__all__ = ["JobFailure", "RunReport"]
+__all__ = ["JobFailure", "Outcome", "RunReport", "StopReason"]
+
+
+class Outcome(enum.StrEnum):
+    """How one job ended in this run (the report's counters are named after these)."""
+
+    RENDERED = "rendered"
+    SKIPPED = "skipped"  # already done by an earlier run (ledger)
+    RECOVERED = "recovered"  # billed earlier (or cut), fetched from history instead of billed again
+    FAILED = "failed"
+    NOT_STARTED = "not_started"  # left unscheduled because the run stopped early
+
+
+class StopReason(enum.StrEnum):
+    """Why a run stopped before every job was tried; each carries the exit code it means."""
+
+    ACCOUNT = "account"  # the API refused the key or the account: nothing more can succeed
+    LEDGER = "ledger"  # what the API bills can no longer be recorded (a full disk under the ledger)
+    BUDGET = "budget"  # --max-characters reached: what was scheduled fits, the rest waits
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    TERMINATED = "terminated"  # SIGTERM
+    ERROR = "error"  # the run could not go on (the API unreachable before any job started)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process exit code this stop means; None: decided by the jobs' outcomes (0 or 1)."""
+        return _STOP_EXIT_CODES[self]
+
+
+_STOP_EXIT_CODES: dict[StopReason, int | None] = {
+    StopReason.ACCOUNT: 3,
+    # An I/O failure of this machine, not of the account: the jobs it cut short count as failed.
+    StopReason.LEDGER: 1,
+    StopReason.BUDGET: None,
+    StopReason.INTERRUPTED: 130,
+    StopReason.TERMINATED: 143,
+    StopReason.ERROR: 1,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,17 +100,53 @@ class RunReport:
     characters_sent: dict[str, int] = field(default_factory=dict)  # per model
     credits_billed: dict[str, float] = field(default_factory=dict)  # per model, from character-cost
     failures: list[JobFailure] = field(default_factory=list)
-    stopped: str | None = None  # why scheduling stopped early (account error, signal)
+    stop_reason: StopReason | None = None
+    stopped: str | None = None  # why scheduling stopped early, in words (account error, signal)
     removed_from_manifest: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # things the user should know that are not failures
     book: str | None = None  # the manifest's .m4b, relative to the output folder
     book_built: bool = False  # rebuilt by this run (False: unchanged, or waiting for chapters)
-    exit_code: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """0: every job is done; 1: some failed; otherwise what the stop reason says."""
+        if self.stop_reason is not None and (code := self.stop_reason.exit_code) is not None:
+            return code
+        return 1 if self.failed else 0
 
     @property
     def wall_seconds(self) -> float:
         """Elapsed time of the run."""
         return max(0.0, self.finished_at - self.started_at)
+
+    def count(self, outcome: Outcome, n: int = 1) -> None:
+        """``n`` more jobs ended with ``outcome``."""
+        match outcome:
+            case Outcome.RENDERED:
+                self.rendered += n
+            case Outcome.SKIPPED:
+                self.skipped += n
+            case Outcome.RECOVERED:
+                self.recovered += n
+            case Outcome.FAILED:
+                self.failed += n
+            case Outcome.NOT_STARTED:
+                self.not_started += n
+
+    def fail(self, failure: JobFailure) -> None:
+        """One job failed, for the reason given."""
+        self.count(Outcome.FAILED)
+        self.failures.append(failure)
+
+    def stop(self, reason: StopReason, detail: str) -> None:
+        """The run stopped early; the first reason given is the one that counts."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stopped = detail
+
+    def abort(self, exc: BatchTTSError) -> None:
+        """The run stopped on ``exc`` (an account refusal or an unreachable API) before it was done."""
+        self.stop(StopReason.ACCOUNT if isinstance(exc, AccountError) else StopReason.ERROR, str(exc))
 
     def bill(self, model_id: str, characters: int, credits: float | None) -> None:
         """Count one accepted request against its model."""
@@ -78,6 +157,7 @@ class RunReport:
     def to_json(self) -> dict[str, Any]:
         """The report as plain JSON data."""
         data = asdict(self)
+        data["exit_code"] = self.exit_code
         data["wall_seconds"] = round(self.wall_seconds, 3)
         return data
 

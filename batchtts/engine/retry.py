@@ -22,7 +22,8 @@ T = TypeVar("T")
 class RetryPolicy:
     """How hard to try: attempts per job and the exponential backoff between them.
 
-    Tests set ``initial=0`` and ``maximum=0`` to retry at once instead of sleeping less.
+    :meth:`testing` is the switch tests use to retry at once instead of sleeping less: it zeroes the
+    backoff only, so a server's Retry-After is still honoured (up to ``retry_after_cap``).
     """
 
     attempts: int = 6
@@ -30,6 +31,11 @@ class RetryPolicy:
     maximum: float = 30.0
     jitter: float = 0.5  # up to this fraction of the wait is added at random
     retry_after_cap: float = 60.0
+
+    @classmethod
+    def testing(cls, attempts: int = 6, *, retry_after_cap: float = 60.0) -> RetryPolicy:
+        """No backoff between attempts (Retry-After still honoured): for tests and benchmarks."""
+        return cls(attempts=attempts, initial=0.0, maximum=0.0, jitter=0.0, retry_after_cap=retry_after_cap)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -50,13 +56,13 @@ class _WaitRetryAfter(_t.wait.wait_base):
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float) and self._policy.maximum > 0:
+        if isinstance(retry_after, int | float):
             return float(min(retry_after, self._policy.retry_after_cap))
         policy = self._policy
         backoff = policy.initial * 2 ** (retry_state.attempt_number - 1)
         # Jitter in proportion to the wait, so a short policy stays short and many clients
         # backing off together still spread out.
-        jitter = self._random.uniform(0, policy.jitter * backoff) if policy.maximum > 0 else 0.0
+        jitter = self._random.uniform(0, policy.jitter * backoff)
         return float(min(policy.maximum, backoff + jitter))
 
 

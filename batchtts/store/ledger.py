@@ -2,9 +2,10 @@
 
 An SQLite database in WAL mode at ``<out>/.batchtts/ledger.sqlite``, one row per content key
 (a hash of everything that determines the audio). A row moves ``pending → in_flight → done`` (or
-``failed``); ``in_flight`` is written, and committed, the moment the API accepts a request, so a
-crash after that point is recovered from history on the next run instead of billed again.
-sqlite3 is used here only.
+``failed``) by the events in :data:`TRANSITIONS`, the one table of what may follow what;
+``in_flight`` is written, and committed, the moment the API accepts a request, so a crash after
+that point is recovered from history on the next run instead of billed again, and nothing but a
+finished file moves a row out of it. sqlite3 is used here only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple, ParamSpec, Self, TypeVar
 
 from batchtts.exceptions import LedgerError
 
-__all__ = ["DoneRecord", "Ledger", "LedgerRow", "State", "ledger_dir"]
+__all__ = ["TRANSITIONS", "DoneRecord", "Event", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,6 +68,49 @@ class State(enum.StrEnum):
     IN_FLIGHT = "in_flight"  # accepted (billed) by the API, audio not yet safely on disk
     DONE = "done"
     FAILED = "failed"
+
+
+class Event(enum.StrEnum):
+    """What happened to a job or chunk, moving its row from one state to the next."""
+
+    BEGIN = "begin"  # work on a chapter starts (its chunks carry the requests)
+    ACCEPTED = "accepted"  # the API accepted, and billed, a request
+    DONE = "done"  # the output is whole at its final name
+    FAILED = "failed"  # this run gave up on it
+
+
+# (state before, event) → state after; a pair not listed is a bug and raises LedgerError.
+TRANSITIONS: Mapping[tuple[State | None, Event], State] = {
+    (None, Event.BEGIN): State.PENDING,
+    (None, Event.ACCEPTED): State.IN_FLIGHT,
+    (None, Event.FAILED): State.FAILED,
+    (State.PENDING, Event.BEGIN): State.PENDING,
+    (State.PENDING, Event.ACCEPTED): State.IN_FLIGHT,
+    (State.PENDING, Event.DONE): State.DONE,  # a chapter, joined from its chunks
+    (State.PENDING, Event.FAILED): State.FAILED,
+    # Billed audio stays recoverable from history whatever happens next, until a file is whole.
+    (State.IN_FLIGHT, Event.BEGIN): State.IN_FLIGHT,
+    (State.IN_FLIGHT, Event.ACCEPTED): State.IN_FLIGHT,  # requested again: the newest ids win
+    (State.IN_FLIGHT, Event.DONE): State.DONE,
+    (State.IN_FLIGHT, Event.FAILED): State.IN_FLIGHT,
+    (State.DONE, Event.BEGIN): State.PENDING,  # forced, or its file was lost
+    (State.DONE, Event.ACCEPTED): State.IN_FLIGHT,
+    (State.DONE, Event.DONE): State.DONE,  # fetched again from history after its file was lost
+    (State.DONE, Event.FAILED): State.FAILED,
+    (State.FAILED, Event.BEGIN): State.PENDING,
+    (State.FAILED, Event.ACCEPTED): State.IN_FLIGHT,
+    (State.FAILED, Event.DONE): State.DONE,
+    (State.FAILED, Event.FAILED): State.FAILED,
+}
+
+
+def next_state(current: State | None, event: Event) -> State:
+    """The state a row in ``current`` moves to on ``event``; LedgerError if that is not legal."""
+    try:
+        return TRANSITIONS[current, event]
+    except KeyError:
+        msg = f"illegal ledger transition: {event} in state {current or 'no row'}"
+        raise LedgerError(msg) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -264,22 +308,25 @@ class Ledger:
         output: str,
     ) -> None:
         """Record a job before work on it starts (a chapter, whose chunks carry the requests)."""
-        self._upsert(locals(), state=State.PENDING, attempt=False)
+        self._upsert(locals(), event=Event.BEGIN, attempt=False)
         self.commit()
 
-    def _upsert(self, row: Mapping[str, Any], *, state: State, attempt: bool, **extra: Any) -> None:
-        """Insert the job's row or update it; an in_flight row stays in_flight unless now accepted."""
+    def _state(self, key: str) -> State | None:
+        row = self.db.execute("SELECT state FROM jobs WHERE key = ?", (key,)).fetchone()
+        return State(row[0]) if row else None
+
+    def _upsert(self, row: Mapping[str, Any], *, event: Event, attempt: bool, **extra: Any) -> None:
+        """Insert the job's row or update it, in the state that ``event`` leads to."""
+        state = next_state(self._state(row["key"]), event)
         now = time.time()
         fields = {name: row[name] for name in _ROW_FIELDS} | extra
         columns = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
         updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "key")
-        keep = "" if state is State.IN_FLIGHT else "WHEN jobs.state = 'in_flight' THEN 'in_flight' "
         self.db.execute(
             f"""INSERT INTO jobs ({columns}, state, attempts, created_at, updated_at)
                 VALUES ({marks}, ?, ?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET {updates},
-                  state = CASE {keep}WHEN 1 THEN excluded.state END,
+                ON CONFLICT (key) DO UPDATE SET {updates}, state = excluded.state,
                   attempts = jobs.attempts + excluded.attempts, updated_at = excluded.updated_at""",
             (*fields.values(), str(state), int(attempt), now, now),
         )
@@ -301,13 +348,14 @@ class Ledger:
         """
         ids = {"request_id": request_id, "history_item_id": history_item_id, "character_cost": character_cost}
         if row is not None:
-            self._upsert({**row, "key": key}, state=State.IN_FLIGHT, attempt=True, **ids)
+            self._upsert({**row, "key": key}, event=Event.ACCEPTED, attempt=True, **ids)
         else:
+            state = next_state(self._state(key), Event.ACCEPTED)
             self.db.execute(
-                """UPDATE jobs SET state = 'in_flight', request_id = ?, history_item_id = ?,
+                """UPDATE jobs SET state = ?, request_id = ?, history_item_id = ?,
                                    character_cost = ?, attempts = attempts + 1, updated_at = ?
                    WHERE key = ?""",
-                (request_id, history_item_id, character_cost, time.time(), key),
+                (str(state), request_id, history_item_id, character_cost, time.time(), key),
             )
         self.commit()  # before a byte of the body is read: this is what the API billed
 
@@ -330,15 +378,16 @@ class Ledger:
         in between loses only "done" marks, whose rows stay in_flight and are fetched again from
         history for free; what the API billed is always committed before the body is read.
         """
+        state = next_state(self._state(key), Event.DONE)
         if not self.db.in_transaction:
             self.db.execute("BEGIN")
             self._pending_since = time.monotonic()
         self._pending += 1
         self.db.execute(
-            """UPDATE jobs SET state = 'done', output = ?, sha256 = ?, size = ?, mtime_ns = ?,
+            """UPDATE jobs SET state = ?, output = ?, sha256 = ?, size = ?, mtime_ns = ?,
                                duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
                WHERE key = ?""",
-            (output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
+            (str(state), output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
         )
         self.db.execute(
             "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "
@@ -363,12 +412,12 @@ class Ledger:
         ``batchtts status`` can list it.
         """
         if row is not None:
-            self._upsert({**row, "key": key}, state=State.FAILED, attempt=False, last_error=error[:2000])
+            self._upsert({**row, "key": key}, event=Event.FAILED, attempt=False, last_error=error[:2000])
         else:
+            state = next_state(self._state(key), Event.FAILED)
             self.db.execute(
-                """UPDATE jobs SET state = CASE WHEN state = 'in_flight' THEN 'in_flight' ELSE 'failed' END,
-                                   last_error = ?, updated_at = ? WHERE key = ?""",
-                (error[:2000], time.time(), key),
+                "UPDATE jobs SET state = ?, last_error = ?, updated_at = ? WHERE key = ?",
+                (str(state), error[:2000], time.time(), key),
             )
         self.commit()
 

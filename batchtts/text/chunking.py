@@ -8,8 +8,8 @@ Where to cut, best first: a paragraph end (blank line), a sentence end, clause p
 (``, ; : —`` and their CJK forms), a line break, a space or a point between two CJK characters, and
 only when a single "word" is longer than the limit, any point that does not split a grapheme.
 Sentence ends are detected with a few cheap rules (abbreviations, initials, decimals, ellipses,
-closing quotes, French spacing, CJK marks); a missed sentence end only means the cut falls at the next
-best boundary.
+closing quotes, French spacing, CJK marks; the marks and abbreviations are :mod:`batchtts.text.sentences`);
+a missed sentence end only means the cut falls at the next best boundary.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
+
+from batchtts.text.sentences import CJK_TERMINALS, CLAUSE_MARKS, TERMINALS, is_abbreviation
 
 __all__ = ["DEFAULT_CONTEXT_CHARS", "Chunk", "context_after", "context_before", "split_text"]
 
@@ -43,10 +45,6 @@ class _Level(IntEnum):
 # Boundaries that fall between words, best first (the ones worth a shorter chunk).
 _WORD_LEVELS = (_Level.PARAGRAPH, _Level.SENTENCE, _Level.CLAUSE, _Level.LINE, _Level.WORD)
 
-# Latin and CJK sentence-ending marks. The CJK ones end a sentence with no following space.
-_TERMINALS = frozenset(".!?…‽⁇⁈⁉。！？．｡")
-_CJK_TERMINALS = frozenset("。！？．｡")
-_CLAUSE_MARKS = frozenset(",;:—–，、；：")
 # Brackets that only ever close or only ever open; quotes are ambiguous (» opens in German and closes
 # in French, “ opens in English and closes in German), so their role is read from the neighbours.
 _STRICT_CLOSERS = frozenset(")]}」』）】〉》〕〗〙〛｣")
@@ -65,24 +63,14 @@ _CJK_NO_START = frozenset(
 # Spaces a French or German typesetter uses to glue punctuation to a word: never cut there.
 _NO_BREAK_SPACES = "\u00a0\u2007\u202f"
 
-# Abbreviations that never end a sentence (lower case, without the final period).
-_TITLES = frozenset(
-    {
-        *("mr", "mrs", "ms", "mx", "dr", "prof", "st", "mt", "rev", "gen", "col", "capt", "cpt", "lt"),
-        *("sgt", "hon", "sen", "rep", "gov", "pres", "no", "nos", "nr", "vol", "vols", "fig", "figs"),
-        *("pp", "cf", "vs", "approx", "ca", "viz", "dept", "est", "ex"),
-        *("mme", "mlle", "mgr", "hr", "hrn", "bzw", "vgl", "ggf", "evtl", "sog", "str"),  # French, German
-    }
-)
-# Abbreviations that end a sentence only when the next word is capitalised.
-_SOMETIMES_FINAL = frozenset({"etc", "usw", "inc", "ltd", "co", "corp", "jr", "sr", "esq", "al"})
-
 _BREAK_SPACE = re.compile(rf"[^\S{_NO_BREAK_SPACES}]+")
 _NON_SPACE = re.compile(r"\S")
 # Quotes that close in CJK text (where “ and ‘ open), for the cuts found without a following space.
 _CJK_CLOSER_CLASS = re.escape("".join(sorted(_STRICT_CLOSERS | frozenset("”’\"'»›＂＇"))))
 # CJK punctuation needs no space after it, so these cuts are found separately from the gaps.
-_CJK_SENTENCE_END = re.compile(rf"[。！？．｡]++[{_CJK_CLOSER_CLASS}]*+(?=\S)")
+_CJK_SENTENCE_END = re.compile(
+    rf"[{re.escape(''.join(sorted(CJK_TERMINALS)))}]++[{_CJK_CLOSER_CLASS}]*+(?=\S)"
+)
 _CJK_CLAUSE_END = re.compile(rf"[、，；：]++[{_CJK_CLOSER_CLASS}]*+(?=\S)")
 _UNSPACED_DASH = re.compile(r"(?<=\w)—+(?=\w)")
 _CJK_CHAR = re.compile(
@@ -356,9 +344,9 @@ def _punctuation_level(text: str, a: int, b: int) -> _Level | None:
     ):
         i -= 1
     mark = text[i]
-    if mark in _TERMINALS:
+    if mark in TERMINALS:
         return _sentence_level(text, i, b)
-    if mark in _CLAUSE_MARKS or (mark == "-" and i > 0 and text[i - 1].isspace()):
+    if mark in CLAUSE_MARKS or (mark == "-" and i > 0 and text[i - 1].isspace()):
         return _Level.CLAUSE
     return None
 
@@ -366,10 +354,10 @@ def _punctuation_level(text: str, a: int, b: int) -> _Level | None:
 def _sentence_level(text: str, i: int, b: int) -> _Level:
     """Classify the terminal punctuation ending at ``i``, with the next word starting near ``b``."""
     j = i
-    while j > 0 and text[j - 1] in _TERMINALS:
+    while j > 0 and text[j - 1] in TERMINALS:
         j -= 1
     marks = text[j : i + 1]
-    if any(mark in _CJK_TERMINALS for mark in marks):
+    if any(mark in CJK_TERMINALS for mark in marks):
         return _Level.SENTENCE
     n = len(text)
     k = b
@@ -379,33 +367,9 @@ def _sentence_level(text: str, i: int, b: int) -> _Level:
     # A lower-case continuation means the sentence goes on: "Stop!" she said / approx. five.
     if following.islower():
         return _Level.WORD if marks == "." else _Level.CLAUSE
-    if marks == "." and _is_abbreviation(text, i, following):
+    if marks == "." and is_abbreviation(text, i, following):
         return _Level.WORD
     return _Level.SENTENCE
-
-
-def _is_abbreviation(text: str, i: int, following: str) -> bool:
-    """Whether the period at ``i`` belongs to an abbreviation, initial or ordinal, not a sentence end."""
-    k = i
-    while k > 0 and (text[k - 1].isalpha() or text[k - 1] == "."):
-        k -= 1
-    word = text[k:i]
-    if not word:
-        d = i
-        while d > 0 and text[d - 1].isdigit():
-            d -= 1
-        # "am 3. Oktober", "1. Introduction": a short number with a period before a capital.
-        short_number = 1 <= i - d <= 2 and (d == 0 or text[d - 1].isspace())
-        return short_number and following.isupper()
-    parts = word.split(".")
-    if len(parts) > 1 and all(len(part) <= 1 for part in parts):
-        return True  # U.S., e.g., i.e., z.B.
-    last = parts[-1].lower()
-    if len(last) == 1:
-        return True  # an initial: J. K. Rowling, M. Dupont
-    if last in _TITLES:
-        return True
-    return last in _SOMETIMES_FINAL and not following.isupper()
 
 
 def _cjk_sentence_end(text: str, start: int, cut: int) -> bool:

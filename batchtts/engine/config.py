@@ -1,0 +1,42 @@
+"""How to run a manifest: :class:`RunConfig`, the one place the API key is read from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from batchtts.api.client import Timeouts
+from batchtts.engine.retry import RetryPolicy
+from batchtts.secret import Secret
+
+__all__ = ["API_KEY_ENV", "RunConfig"]
+
+API_KEY_ENV = "ELEVENLABS_API_KEY"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    """How to run a manifest. The API key is a :class:`Secret`, so printing a config is safe."""
+
+    out_dir: Path = Path("output")
+    base_url: str | None = None  # None: the real API (or the emulator when offline)
+    api_key: Secret | None = None
+    offline: bool = False
+    concurrency: int | None = None  # None: the account's limit, learnt from the API
+    report_path: Path | None = None  # None: <out_dir>/report.json
+    force: bool = False  # re-render even what the ledger says is done…
+    only: tuple[str, ...] = ()  # …limited to these job names (with force), or render only these
+    max_characters: int | None = None  # never schedule work that would bill past this many credits
+    allow_partial: bool = False  # start even when the plan needs more credits than are left
+    prune: bool = False  # delete outputs of jobs no longer in the manifest
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    emulator_options: dict[str, Any] = field(default_factory=dict)  # EmulatorConfig fields, offline only
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> RunConfig:
+        """A config whose API key comes from ``ELEVENLABS_API_KEY`` (the only place it may come from)."""
+        key = os.environ.get(API_KEY_ENV, "").strip()
+        return cls(api_key=Secret(key) if key else None, **kwargs)

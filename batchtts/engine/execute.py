@@ -1,0 +1,156 @@
+"""Executing one job: its units taken to done — rendered, recovered from history, or joined.
+
+The executor is what the dispatcher starts for each job, holding (at first) one slot of the job's
+model group. It turns a job's triage into requests with retries (:mod:`batchtts.engine.retry`),
+records every step through the journal, writes timing sidecars, and turns whatever went wrong
+into a failure of this job alone — or, for an account error, a stop of the whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+from batchtts.alignment.sidecars import write_sidecars
+from batchtts.api.client import ApiClient
+from batchtts.audio.info import audio_info
+from batchtts.engine.chapters import UnitRunner, render_chapter
+from batchtts.engine.journal import Journal
+from batchtts.engine.limiter import LimiterClosed, Pass
+from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.render import Accepted, Rendered, recover_from_history, render_unit
+from batchtts.engine.report import Outcome, StopReason
+from batchtts.engine.retry import RetryPolicy, retrying
+from batchtts.engine.triage import Decision, Work
+from batchtts.exceptions import AccountError, BatchTTSError
+
+__all__ = ["Executor"]
+
+log = logging.getLogger(__name__)
+
+# History is free and settles what was paid for: a few tries before a unit is rendered again.
+_HISTORY_ATTEMPTS = 3
+
+
+class Executor(UnitRunner):
+    """Takes jobs to done against one API client, recording everything in one journal."""
+
+    def __init__(self, client: ApiClient, journal: Journal, retry: RetryPolicy) -> None:
+        self._client = client
+        self._journal = journal
+        self._retry = retry
+        self._history = dataclasses.replace(retry, attempts=_HISTORY_ATTEMPTS)
+
+    async def perform(self, work: Work, lane: Pass) -> None:
+        """Take one job to done, or record why not; never raises but for cancellation."""
+        task, journal = work.task, self._journal
+        try:
+            outcome = await (self._chapter(work, lane) if task.is_chapter else self._clip(work, lane))
+        except LimiterClosed:
+            # The run stopped while this job waited for a slot: nothing was sent for it.
+            journal.count(Outcome.NOT_STARTED)
+            return
+        except AccountError as exc:
+            journal.fail(task, exc)
+            journal.stop(StopReason.ACCOUNT, str(exc))
+            return
+        except (BatchTTSError, OSError, ValueError) as exc:
+            # OSError: a full disk or a permission problem fails this job; the rest may still fit.
+            # ValueError: audio the joiner could not use (pieces of different formats).
+            journal.fail(task, exc)
+            return
+        except Exception as exc:
+            # A bug must not take the other jobs (and the report) down with it: fail this job loudly.
+            log.exception("internal error while rendering %s", task.name)
+            journal.fail(task, exc)
+            return
+        finally:
+            lane.give_back()
+        journal.count(outcome)
+
+    async def _clip(self, work: Work, lane: Pass) -> Outcome:
+        task = work.task
+        ((unit, decision),) = work.units
+        if decision is Decision.RECOVER:
+            lane.give_back()  # a history fetch holds no slot of the model group
+            if (rendered := await self.recover(task, unit)) is not None:
+                await self._sidecars(task, rendered, None)
+                return Outcome.RECOVERED
+        rendered = await self.render(task, unit, lane)
+        await self._sidecars(task, rendered, rendered.duration_s)
+        return Outcome.RECOVERED if rendered.recovered else Outcome.RENDERED
+
+    async def _chapter(self, work: Work, lane: Pass) -> Outcome:
+        task = work.task
+        self._journal.begin(task)
+        result = await render_chapter(work, self, lane)
+        duration = await self._journal.done(task.whole, result.rendered)
+        await self._sidecars(task, result.rendered, duration)
+        self._journal.report.chunks_requested += result.requested
+        if result.recovered and not result.requested:
+            return Outcome.RECOVERED
+        return Outcome.RENDERED
+
+    async def render(
+        self, task: RenderTask, unit: Unit, lane: Pass, body: dict[str, Any] | None = None
+    ) -> Rendered:
+        """Request ``unit`` with retries; billing and ledger rows are kept as it goes."""
+        journal = self._journal
+
+        def on_accepted(accepted: Accepted) -> None:
+            journal.accepted(task, unit, accepted)
+
+        def on_retry(exc: BatchTTSError, attempt: int) -> None:
+            journal.retried(unit.name, exc, attempt)
+
+        async def attempt() -> Rendered:
+            return await render_unit(
+                self._client,
+                task,
+                unit,
+                lane,
+                on_accepted=on_accepted,
+                history_policy=self._history,
+                body=body,
+            )
+
+        rendered = await retrying(attempt, self._retry, on_retry=on_retry)
+        return dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
+
+    async def recover(self, task: RenderTask, unit: Unit) -> Rendered | None:
+        """Fetch an earlier run's accepted audio from history (free); None sends it to rendering."""
+        row = self._journal.ledger.get(unit.key)
+        if row is None or not row.history_item_id:
+            return None
+        accepted = Accepted(
+            request_id=row.request_id, history_item_id=row.history_item_id, character_cost=row.character_cost
+        )
+        try:
+            rendered = await recover_from_history(self._client, task, accepted, unit.output, self._history)
+        except (BatchTTSError, OSError) as exc:
+            log.info("could not recover %s from history (%s); rendering it again", unit.name, exc)
+            return None
+        return dataclasses.replace(rendered, duration_s=await self._journal.done(unit, rendered))
+
+    async def _sidecars(self, task: RenderTask, rendered: Rendered, duration: float | None) -> None:
+        """With ``timestamps``: the alignment (and captions) beside the audio, or a note why not."""
+        if not task.job.timestamps:
+            return
+        if rendered.alignment is None:
+            self._journal.note(
+                f"{task.name}: audio recovered from history, which keeps no timestamps; "
+                f"`--force --only {task.name}` re-requests them (billed again)"
+            )
+            return
+        if duration is None:
+            duration, _ = await asyncio.to_thread(audio_info, rendered.path)
+        await asyncio.to_thread(
+            write_sidecars,
+            rendered.path,
+            task.job.text or "",
+            rendered.alignment,
+            task.job.captions,
+            duration=duration,
+        )

@@ -1,0 +1,141 @@
+"""The journal: the one writer of the ledger and of the report's counts during a run.
+
+Every step a unit takes — accepted by the API, written whole, failed — is recorded here, in the
+ledger (what survives the process) and in the report (what this run tells its caller) together,
+so the two never disagree. When the ledger can no longer be written, what the API bills can no
+longer be remembered: the journal stops the run (:attr:`StopReason.LEDGER`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from batchtts.audio.info import audio_info
+from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.render import Accepted, Rendered
+from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
+from batchtts.exceptions import BatchTTSError, RateLimited
+from batchtts.manifest.job import JobKind
+from batchtts.store.ledger import Ledger
+
+__all__ = ["Journal"]
+
+log = logging.getLogger(__name__)
+
+
+class Journal:
+    """Records a run's progress in the ledger and the report; ``on_stop`` halts the run."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        report: RunReport,
+        out_dir: Path,
+        on_stop: Callable[[StopReason, str], None],
+    ) -> None:
+        self.ledger = ledger
+        self.report = report
+        self._out_dir = out_dir
+        self._on_stop = on_stop
+
+    def _row(self, task: RenderTask, unit: Unit) -> dict[str, Any]:
+        """The ledger fields of ``unit`` (a clip, a chunk, or a chapter's joined file)."""
+        return {
+            "key": unit.key,
+            "name": unit.name,
+            "kind": "chunk" if unit.is_chunk else str(task.job.kind),
+            "voice_id": task.voice_id,
+            "voice_name": task.voice_name,
+            "model_id": task.model.model_id,
+            "output_format": task.fmt.name,
+            "text": unit.text,
+            "characters": unit.characters,
+            # Relative to the output folder, so the folder can move (or the cwd change) between runs.
+            "output": unit.output.relative_to(self._out_dir).as_posix(),
+        }
+
+    def stop(self, reason: StopReason, detail: str) -> None:
+        """Stop the run: nothing more is sent (the first reason given is the one reported)."""
+        self.report.stop(reason, detail)
+        self._on_stop(reason, detail)
+
+    def _ledger_failed(self, exc: OSError) -> None:
+        # The disk under the ledger is full: its rows stay as last committed (consistent), but it
+        # can no longer record what the API bills, so start nothing more.
+        self.stop(StopReason.LEDGER, f"the ledger cannot be written: {exc}")
+
+    def begin(self, task: RenderTask) -> None:
+        """Work on a chapter starts (its chunks will carry the requests)."""
+        try:
+            self.ledger.begin(**self._row(task, task.whole))
+        except OSError as exc:
+            self._ledger_failed(exc)
+            raise
+
+    def accepted(self, task: RenderTask, unit: Unit, accepted: Accepted) -> None:
+        """The API accepted (and billed) ``unit``'s request: durable before its body is read."""
+        characters = unit.characters if task.job.kind is JobKind.TTS else 0
+        self.report.bill(task.model.model_id, characters, accepted.character_cost)
+        try:
+            # The row is written here, not before the request: nothing is owed until the API
+            # accepts, and one commit per billed request keeps the ledger off the hot path.
+            self.ledger.accepted(
+                unit.key,
+                request_id=accepted.request_id,
+                history_item_id=accepted.history_item_id,
+                character_cost=accepted.character_cost,
+                row=self._row(task, unit),
+            )
+        except OSError as exc:
+            self._ledger_failed(exc)
+            raise
+
+    async def done(self, unit: Unit, rendered: Rendered) -> float | None:
+        """``unit``'s file is whole at its final name; returns its duration (None if unreadable)."""
+        stat = rendered.path.stat()
+        try:
+            duration, rate = await asyncio.to_thread(audio_info, rendered.path)
+        except ValueError:
+            duration, rate = None, None
+        try:
+            self.ledger.done(
+                unit.key,
+                output=rendered.path.relative_to(self._out_dir).as_posix(),
+                sha256=rendered.sha256,
+                size=rendered.size,
+                mtime_ns=stat.st_mtime_ns,
+                duration_s=duration,
+                sample_rate=rate,
+            )
+        except OSError as exc:
+            self._ledger_failed(exc)
+            raise
+        return duration
+
+    def retried(self, name: str, exc: BatchTTSError, attempt: int) -> None:
+        """A request is about to be tried again."""
+        self.report.retries += 1
+        log.info("retrying %s after attempt %d: %s", name, attempt, exc)
+
+    def count(self, outcome: Outcome, n: int = 1) -> None:
+        """``n`` more jobs ended with ``outcome``."""
+        self.report.count(outcome, n)
+
+    def fail(self, task: RenderTask, exc: BaseException) -> None:
+        """``task`` failed in this run (an accepted request stays recoverable in the ledger)."""
+        failure = JobFailure.from_error(task.name, exc)
+        self.report.fail(failure)
+        level = logging.INFO if isinstance(exc, RateLimited) else logging.WARNING
+        log.log(level, "job %s failed: %s", task.name, exc)
+        try:
+            self.ledger.failed(task.key, failure.message, row=self._row(task, task.whole))
+        except OSError as exc_ledger:
+            self._ledger_failed(exc_ledger)
+
+    def note(self, text: str) -> None:
+        """Something the user should know that is not a failure."""
+        self.report.notes.append(text)

@@ -1,0 +1,210 @@
+"""The official ``elevenlabs`` SDK, an independent client, works against the emulator unchanged.
+
+The SDK parses responses without validation, so where it matters the raw JSON is also validated
+strictly against the SDK's own pydantic models.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import struct
+import wave
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+from elevenlabs import VoiceSettings
+from elevenlabs.client import AsyncElevenLabs
+from elevenlabs.core.api_error import ApiError
+from elevenlabs.errors import UnprocessableEntityError
+from elevenlabs.types import (
+    GetVoicesResponse,
+    GetVoicesV2Response,
+    Model,
+    SpeechHistoryItemResponse,
+    Subscription,
+)
+
+from batchtts.emulator import Emulator
+from tests.helpers import mp3_info
+
+RACHEL = "21m00Tcm4TlvDq8ikWAM"
+TEXT = "Fidelity matters more than speed."
+
+
+@pytest.fixture
+async def sdk(emulator: Emulator) -> AsyncIterator[AsyncElevenLabs]:
+    """The async SDK pointed at the emulator, on an httpx client the test closes."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield AsyncElevenLabs(api_key=emulator.api_key, base_url=emulator.base_url, httpx_client=http)
+
+
+async def raw_json(emulator: Emulator, path: str, **params: Any) -> Any:
+    async with (
+        aiohttp.ClientSession(
+            base_url=emulator.base_url, headers={"xi-api-key": emulator.api_key}
+        ) as session,
+        session.get(path, params=params) as response,
+    ):
+        assert response.status == 200
+        return await response.json()
+
+
+async def collect(chunks: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
+
+
+async def test_voices_v1_v2_and_by_id(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """get_all, search (paged) and get parse into the SDK's voice models."""
+    everything = await sdk.voices.get_all()
+    names = {voice.name for voice in everything.voices}
+    assert {"Rachel", "Adam", "Studio Narrator", "Nova", "NOVA"} <= names
+    ids: list[str] = []
+    token: str | None = None
+    while True:
+        page = await sdk.voices.search(page_size=5, next_page_token=token)
+        ids += [voice.voice_id for voice in page.voices]
+        if not page.has_more:
+            break
+        token = page.next_page_token
+    assert ids == [voice.voice_id for voice in everything.voices]
+    found = await sdk.voices.search(search="studio narrator")
+    assert [voice.name for voice in found.voices] == ["Studio Narrator"]
+    assert found.total_count == 1
+    rachel = await sdk.voices.get(RACHEL)
+    assert (rachel.name, rachel.category) == ("Rachel", "premade")
+    assert rachel.settings is not None
+    assert rachel.settings.stability == 0.5
+    GetVoicesResponse.model_validate(await raw_json(emulator, "/v1/voices"))
+    GetVoicesV2Response.model_validate(await raw_json(emulator, "/v2/voices", page_size=5))
+
+
+async def test_models_list(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """models.list gives every model with its limit, rate and concurrency group."""
+    models = {model.model_id: model for model in await sdk.models.list()}
+    flash = models["eleven_flash_v2_5"]
+    assert flash.maximum_text_length_per_request == 40_000
+    assert flash.model_rates is not None
+    assert flash.model_rates.character_cost_multiplier == 0.5
+    assert flash.concurrency_group == "turbo"
+    assert models["eleven_english_sts_v2"].can_do_voice_conversion is True
+    for document in await raw_json(emulator, "/v1/models"):
+        Model.model_validate(document)
+
+
+async def test_subscription_and_user(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """user.subscription.get and user.get parse; character_count moves with billing."""
+    before = await sdk.user.subscription.get()
+    assert (before.tier, before.character_count, before.character_limit) == ("creator", 0, 10_000_000)
+    await collect(sdk.text_to_speech.convert(RACHEL, text=TEXT))
+    after = await sdk.user.subscription.get()
+    assert after.character_count == len(TEXT)
+    user = await sdk.user.get()
+    assert user.subscription.tier == "creator"
+    assert user.subscription.character_count == len(TEXT)
+    Subscription.model_validate(await raw_json(emulator, "/v1/user/subscription"))
+
+
+async def test_tts_convert_stream_and_raw_headers(sdk: AsyncElevenLabs) -> None:
+    """convert and stream give the same decodable MP3; with_raw_response exposes the API headers."""
+    settings = VoiceSettings(stability=0.4, similarity_boost=0.8, speed=1.0)
+    converted = await collect(
+        sdk.text_to_speech.convert(
+            RACHEL, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
+        )
+    )
+    streamed = await collect(
+        sdk.text_to_speech.stream(
+            RACHEL, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
+        )
+    )
+    assert converted == streamed
+    assert mp3_info(converted).length == pytest.approx(len(TEXT) / 15, abs=0.16)
+    async with sdk.text_to_speech.with_raw_response.convert(
+        RACHEL, text=TEXT, output_format="pcm_16000"
+    ) as response:
+        audio = await collect(response.data)
+        assert response.headers["character-cost"] == str(len(TEXT))
+        request_id = response.headers["request-id"]
+    assert len(audio) == 2 * round(len(TEXT) / 15 * 16000)
+    stitched = await collect(
+        sdk.text_to_speech.stream(RACHEL, text="And then.", previous_request_ids=[request_id])
+    )
+    assert stitched
+
+
+async def test_tts_with_timestamps(sdk: AsyncElevenLabs) -> None:
+    """convert_with_timestamps and stream_with_timestamps parse, with alignment over the text."""
+    whole = await sdk.text_to_speech.convert_with_timestamps(RACHEL, text=TEXT)
+    assert whole.alignment is not None
+    assert "".join(whole.alignment.characters) == TEXT
+    assert base64.b64decode(whole.audio_base_64)
+    characters: list[str] = []
+    audio = b""
+    async for chunk in sdk.text_to_speech.stream_with_timestamps(RACHEL, text=TEXT):
+        audio += base64.b64decode(chunk.audio_base_64 or "")
+        if chunk.alignment is not None:
+            characters += chunk.alignment.characters or []
+    assert "".join(characters) == TEXT
+    assert audio == base64.b64decode(whole.audio_base_64)
+
+
+async def test_speech_to_speech_convert_and_stream(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """The SDK's multipart upload is accepted; the output lasts as long as the input."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(struct.pack("<24000h", *(int(2000 * math.sin(i / 7)) for i in range(24000))))
+    upload = ("input.wav", buffer.getvalue(), "audio/wav")
+    converted = await collect(
+        sdk.speech_to_speech.convert(
+            RACHEL, audio=upload, voice_settings='{"stability": 0.6}', remove_background_noise=True
+        )
+    )
+    assert mp3_info(converted).length == pytest.approx(1.5, abs=0.16)
+    streamed = await collect(sdk.speech_to_speech.stream(RACHEL, audio=upload, output_format="pcm_16000"))
+    assert len(streamed) == 2 * 24000
+    assert emulator.billed_credits == 2 * math.ceil(1.5 * 1000 / 60)
+
+
+async def test_history_list_get_audio_delete(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """history.list pages with the cursor; get, get_audio and delete work on an item."""
+    for i in range(5):
+        await collect(sdk.text_to_speech.convert(RACHEL, text=f"History entry {i}."))
+    ids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await sdk.history.list(page_size=2, start_after_history_item_id=cursor)
+        ids += [item.history_item_id for item in page.history]
+        if not page.has_more:
+            break
+        cursor = page.last_history_item_id
+    assert len(ids) == 5
+    assert len(set(ids)) == 5
+    newest = await sdk.history.get(ids[0])
+    assert (newest.text, newest.source, newest.voice_name) == ("History entry 4.", "TTS", "Rachel")
+    audio = await collect(sdk.history.get_audio(ids[0]))
+    assert audio == await collect(sdk.text_to_speech.convert(RACHEL, text="History entry 4."))
+    for document in (await raw_json(emulator, "/v1/history"))["history"]:
+        SpeechHistoryItemResponse.model_validate(document)
+    deleted = await sdk.history.delete(ids[0])
+    assert deleted.status == "ok"
+    with pytest.raises(ApiError) as caught:
+        await sdk.history.get(ids[0])
+    assert caught.value.status_code == 404
+
+
+async def test_sdk_sees_the_real_error_shapes(sdk: AsyncElevenLabs) -> None:
+    """A 404 arrives as ApiError with the detail body; a schema error as UnprocessableEntityError."""
+    with pytest.raises(ApiError) as caught:
+        await collect(sdk.text_to_speech.convert("missingVoice", text=TEXT))
+    assert caught.value.status_code == 404
+    assert caught.value.body["detail"]["status"] == "voice_not_found"
+    with pytest.raises(UnprocessableEntityError):
+        await sdk.voices.search(page_size=500)
