@@ -23,8 +23,10 @@ from batchtts._version import __version__
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.emulator.cli import emulator_command
 from batchtts.engine.config import RunConfig
+from batchtts.engine.control import StopRequest
 from batchtts.engine.plan import DEFAULT_CHUNK_CHARS
 from batchtts.engine.progress import BarProgress, LineProgress, ProgressSink
+from batchtts.engine.report import StopReason
 from batchtts.engine.run import preview, run
 from batchtts.engine.session import open_session
 from batchtts.engine.triage import PlanSummary
@@ -39,8 +41,12 @@ T = TypeVar("T")
 log = logging.getLogger("batchtts")
 
 
-def _run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine with Ctrl-C / SIGTERM cancelling it cleanly; a second signal aborts at once."""
+def _run_async(make: Callable[[], Awaitable[T]], stop: StopRequest | None = None) -> T:
+    """Run a coroutine under Ctrl-C / SIGTERM handlers; a second signal aborts at once.
+
+    With ``stop`` the first signal asks the run to stop gracefully (requests already sent get to
+    record what they cost); without, it cancels the coroutine.
+    """
 
     async def main() -> T:
         loop = asyncio.get_running_loop()
@@ -54,7 +60,11 @@ def _run_async(make: Callable[[], Awaitable[T]]) -> T:
                 os._exit(143 if name == "SIGTERM" else 130)
             received.append(name)
             click.echo(f"batchtts: {name} received, stopping (again to abort at once)", err=True)
-            task.cancel()
+            if stop is None:
+                task.cancel()
+                return
+            reason = StopReason.TERMINATED if name == "SIGTERM" else StopReason.INTERRUPTED
+            stop.set(reason, f"interrupted by {name}")
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig.name)
@@ -217,7 +227,8 @@ def run_command(
     progress: ProgressSink | None = None
     if not quiet:
         progress = BarProgress() if sys.stderr.isatty() else LineProgress()
-    report = _run_async(lambda: run(manifest, config, progress=progress))
+    stop = StopRequest()
+    report = _run_async(lambda: run(manifest, config, progress=progress, stop=stop), stop)
     summary = report.summary()
     click.echo(summary.splitlines()[0] if quiet else summary, err=True)
     sys.exit(report.exit_code)

@@ -8,14 +8,19 @@ into; the library itself never prints or exits::
     ├── ManifestError             (2)  the manifest is wrong: every issue, with file, line/row, field
     ├── LedgerError               (2)  the output folder's ledger is not a usable database
     ├── RunInterrupted            (130) Ctrl-C or SIGTERM stopped the run (143 for SIGTERM)
-    ├── AccountError              (3)  the account stopped the run
+    ├── AccountError              (3)  the account (or the server standing for the API) stopped the run
     │   ├── LockHeld                   another run holds the output folder
-    │   └── BudgetExceeded             the plan needs more credits than are left
+    │   ├── BudgetExceeded             the plan needs more credits than are left
+    │   └── ServerMisbehaved           the base URL does not act as the API (endless voice pages)
     ├── TransportError            (1)  no usable HTTP answer: connection refused/reset, timeout, cut stream
     │   └── StreamCut                  the body ended early, after the server accepted (and billed) it
+    │       ├── NotAudio                   a billed 200 whose body is not the audio asked for
+    │       └── BodyLimitExceeded          larger, slower or later than what was asked can be
+    ├── RecoveryPending           (1)  billed audio history could not give back in this run; left for the next
     └── ApiError                  (1)  the API answered with an error status
         ├── InvalidApiKey         (3)
         ├── QuotaExceeded         (3)
+        ├── UnexpectedRedirect    (3)  a 3xx, never followed (the key would go with it); also ServerMisbehaved
         ├── VoiceNotFound
         ├── RateLimited                429: system_busy, or too many concurrent requests
         └── ServerError                5xx
@@ -30,18 +35,23 @@ __all__ = [
     "AccountError",
     "ApiError",
     "BatchTTSError",
+    "BodyLimitExceeded",
     "BudgetExceeded",
     "InvalidApiKey",
     "LedgerError",
     "LockHeld",
     "ManifestError",
     "ManifestIssue",
+    "NotAudio",
     "QuotaExceeded",
     "RateLimited",
+    "RecoveryPending",
     "RunInterrupted",
     "ServerError",
+    "ServerMisbehaved",
     "StreamCut",
     "TransportError",
+    "UnexpectedRedirect",
     "UsageError",
     "VoiceNotFound",
 ]
@@ -123,7 +133,7 @@ class RunInterrupted(BatchTTSError):
 
 
 class AccountError(BatchTTSError):
-    """The account (or its output folder) stopped the run."""
+    """The account (or its output folder, or a server not acting as the API) stopped the run."""
 
     exit_code = 3
 
@@ -134,6 +144,16 @@ class LockHeld(AccountError):
 
 class BudgetExceeded(AccountError):
     """The run would bill more credits than the account or ``--max-characters`` allows."""
+
+
+class ServerMisbehaved(AccountError):
+    """The server at the base URL does not act as the API: no later request can be trusted to end.
+
+    An AccountError (exit 3, the run stops, never retried) rather than a TransportError: a voice
+    list that never ends, or a redirect away from the configured origin, is not a passing network
+    fault that another try would fix. It is what the endpoint the run was pointed at does, like a
+    wrong key, so the run stops at once and says so instead of repeating it for every job.
+    """
 
 
 class TransportError(BatchTTSError):
@@ -149,6 +169,28 @@ class StreamCut(TransportError):
         self.request_id = request_id
         self.history_item_id = history_item_id
         super().__init__(message)
+
+
+class NotAudio(StreamCut):
+    """A billed 200 whose body is not the audio asked for (an error page, another container).
+
+    Billed all the same: like a cut stream, it is fetched again from history, never re-requested.
+    """
+
+
+class BodyLimitExceeded(StreamCut):
+    """A billed body broke the limits of what was asked: too large, too slow, or past its deadline.
+
+    Billed all the same: like any cut stream it carries the ids to fetch the audio from history.
+    """
+
+
+class RecoveryPending(BatchTTSError):
+    """The API billed this unit, but history could not give its audio back in this run.
+
+    Not retried (a new request would bill it again): its ledger row stays ``in_flight`` and the
+    next run fetches the audio from history for free.
+    """
 
 
 class ApiError(BatchTTSError):
@@ -180,6 +222,16 @@ class InvalidApiKey(ApiError, AccountError):
 
 class QuotaExceeded(ApiError, AccountError):
     """The account has too few credits left for the request."""
+
+    exit_code = 3
+
+
+class UnexpectedRedirect(ApiError, ServerMisbehaved):
+    """A 3xx answer: never followed, since the ``xi-api-key`` header would go wherever it points.
+
+    An ApiError for its status and message, and a ServerMisbehaved (exit 3, never retried): the API
+    itself does not redirect, so every request to this base URL would meet the same answer.
+    """
 
     exit_code = 3
 

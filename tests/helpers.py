@@ -3,6 +3,8 @@
 - Manifests and runs: :func:`write_manifest`, :func:`clip_jobs`, :func:`config_for`, :func:`no_backoff`.
 - Reading results: :func:`issues_of`, :func:`one_issue`, :func:`mp3_info`, :func:`tts_records`,
   :func:`temporaries`.
+- Refusals: :func:`refused_run` runs ``batchtts run`` against an emulator and checks it exited 2
+  having sent nothing; :func:`paths_under` lists a folder, to show nothing was written.
 - The command: :func:`invoke` runs ``batchtts`` in this process through click's ``CliRunner``;
   :func:`started_batchtts` and :func:`run_batchtts` start a real ``python -m batchtts`` for what
   needs a process of its own (signals, kill -9, two processes racing for a lock, ``/proc``);
@@ -31,6 +33,7 @@ from click.testing import CliRunner, Result
 
 from batchtts import RunConfig
 from batchtts.cli import cli
+from batchtts.emulator import Emulator, EmulatorConfig
 from batchtts.engine.retry import RetryPolicy
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.load import load_manifest
@@ -41,6 +44,7 @@ __all__ = [
     "DATA",
     "TTS_PATH",
     "VOICES",
+    "WAV_START",
     "cli_env",
     "clip_jobs",
     "config_for",
@@ -49,6 +53,8 @@ __all__ = [
     "mp3_info",
     "no_backoff",
     "one_issue",
+    "paths_under",
+    "refused_run",
     "run_batchtts",
     "serving",
     "started_batchtts",
@@ -67,6 +73,9 @@ VOICES = ("Rachel", "Adam", "Studio Narrator")
 
 TTS_PATH = "/v1/text-to-speech/"
 """What every text-to-speech request path starts with."""
+
+WAV_START = b"RIFF\x24\x00\x00\x00WAVEfmt "
+"""The first bytes of a WAV file: enough for an ``audio_file`` the manifest accepts (it reads no more)."""
 
 API_KEY_ENV = "ELEVENLABS_API_KEY"
 
@@ -169,6 +178,28 @@ def invoke(*args: str, key: str | None = None) -> Result:
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def refused_run(manifest: str | Path, out: str | Path) -> str:
+    """``batchtts run MANIFEST --out OUT`` against an emulator, which must refuse it: return its stderr.
+
+    Checks that it exited 2 with one ``batchtts:`` message and no traceback, having sent the
+    emulator nothing at all (no text- or speech-to-speech request, not even a voice list).
+    """
+    key = "sk_refused_run_key_0123456789"
+    with serving(Emulator(EmulatorConfig(api_key=key))) as emu:
+        result = invoke("run", str(manifest), "--base-url", emu.base_url, "--out", str(out), key=key)
+        sent = list(emu.access_log)
+    assert result.exit_code == 2, result.stderr
+    assert sent == []
+    assert result.stderr.startswith("batchtts: ")
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def paths_under(folder: Path) -> set[str]:
+    """Every path under ``folder`` (links not followed), relative to it: compare before and after a run."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
 
 
 @contextmanager

@@ -33,25 +33,53 @@ __all__ = [
     "KEY",
     "VOICE_ID",
     "Call",
+    "Handler",
     "Misbehaving",
+    "Seen",
     "empty_body_200",
+    "endless_body",
+    "endless_voice_pages",
     "error",
+    "escaped_key_error",
     "html_error",
     "json_error",
     "json_error_in_two_writes",
+    "key_in_id_headers",
     "never_answer",
     "ok",
+    "redirect",
     "reset_before_answer",
     "reset_mid_body",
     "stall_mid_body",
+    "trickle",
     "wrong_content_type",
 ]
 
 KEY = "sk_misbehaving_secret_5f3a9c0d1e2b"
 VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
-# Stand-in audio: batchtts never decodes what it streams, so any bytes prove a file is whole.
-AUDIO = bytes(range(256)) * 96  # 24 KiB
-HALF = len(AUDIO) // 2
+
+
+def _tone_mp3() -> bytes:
+    """1.5 s of a 440 Hz tone as LAME encodes mp3_44100_128 (mono): real frames, the same every time."""
+    import math  # here, not at the top: this helper is the only user
+    from array import array
+
+    import lameenc
+
+    rate = 44100
+    samples = array("h", (int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate * 3 // 2)))
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(128)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_out_sample_rate(rate)
+    encoder.set_channels(1)
+    encoder.set_quality(7)
+    return bytes(encoder.encode(samples.tobytes())) + bytes(encoder.flush())
+
+
+# Stand-in audio: real MP3 (batchtts checks a body is the format it asked for), about 24 KiB.
+AUDIO = _tone_mp3()
+HALF = len(AUDIO) // 2  # a cut in the middle of the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +93,17 @@ class Call:
 
 
 Behaviour = Callable[[web.Request, Call], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""What answers a route other than text-to-speech (``Misbehaving(voices=…)``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Any request the server received, whatever its route."""
+
+    method: str
+    path: str
+    api_key: str | None  # the xi-api-key header as received
 
 
 def audio_headers(call: Call) -> dict[str, str]:
@@ -186,14 +225,105 @@ async def reset_before_answer(request: web.Request, call: Call) -> web.StreamRes
     raise AssertionError("unreachable")
 
 
+def redirect(status: int, to: str) -> Any:
+    """A ``status`` redirect to the same path (and query) on the server at ``to``.
+
+    Usable for text-to-speech (``redirect(…)(request, call)``) and as a ``Handler`` for voices.
+    """
+
+    async def behaviour(request: web.Request, call: Call | None = None) -> web.StreamResponse:
+        return web.Response(status=status, headers={"location": f"{to}{request.path_qs}"})
+
+    return behaviour
+
+
+def escaped_key_error(status: int, *, html: bool = False) -> Behaviour:
+    """An error quoting the request's key, every character escaped: ``\\uXXXX`` in JSON, ``&#N;`` in HTML."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        key = call.api_key or ""
+        if html:
+            page = f"<html><pre>xi-api-key: {''.join(f'&#{ord(c)};' for c in key)}</pre></html>"
+            return web.Response(status=status, body=page.encode(), headers={"content-type": "text/html"})
+        escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+        body = f'{{"detail": {{"code": "{escaped}", "message": "the key {escaped} may not do this"}}}}'
+        return web.Response(status=status, body=body.encode(), headers={"content-type": "application/json"})
+
+    return behaviour
+
+
+def key_in_id_headers(*, request_id: str | None = None, history_item_id: str | None = None) -> Behaviour:
+    """The whole audio, its request-id and history-item-id headers replaced ("{key}" stands for the key)."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        headers = audio_headers(call)
+        for name, value in (("request-id", request_id), ("history-item-id", history_item_id)):
+            if value is not None:
+                headers[name] = value.replace("{key}", call.api_key or "")
+        return web.Response(body=AUDIO, headers=headers)
+
+    return behaviour
+
+
+def endless_body(*, with_history: bool = True) -> Behaviour:
+    """Accept (bill) the request, then send audio for ever, as fast as the client reads it."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        headers = audio_headers(call) if with_history else {"content-type": "audio/mpeg"}
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        while True:  # the server's behaviour: ends when the client hangs up
+            await response.write(AUDIO)
+
+    return behaviour
+
+
+def trickle(every: float, *, with_history: bool = True) -> Behaviour:
+    """Accept (bill) the request, then send one byte every ``every`` seconds, for ever."""
+
+    async def behaviour(request: web.Request, call: Call) -> web.StreamResponse:
+        headers = audio_headers(call) if with_history else {"content-type": "audio/mpeg"}
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        while True:  # the server's pace, not synchronisation: never fast enough, never silent enough
+            await response.write(AUDIO[:1])
+            await asyncio.sleep(every)
+
+    return behaviour
+
+
+RACHEL = {"voice_id": VOICE_ID, "name": "Rachel", "category": "premade"}
+
+
+def endless_voice_pages(*, fresh_tokens: bool, total_count: int | None = None) -> Handler:
+    """``/v2/voices`` saying ``has_more`` on every page: the same token each time, or a new one."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        token = request.query.get("next_page_token", "t0")
+        following = f"t{int(token[1:]) + 1}" if fresh_tokens else "t1"
+        page: dict[str, Any] = {"voices": [RACHEL], "has_more": True, "next_page_token": following}
+        if total_count is not None:
+            page["total_count"] = total_count
+        return web.json_response(page)
+
+    return handler
+
+
 class Misbehaving:
     """The server; ``tts`` decides what each text-to-speech request gets."""
 
     def __init__(
-        self, tts: Behaviour, *, history: Behaviour | None = None, ssl_context: ssl.SSLContext | None = None
+        self,
+        tts: Behaviour,
+        *,
+        history: Behaviour | None = None,
+        voices: Handler | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.tts = tts
         self.history_behaviour = history  # None: serve the stored audio of each accepted request
+        self.voices_handler = voices  # None: one page, Rachel only
+        self.requests: list[Seen] = []  # every request, on any route, in order of arrival
         self.calls: list[Call] = []
         self.history: dict[str, bytes] = {}  # what a history fetch of each id returns
         self.history_fetches: list[str] = []
@@ -218,8 +348,8 @@ class Misbehaving:
         return sum(1 for c in self.calls if c.text == text)
 
     async def __aenter__(self) -> Misbehaving:
-        app = web.Application()
-        app.router.add_get("/v2/voices", self._voices)
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/v2/voices", self.voices_handler or self._voices)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/user/subscription", self._subscription)
         app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._tts)
@@ -240,9 +370,13 @@ class Misbehaving:
         if runner is not None:
             await runner.cleanup()
 
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.requests.append(Seen(request.method, request.path, request.headers.get("xi-api-key")))
+        return await handler(request)
+
     async def _voices(self, request: web.Request) -> web.StreamResponse:
-        voice = {"voice_id": VOICE_ID, "name": "Rachel", "category": "premade"}
-        return web.json_response({"voices": [voice], "has_more": False, "next_page_token": None})
+        return web.json_response({"voices": [RACHEL], "has_more": False, "next_page_token": None})
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         model = {

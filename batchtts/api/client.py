@@ -2,18 +2,26 @@
 
 Everything that touches aiohttp lives here (and in the emulator); the rest of batchtts sees
 :class:`AudioResponse`, plain dicts from JSON, and the exceptions in :mod:`batchtts.exceptions`.
+
+A server may be hostile, so nothing it sends is trusted to end or to be harmless: redirects are
+never followed (the key would go with them), every call has a deadline and every body a size cap
+(:mod:`batchtts.api.limits`), and whatever of its answer is kept — messages, codes, ids — is
+cleared of the API key first, in every form it may be quoted in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import html
 import ipaddress
 import json
 import logging
+import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +31,18 @@ from typing import Any, Self
 import aiohttp
 
 from batchtts._version import __version__
+from batchtts.api.limits import ANY_AUDIO, BodyLimits, BodyMeter, Breach, sts_limits, tts_limits
 from batchtts.exceptions import (
     ApiError,
+    BodyLimitExceeded,
     InvalidApiKey,
     QuotaExceeded,
     RateLimited,
     ServerError,
+    ServerMisbehaved,
     StreamCut,
     TransportError,
+    UnexpectedRedirect,
     VoiceNotFound,
 )
 from batchtts.secret import Secret, redact
@@ -42,16 +54,50 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 _QUOTA_CODES = {"quota_exceeded", "insufficient_credits"}
 _KEY_CODES = {"invalid_api_key", "missing_api_key"}
+_MiB = 1024 * 1024
 _MAX_ERROR_BODY = 64 * 1024
+_MAX_JSON_BODY = 16 * _MiB  # one JSON answer; a page of 100 voices is well under 1 MB
+_VOICE_PAGE_SIZE = 100  # the most /v2/voices allows
+_MAX_VOICE_PAGES = 1_000  # 100,000 voices: more than any account lists
+_MAX_VOICE_LIST_BYTES = 256 * _MiB  # all pages together, so a hostile list cannot fill memory
+_VOICE_LIST_CALLS = 10  # the whole list is read within this many Timeouts.json_call
+# Real request and history-item ids are 20 letters and digits. They go into the ledger, metadata.csv
+# and .jsonl, report.json, and back into URLs and request bodies (history fetches, stitching), so a
+# value of another shape — a path, markup, a quoted header, a megabyte of text — is dropped, not kept.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_KEY_PIECE = 8  # a header value this long that is part of the key gives part of it away
+_WITHHELD = "(withheld: it quoted the API key)"
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts:
-    """Network time limits, in seconds; each bounds one phase so nothing can hang forever."""
+    """Network time limits, in seconds; each bounds one phase so nothing can hang forever.
+
+    An audio body is also held to the deadline, size and pace of its :class:`BodyLimits`; its pace
+    is measured per ``pace_window`` once ``first_byte`` seconds of body have passed.
+    """
 
     connect: float = 15.0
     first_byte: float = 120.0  # long texts take a while before the first audio byte
     idle: float = 60.0  # between two chunks of a streaming body
+    json_call: float = 120.0  # a whole JSON call (a voices page, models, subscription), sent to read
+    pace_window: float = 30.0  # a trickle is caught within this long (after the grace)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    """A point on the event loop's clock, and the limit in seconds it was set from (for messages)."""
+
+    at: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> _Deadline:
+        return cls(asyncio.get_running_loop().time() + seconds, seconds)
+
+    def sooner(self, other: _Deadline) -> _Deadline:
+        return self if self.at <= other.at else other
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,35 +111,80 @@ class AudioResponse:
     maximum_concurrency: int | None
     content_type: str
     _response: aiohttp.ClientResponse
-    _idle: float
+    _meter: BodyMeter
 
     async def chunks(self, size: int = 64 * 1024) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives; raise StreamCut if it ends early or stalls."""
+        """Yield the body as it arrives; raise StreamCut if it ends early or stalls, and its
+        subclass BodyLimitExceeded if it grows past its size, falls below its pace or its deadline.
+        """
         content = self._response.content
+        meter = self._meter
+        loop = asyncio.get_running_loop()
         while True:
+            when = meter.next_check()
+            # asyncio.timeout, not wait_for: no inner task, so a cancelled run stops at once.
+            timer = asyncio.timeout_at(when)
             try:
-                # asyncio.timeout, not wait_for: no inner task, so a cancelled run stops at once.
-                async with asyncio.timeout(self._idle):
+                async with timer:
                     chunk = await content.read(size)
             except TimeoutError as exc:
-                msg = f"stream stalled for {self._idle:g} s mid-body"
-                raise self._cut(msg) from exc
+                if not timer.expired():  # aiohttp's own read timeout (first_byte without a byte)
+                    raise self._cut("stream stalled mid-body") from exc
+                if (breach := meter.expired(when)) is None:
+                    continue  # a pace window passed at a good pace
+                raise self._broken(breach) from exc
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
                 raise self._cut(f"stream cut mid-body ({type(exc).__name__})") from exc
             if not chunk:
                 return
+            if (breach := meter.took(len(chunk), loop.time())) is not None:
+                raise self._broken(breach)  # before the chunk is yielded: no file grows past the cap
             yield chunk
 
-    def _cut(self, message: str) -> StreamCut:
-        return StreamCut(message, request_id=self.request_id, history_item_id=self.history_item_id)
+    def _broken(self, breach: Breach) -> StreamCut:
+        return self._cut(breach.message, StreamCut if breach.stalled else BodyLimitExceeded)
+
+    def _cut(self, message: str, cls: type[StreamCut] = StreamCut) -> StreamCut:
+        return cls(message, request_id=self.request_id, history_item_id=self.history_item_id)
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     try:
         return int(float(value)) if value is not None else None
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+def _unescaped(text: str) -> Iterator[str]:
+    """``text`` as a reader would decode it: HTML entities, %-escapes, JSON \\u escapes."""
+    yield html.unescape(text)
+    yield urllib.parse.unquote(text)
+    yield _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _scrubbed(text: str, secret: Secret | None) -> str:
+    """``text`` with the key redacted; withheld whole if the key still shows once it is decoded."""
+    text = redact(text, secret)
+    key = secret.reveal() if secret is not None else ""
+    if key and any(key in form for form in _unescaped(text)):
+        return _WITHHELD
+    return text
+
+
+def _id_header(headers: Mapping[str, str], name: str, secret: Secret | None) -> str | None:
+    """A request or history-item id header, or None when it is missing, malformed or holds the key.
+
+    The key's own characters fit the id pattern, so a server quoting the key as an id must be caught
+    by comparing with it: a value holding the key, or a piece of it, is never stored.
+    """
+    value = headers.get(name)
+    if value is None or not _ID.fullmatch(value):
+        return None
+    key = secret.reveal() if secret is not None else ""
+    if key and (key in value or (len(value) >= _KEY_PIECE and value in key)):
+        return None
+    return value
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -124,15 +215,20 @@ def _plain_http_host(base_url: str) -> str | None:
     return None if loopback else host
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> ApiError:
+def error_from_response(
+    status: int, body: bytes, headers: Mapping[str, str], *, secret: Secret | None = None
+) -> ApiError:
     """Turn an error response into the matching ApiError, whatever shape its body has.
 
     The API's ``detail`` is usually ``{"status": code, "message": text}``, newer docs add ``code``;
-    validation errors give a list, proxies give HTML or nothing: all are accepted.
+    validation errors give a list, proxies give HTML or nothing: all are accepted. A proxy or server
+    may quote the request's headers back, and the message goes to logs, the report and the ledger:
+    ``secret`` is redacted from the raw text and again from every decoded string (JSON may spell it
+    in ``\\u`` escapes), and a message that still shows it once decoded is withheld.
     """
     code: str | None = None
     message = ""
-    text = body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+    text = redact(body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip(), secret)
     try:
         payload: Any = json.loads(text) if text else None
     except ValueError:
@@ -155,14 +251,17 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) ->
     elif isinstance(detail, str):
         message = detail
     if not message:
-        # HTML from a proxy, or an empty body: keep one short line of it, never the whole page.
-        snippet = " ".join(text.split())[:200]
+        # HTML from a proxy, or an empty body: keep one short line of it, never the whole page,
+        # checked whole before it is cut, so that no cut can keep part of an escaped key.
+        snippet = _scrubbed(" ".join(text.split()), secret)[:200]
         message = snippet or "(empty response body)"
+    if code is not None and (code := _scrubbed(code, secret)) == _WITHHELD:
+        code = None
     kwargs: dict[str, Any] = {
         "status": status,
         "code": code,
-        "message": message,
-        "request_id": headers.get("request-id"),
+        "message": _scrubbed(message, secret),
+        "request_id": _id_header(headers, "request-id", secret),
         "retry_after": _retry_after(headers),
     }
     if code in _QUOTA_CODES:
@@ -182,6 +281,8 @@ class ApiClient:
     """An async client for the parts of the ElevenLabs API that batchtts uses.
 
     One keep-alive session per client; use it as an async context manager (closing twice is safe).
+    The audio endpoints take :class:`~batchtts.api.limits.BodyLimits`; without them a stream gets
+    the limits of its own request, and a history fetch those of any request.
     """
 
     def __init__(
@@ -237,35 +338,66 @@ class ApiClient:
         method: str,
         path: str,
         *,
+        deadline: _Deadline,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         data: aiohttp.FormData | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one request; yield a 2xx response whose headers arrived before ``deadline``."""
         session = self._open()
         url = f"{self.base_url}{path}"
+        timer = asyncio.timeout_at(deadline.at)
         try:
-            async with session.request(method, url, params=params, json=json_body, data=data) as resp:
+            async with contextlib.AsyncExitStack() as stack:
+                async with timer:
+                    # Never follow a redirect: the session's xi-api-key header would go wherever it
+                    # points, and a POST would come back as a GET whose answer passed for audio.
+                    resp = await stack.enter_async_context(
+                        session.request(
+                            method, url, params=params, json=json_body, data=data, allow_redirects=False
+                        )
+                    )
+                if 300 <= resp.status < 400:
+                    raise self._redirected(method, path, resp)
                 if resp.status >= 400:
-                    body = await self._error_body(resp)
-                    raise error_from_response(resp.status, body, resp.headers)
+                    body = await self._error_body(resp, deadline)
+                    raise error_from_response(resp.status, body, resp.headers, secret=self._key)
                 yield resp
         except TimeoutError as exc:
-            msg = f"{method} {path}: no answer within the time limit"
+            if timer.expired():
+                msg = f"{method} {path}: no complete answer within {deadline.seconds:,g} s"
+            else:
+                msg = f"{method} {path}: no answer within the time limit"
             raise TransportError(msg) from exc
         except aiohttp.ClientResponseError as exc:
-            msg = f"{method} {path}: {redact(exc.message, self._key)}"
+            msg = f"{method} {path}: {_scrubbed(exc.message, self._key)}"
             raise TransportError(msg) from exc
         except aiohttp.ClientError as exc:
-            msg = f"{method} {path}: {redact(str(exc), self._key) or type(exc).__name__}"
+            msg = f"{method} {path}: {_scrubbed(str(exc), self._key) or type(exc).__name__}"
             raise TransportError(msg) from exc
 
-    async def _error_body(self, resp: aiohttp.ClientResponse) -> bytes:
-        """The error body up to a cap, read to its end within ``first_byte`` seconds, key redacted."""
+    def _redirected(self, method: str, path: str, resp: aiohttp.ClientResponse) -> UnexpectedRedirect:
+        location = " ".join(_scrubbed(resp.headers.get("location", ""), self._key).split())[:200]
+        msg = (
+            f"{method} {path} was redirected to {location or '(no Location header)'}; batchtts never "
+            f"follows a redirect, so the API key goes to {self.base_url} only: "
+            "set the base URL to the address the API answers at"
+        )
+        return UnexpectedRedirect(
+            status=resp.status,
+            code=None,
+            message=msg,
+            request_id=_id_header(resp.headers, "request-id", self._key),
+        )
+
+    async def _error_body(self, resp: aiohttp.ClientResponse, deadline: _Deadline) -> bytes:
+        """The error body up to a cap, read to its end within ``first_byte`` s (and the deadline)."""
         # One read() returns only what has arrived so far, and a JSON detail cut in two parses as
         # nothing: a split 401 quota_exceeded would pass for an invalid key, a 429 lose its code.
         body = b""
+        until = min(asyncio.get_running_loop().time() + self._timeouts.first_byte, deadline.at)
         try:
-            async with asyncio.timeout(self._timeouts.first_byte):
+            async with asyncio.timeout_at(until):
                 while len(body) < _MAX_ERROR_BODY:
                     chunk = await resp.content.read(_MAX_ERROR_BODY - len(body))
                     if not chunk:
@@ -273,37 +405,103 @@ class ApiClient:
                     body += chunk
         except (aiohttp.ClientError, TimeoutError):
             pass  # keep what arrived: part of a message beats none
-        # A proxy or server may quote the request's headers back; the message built from this body
-        # goes to logs, the report and the ledger, so the key must not survive in it.
-        key = self._key.reveal().encode()
-        return body.replace(key, b"***") if key else body
+        return body
+
+    async def _json(
+        self, path: str, params: Mapping[str, str] | None = None, *, within: _Deadline | None = None
+    ) -> tuple[Any, int]:
+        """GET a JSON document within ``Timeouts.json_call`` (and ``within``): the document, its size."""
+        deadline = _Deadline.after(self._timeouts.json_call)
+        if within is not None:
+            deadline = deadline.sooner(within)
+        async with self._request("GET", path, deadline=deadline, params=params) as resp:
+            body = bytearray()
+            timer = asyncio.timeout_at(deadline.at)
+            try:
+                async with timer:
+                    while chunk := await resp.content.read(64 * 1024):
+                        body += chunk
+                        if len(body) > _MAX_JSON_BODY:
+                            cap = _MAX_JSON_BODY // _MiB
+                            msg = f"GET {path}: the answer exceeded {cap} MB, more than the API sends"
+                            raise TransportError(msg)
+            except TimeoutError as exc:
+                limit = f"within {deadline.seconds:,g} s" if timer.expired() else "within the time limit"
+                msg = f"GET {path}: no complete answer {limit}"
+                raise TransportError(msg) from exc
+            except aiohttp.ClientError as exc:
+                msg = f"GET {path}: answer cut ({type(exc).__name__})"
+                raise TransportError(msg) from exc
+        try:
+            return json.loads(body), len(body)
+        except ValueError as exc:
+            msg = f"GET {path}: the answer was not JSON"
+            raise TransportError(msg) from exc
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET a JSON document."""
-        async with self._request("GET", path, params=params) as resp:
-            try:
-                return await resp.json(content_type=None)
-            except (ValueError, aiohttp.ContentTypeError) as exc:
-                msg = f"GET {path}: the answer was not JSON"
-                raise TransportError(msg) from exc
+        """GET a JSON document (whole within ``Timeouts.json_call``, at most 16 MB)."""
+        document, _ = await self._json(path, params)
+        return document
 
     async def list_voices(self) -> list[dict[str, Any]]:
-        """Every voice of the account: /v2/voices page by page, else the unpaginated /v1/voices."""
-        voices: list[dict[str, Any]] = []
-        params = {"page_size": "100", "include_total_count": "false"}
+        """Every voice of the account: /v2/voices page by page, else the unpaginated /v1/voices.
+
+        Paging ends when the server says so, or once it has listed as many voices as its
+        ``total_count``; a token given twice, 1,000 pages, or 256 MB of pages is ServerMisbehaved.
+        """
         try:
-            while True:
-                page = await self.get_json("/v2/voices", params)
-                voices.extend(v for v in page.get("voices", []) if isinstance(v, dict))
-                token = page.get("next_page_token")
-                if not page.get("has_more") or not token:
-                    return voices
-                params = {**params, "next_page_token": str(token)}
+            return await self._voice_pages()
         except ApiError as exc:
             if exc.status not in {404, 405}:
                 raise
         data = await self.get_json("/v1/voices")
-        return [v for v in data.get("voices", []) if isinstance(v, dict)]
+        voices = data.get("voices") if isinstance(data, dict) else None
+        return [v for v in voices if isinstance(v, dict)] if isinstance(voices, list) else []
+
+    async def _voice_pages(self) -> list[dict[str, Any]]:
+        path = "/v2/voices"
+        voices: list[dict[str, Any]] = []
+        ids: set[str] = set()
+        tokens: set[str] = set()
+        params = {"page_size": str(_VOICE_PAGE_SIZE), "include_total_count": "false"}
+        listing = _Deadline.after(self._timeouts.json_call * _VOICE_LIST_CALLS)
+        read = 0
+        for number in range(1, _MAX_VOICE_PAGES + 1):
+            page, size = await self._json(path, params, within=listing)
+            read += size
+            if not isinstance(page, dict):
+                msg = f"GET {path}: page {number} is not a voice list"
+                raise ServerMisbehaved(msg)
+            if read > _MAX_VOICE_LIST_BYTES:
+                cap = _MAX_VOICE_LIST_BYTES // _MiB
+                msg = f"GET {path}: {number} pages came to over {cap} MB of voices; stopped"
+                raise ServerMisbehaved(msg)
+            items = page.get("voices")
+            for voice in items if isinstance(items, list) else []:
+                if isinstance(voice, dict):
+                    voices.append(voice)
+                    ids.add(str(voice.get("voice_id")))
+            token = page.get("next_page_token")
+            if not page.get("has_more") or not token:
+                return voices
+            total = page.get("total_count")
+            if type(total) is int and 0 < total <= len(ids):
+                log.debug("%s: all %d voices listed, though has_more is still true", path, total)
+                return voices
+            token = str(token)
+            if token in tokens:
+                msg = (
+                    f"GET {path}: page {number} gave a next_page_token an earlier page gave: "
+                    "the list would never end; stopped"
+                )
+                raise ServerMisbehaved(msg)
+            tokens.add(token)
+            params = {**params, "next_page_token": token}
+        msg = (
+            f"GET {path}: still has_more after {_MAX_VOICE_PAGES:,} pages of {_VOICE_PAGE_SIZE} voices, "
+            "more than any account lists; stopped"
+        )
+        raise ServerMisbehaved(msg)
 
     async def models(self) -> list[dict[str, Any]]:
         """GET /v1/models: a bare list of model objects."""
@@ -320,22 +518,35 @@ class ApiClient:
         self,
         method: str,
         path: str,
+        limits: BodyLimits,
         *,
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         data: aiohttp.FormData | None = None,
     ) -> AsyncIterator[AudioResponse]:
-        async with self._request(method, path, params=params, json_body=json_body, data=data) as resp:
-            h = resp.headers
+        deadline = _Deadline.after(limits.deadline_s)
+        async with self._request(
+            method, path, deadline=deadline, params=params, json_body=json_body, data=data
+        ) as resp:
+            h, t, key = resp.headers, self._timeouts, self._key
+            meter = BodyMeter(
+                limits,
+                deadline=deadline.at,
+                now=asyncio.get_running_loop().time(),
+                idle=t.idle,
+                grace=t.first_byte,
+                window=t.pace_window,
+            )
             yield AudioResponse(
-                request_id=h.get("request-id"),
-                history_item_id=h.get("history-item-id"),
+                request_id=_id_header(h, "request-id", key),
+                history_item_id=_id_header(h, "history-item-id", key),
                 character_cost=_int_header(h, "character-cost"),
                 current_concurrency=_int_header(h, "current-concurrent-requests"),
                 maximum_concurrency=_int_header(h, "maximum-concurrent-requests"),
-                content_type=h.get("content-type", ""),
+                # Quoted in "expected audio, got …" failures: cleared and kept short like any message.
+                content_type=_scrubbed(h.get("content-type", ""), key)[:200],
                 _response=resp,
-                _idle=self._timeouts.idle,
+                _meter=meter,
             )
 
     def tts_stream(
@@ -345,11 +556,20 @@ class ApiClient:
         *,
         output_format: str,
         timestamps: bool = False,
+        limits: BodyLimits | None = None,
     ) -> AbstractAsyncContextManager[AudioResponse]:
-        """POST /v1/text-to-speech/{voice_id}/stream (or /stream/with-timestamps)."""
+        """POST /v1/text-to-speech/{voice_id}/stream (or /stream/with-timestamps).
+
+        Without ``limits``, those of ``tts_limits`` for the body's text, format and timestamps.
+        """
         suffix = "/stream/with-timestamps" if timestamps else "/stream"
         path = f"/v1/text-to-speech/{voice_id}{suffix}"
-        return self._audio("POST", path, params={"output_format": output_format}, json_body=dict(body))
+        if limits is None:
+            characters = len(str(body.get("text", "")))
+            limits = _or_any(lambda: tts_limits(characters, output_format, timestamps=timestamps))
+        return self._audio(
+            "POST", path, limits, params={"output_format": output_format}, json_body=dict(body)
+        )
 
     def sts_stream(
         self,
@@ -358,16 +578,53 @@ class ApiClient:
         fields: Mapping[str, str],
         *,
         output_format: str,
+        limits: BodyLimits | None = None,
     ) -> AbstractAsyncContextManager[AudioResponse]:
-        """POST /v1/speech-to-speech/{voice_id}/stream as multipart, streaming the input file."""
+        """POST /v1/speech-to-speech/{voice_id}/stream as multipart, streaming the input file.
+
+        Without ``limits``, those of ``sts_limits`` for the format and this file's size.
+        """
         form = aiohttp.FormData()
         for name, value in fields.items():
             form.add_field(name, value)
         # Read once per attempt: a retried request must send the whole file again.
-        form.add_field("audio", audio_file.read_bytes(), filename=audio_file.name)
+        audio = audio_file.read_bytes()
+        form.add_field("audio", audio, filename=audio_file.name)
         path = f"/v1/speech-to-speech/{voice_id}/stream"
-        return self._audio("POST", path, params={"output_format": output_format}, data=form)
+        if limits is None:
+            limits = _or_any(lambda: sts_limits(output_format, input_bytes=len(audio)))
+        return self._audio("POST", path, limits, params={"output_format": output_format}, data=form)
 
-    def history_audio(self, history_item_id: str) -> AbstractAsyncContextManager[AudioResponse]:
-        """GET /v1/history/{id}/audio: the full audio of an earlier request, not billed again."""
-        return self._audio("GET", f"/v1/history/{history_item_id}/audio")
+    def history_audio(
+        self, history_item_id: str, *, limits: BodyLimits | None = None
+    ) -> AbstractAsyncContextManager[AudioResponse]:
+        """GET /v1/history/{id}/audio: the full audio of an earlier request, not billed again.
+
+        ``limits``: those of the request the item holds (``tts_limits`` for its text and format);
+        without them, ``ANY_AUDIO``, which fits any item but is far looser.
+        """
+        item = urllib.parse.quote(history_item_id, safe="")
+        return self._audio("GET", f"/v1/history/{item}/audio", limits or ANY_AUDIO)
+
+    def history_download(
+        self,
+        history_item_id: str,
+        output_format: str | None = "wav",
+        *,
+        limits: BodyLimits | None = None,
+    ) -> AbstractAsyncContextManager[AudioResponse]:
+        """POST /v1/history/download for one item: its audio as one file, transcoded to ``output_format``.
+
+        The API takes ``"wav"`` or None (the format it was made in); with one id it answers the
+        audio itself, not a zip. ``limits`` as for :meth:`history_audio`.
+        """
+        body = {"history_item_ids": [history_item_id], "output_format": output_format}
+        return self._audio("POST", "/v1/history/download", limits or ANY_AUDIO, json_body=body)
+
+
+def _or_any(derive: Callable[[], BodyLimits]) -> BodyLimits:
+    """The limits ``derive()`` gives, or ANY_AUDIO for a format name batchtts does not know."""
+    try:
+        return derive()
+    except ValueError:
+        return ANY_AUDIO  # the API will refuse the name; until it does, any answer is bounded

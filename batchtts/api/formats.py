@@ -64,6 +64,15 @@ class OutputFormat:
         return f"pcm_{self.sample_rate}" if self.codec == "wav" else self.name
 
     @property
+    def bytes_per_second(self) -> int:
+        """Bytes of one second of audio as the API sends it (mono; mp3 and opus at their bitrate)."""
+        if self.bitrate_kbps is not None:
+            return self.bitrate_kbps * 1000 // 8
+        if self.codec in {"ulaw", "alaw"}:
+            return self.sample_rate  # one byte a sample
+        return self.sample_rate * 2  # pcm and wav: 16-bit samples
+
+    @property
     def joinable(self) -> bool:
         """True when batchtts can join pieces of this format into one file (chapters)."""
         return self.codec != "opus"

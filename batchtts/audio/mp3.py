@@ -31,7 +31,9 @@ __all__ = [
     "join_mp3",
     "join_mp3_files",
     "join_mp3_timed",
+    "mp3_audio_bounds",
     "mp3_duration",
+    "mp3_frame_run",
 ]
 
 
@@ -159,6 +161,32 @@ def _trailing_tags_start(data: bytes, start: int) -> int:
         else:
             break
     return max(end, start)
+
+
+def mp3_audio_bounds(data: bytes) -> tuple[int, int]:
+    """Where the frames of an MP3 may lie: after leading ID3v2 tags, before trailing ID3v1/APEv2 tags."""
+    start = _id3v2_end(data)
+    return start, _trailing_tags_start(data, start)
+
+
+def mp3_frame_run(data: bytes, start: int, limit: int) -> tuple[list[Mp3Frame], int]:
+    """Up to ``limit`` frames lying back to back from ``start``, and the offset just past the last.
+
+    Every frame shares the first one's MPEG version and sample rate. A frame whose header is in
+    ``data`` counts even when its body runs past the end (so a prefix of a stream can be judged);
+    the offset returned may then lie beyond ``len(data)``. No frame at ``start``: ``([], start)``.
+    """
+    frames: list[Mp3Frame] = []
+    pos = start
+    while len(frames) < limit:
+        found = _frame_at(data, pos)
+        if found is None or (
+            frames and (found.sample_rate, found.version) != (frames[0].sample_rate, frames[0].version)
+        ):
+            break
+        frames.append(_located(found, pos))
+        pos += found.size
+    return frames, pos
 
 
 def _is_info_frame(data: bytes, frame: Mp3Frame) -> bool:

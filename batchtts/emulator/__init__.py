@@ -5,9 +5,9 @@ text-to-speech and two speech-to-speech endpoints with real, deterministic audio
 enforces the tier's concurrency and the quota, and injects seeded faults (busy, 5xx, cut streams).
 
 Modules: ``config`` (EmulatorConfig), ``server`` (Emulator, foreground serve), ``app`` (routes,
-auth, access log), ``speech`` and ``account`` (handlers), ``validation`` and ``errors`` (422 items
-and error bodies), ``state``, ``history``, ``voices``, ``catalog``, ``faults``, ``synth``,
-``codecs``, ``alignment``, ``delivery``, ``probe``, ``cli``.
+auth, access log), ``speech``, ``account`` and ``history_endpoints`` (handlers), ``validation`` and
+``errors`` (422 items and error bodies), ``state``, ``history``, ``voices``, ``catalog``, ``faults``,
+``synth``, ``codecs``, ``alignment``, ``delivery``, ``probe``, ``cli``.
 """
 
 from __future__ import annotations

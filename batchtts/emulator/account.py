@@ -1,4 +1,4 @@
-"""The read-mostly endpoints: voices, models, user and subscription, history."""
+"""The read-mostly endpoints: voices, models, user and subscription (history has its own module)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from batchtts.emulator.catalog import models_json
-from batchtts.emulator.errors import field_error, history_item_not_found, validation_failure, voice_not_found
+from batchtts.emulator.errors import voice_not_found
 from batchtts.emulator.keys import STATE_KEY
 from batchtts.emulator.state import EmulatorState
 from batchtts.emulator.validation import Checker
@@ -182,81 +182,3 @@ async def get_user(request: web.Request) -> web.Response:
             "seat_type": "workspace_admin",
         }
     )
-
-
-@routes.get("/v1/history")
-async def list_history(request: web.Request) -> web.Response:
-    """``GET /v1/history``: newest first by default, cursor-paginated."""
-    query = request.query
-    check = Checker()
-    page_size = check.integer(("query", "page_size"), query.get("page_size"), ge=1, le=1000) or 100
-    direction = check.choice(
-        ("query", "sort_direction"), query.get("sort_direction"), ("asc", "desc"), "desc"
-    )
-    source = query.get("source")
-    if source is not None:
-        source = check.choice(("query", "source"), source, ("TTS", "STS", "Flows"), "TTS")
-    before = check.integer(("query", "date_before_unix"), query.get("date_before_unix"))
-    after = check.integer(("query", "date_after_unix"), query.get("date_after_unix"))
-    check.raise_if_any()
-    start_after = query.get("start_after_history_item_id")
-    try:
-        page = request.app[STATE_KEY].history.page(
-            page_size=page_size,
-            start_after=start_after,
-            descending=direction == "desc",
-            voice_id=query.get("voice_id"),
-            model_id=query.get("model_id"),
-            source=source,
-            search=query.get("search"),
-            date_before_unix=before,
-            date_after_unix=after,
-        )
-    except KeyError:
-        item = field_error(
-            ("query", "start_after_history_item_id"),
-            "Value error, no history item with this id matches the query",
-            "value_error",
-            input_=start_after,
-        )
-        raise validation_failure([item]) from None
-    last = page.items[-1] if page.items else None
-    return web.json_response(
-        {
-            "history": [item.to_json() for item in page.items],
-            "last_history_item_id": last.history_item_id if last else None,
-            "has_more": page.has_more,
-            "scanned_until": last.date_unix if last else None,
-        }
-    )
-
-
-@routes.get("/v1/history/{history_item_id}")
-async def get_history_item(request: web.Request) -> web.Response:
-    """``GET /v1/history/{history_item_id}``."""
-    item_id = request.match_info["history_item_id"]
-    item = request.app[STATE_KEY].history.get(item_id)
-    if item is None:
-        raise history_item_not_found(item_id)
-    return web.json_response(item.to_json())
-
-
-@routes.get("/v1/history/{history_item_id}/audio")
-async def get_history_audio(request: web.Request) -> web.Response:
-    """``GET /v1/history/{history_item_id}/audio``: the full clip again, not billed."""
-    state = request.app[STATE_KEY]
-    item_id = request.match_info["history_item_id"]
-    item = state.history.get(item_id)
-    if item is None:
-        raise history_item_not_found(item_id)
-    clip = state.synth.render(item.render)
-    return web.Response(body=clip.data, content_type=clip.content_type)
-
-
-@routes.delete("/v1/history/{history_item_id}")
-async def delete_history_item(request: web.Request) -> web.Response:
-    """``DELETE /v1/history/{history_item_id}``."""
-    item_id = request.match_info["history_item_id"]
-    if not request.app[STATE_KEY].history.delete(item_id):
-        raise history_item_not_found(item_id)
-    return web.json_response({"status": "ok"})

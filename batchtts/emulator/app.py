@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from batchtts.emulator import account, speech
+from batchtts.emulator import account, history_endpoints, speech
 from batchtts.emulator.errors import ApiFailure, invalid_api_key
 from batchtts.emulator.keys import CURRENT_RECORD, STATE_KEY
 from batchtts.emulator.state import EmulatorState
@@ -94,5 +94,6 @@ def make_app(state: EmulatorState) -> web.Application:
     app = web.Application(middlewares=[_api_middleware], client_max_size=_MAX_UPLOAD_BYTES)
     app[STATE_KEY] = state
     app.add_routes(account.routes)
+    app.add_routes(history_endpoints.routes)
     app.add_routes(speech.routes)
     return app

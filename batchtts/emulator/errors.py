@@ -9,8 +9,11 @@ choice is undocumented the emulator picks (and documents) one:
 - empty or whitespace-only text → 400 ``empty_text``; an empty STS upload → 400 ``audio_too_short``;
 - an unknown, expired (over 2 h) or zero-retention stitching id → 400 ``invalid_request_id``;
   stitching ids with eleven_v3 → 400 ``unsupported_model``;
-- unknown history item → 404 ``history_item_not_found``; an unknown ``start_after_history_item_id``
-  cursor → 422 on that query parameter;
+- unknown history item → 404 ``history_item_not_found`` (also for any id ``POST /v1/history/download``
+  names); an unknown ``start_after_history_item_id`` cursor → 422 on that query parameter;
+- ``POST /v1/history/download`` answers 400 in the spec's flat ``{"error", "message"}`` shape: its
+  example for an ``output_format`` other than wav or null, and (the emulator's choice) an empty
+  ``history_item_ids`` as ``no_history_items``;
 - the error fault → 500 ``internal_server_error`` or 503 ``service_unavailable``.
 """
 
@@ -28,6 +31,7 @@ __all__ = [
     "field_error",
     "history_item_not_found",
     "invalid_api_key",
+    "invalid_download",
     "max_character_limit_exceeded",
     "quota_exceeded",
     "server_error",
@@ -106,6 +110,11 @@ def validation_failure(errors: Sequence[Mapping[str, Any]]) -> ApiFailure:
 def invalid_api_key() -> ApiFailure:
     """401 for a missing or wrong ``xi-api-key``."""
     return api_error(401, "invalid_api_key", "Invalid API key")
+
+
+def invalid_download(error: str, message: str) -> ApiFailure:
+    """400 from ``POST /v1/history/download``, in its flat ``{"error", "message"}`` shape (spec example)."""
+    return ApiFailure(400, {"error": error, "message": message})
 
 
 def voice_not_found(voice_id: str) -> ApiFailure:

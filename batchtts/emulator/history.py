@@ -1,19 +1,36 @@
 """Speech history: one item per billed TTS/STS request made with logging on.
 
 Items keep the clip's :class:`~batchtts.emulator.synth.RenderSpec`, not its bytes: rendering is
-deterministic, so ``GET /v1/history/{id}/audio`` renders the same bytes again, and a run of 50,000
-clips does not hold 50,000 clips in memory.
+deterministic, so history renders its audio again on demand, and a run of 50,000 clips does not hold
+50,000 clips in memory.
+
+What history serves is not always the format the item was generated in. The spec declares
+``GET /v1/history/{id}/audio`` as ``audio/mpeg`` only, and an item's ``output_format`` as "the
+output format the audio was originally generated in", so:
+
+- the audio endpoint serves MP3: the original clip for an ``mp3_*`` item, else the same speech as
+  :data:`HISTORY_MP3_FORMAT` (the API's default format; which MP3 the real API keeps is not
+  documented);
+- ``POST /v1/history/download`` with ``output_format: "wav"`` serves 16-bit mono WAV: at the original
+  rate for a ``pcm_*``/``wav_*`` item, else at :data:`HISTORY_WAV_RATE` (the rate of a transcode is
+  not documented either; this keeps raw PCM items lossless in rate and gives everything else the
+  default MP3's rate).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchtts.api.formats import parse_output_format
 from batchtts.emulator.synth import RenderSpec
 
-__all__ = ["HistoryItem", "HistoryPage", "HistoryStore"]
+__all__ = ["HISTORY_MP3_FORMAT", "HISTORY_WAV_RATE", "HistoryItem", "HistoryPage", "HistoryStore"]
+
+HISTORY_MP3_FORMAT = "mp3_44100_128"
+HISTORY_WAV_RATE = 44100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +52,18 @@ class HistoryItem:
     source: str  # "TTS" or "STS"
     output_format: str
     render: RenderSpec = field(repr=False)
+
+    def mp3_render(self) -> RenderSpec:
+        """The MP3 that ``GET /v1/history/{id}/audio`` serves for this item."""
+        if parse_output_format(self.output_format).codec == "mp3":
+            return self.render
+        return dataclasses.replace(self.render, output_format=HISTORY_MP3_FORMAT)
+
+    def wav_render(self) -> RenderSpec:
+        """The 16-bit mono WAV that ``POST /v1/history/download`` serves with ``output_format: "wav"``."""
+        original = parse_output_format(self.output_format)
+        rate = original.sample_rate if original.codec in {"pcm", "wav"} else HISTORY_WAV_RATE
+        return dataclasses.replace(self.render, output_format=f"wav_{rate}")
 
     def to_json(self) -> dict[str, Any]:
         """The API's JSON for this item."""

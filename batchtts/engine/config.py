@@ -32,6 +32,9 @@ class RunConfig:
     allow_partial: bool = False  # start even when the plan needs more credits than are left
     prune: bool = False  # delete outputs of jobs no longer in the manifest
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # After a stop request (Ctrl-C), how long requests already sent may take to reach their
+    # response headers, so the ledger records what the API billed, before the rest is cancelled.
+    stop_grace: float = 10.0
     timeouts: Timeouts = field(default_factory=Timeouts)
     emulator_options: dict[str, Any] = field(default_factory=dict)  # EmulatorConfig fields, offline only
 

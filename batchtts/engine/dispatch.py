@@ -58,6 +58,7 @@ class Dispatcher:
         self.limiters = dict(limiters)
         self.limiters.setdefault(HISTORY_LANE, AdaptiveLimiter(_HISTORY_CONCURRENCY))
         self._unstarted = 0
+        self._running = 0
 
     @property
     def concurrency(self) -> int:
@@ -65,9 +66,9 @@ class Dispatcher:
         return sum(lim.limit for group, lim in self.limiters.items() if group != HISTORY_LANE)
 
     @property
-    def unstarted(self) -> int:
-        """Jobs never started because the run halted (or was cancelled) first."""
-        return self._unstarted
+    def unfinished(self) -> int:
+        """Jobs that never started, or were cancelled before they ended, because the run stopped."""
+        return self._unstarted + self._running
 
     def halt(self, reason: str) -> None:
         """Send nothing more: every lane's waiting jobs are dropped unsent."""
@@ -121,8 +122,8 @@ class Dispatcher:
             job_pass = Pass(self.limiters[group_of(item)]) if history else Pass(lane.limiter, held=True)
             group.create_task(self._start(item, job_pass, lane, perform, on_finished, history=history))
 
-    @staticmethod
     async def _start(
+        self,
         item: Work,
         job_pass: Pass,
         lane: _Lane,
@@ -131,8 +132,10 @@ class Dispatcher:
         *,
         history: bool,
     ) -> None:
+        self._running += 1
         try:
             await perform(item, job_pass)
+            self._running -= 1  # only a job that ended: one cancelled mid-way stays unfinished
         finally:
             if history:
                 lane.limiter.release()

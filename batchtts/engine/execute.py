@@ -20,11 +20,11 @@ from batchtts.engine.chapters import UnitRunner, render_chapter
 from batchtts.engine.journal import Journal
 from batchtts.engine.limiter import LimiterClosed, Pass
 from batchtts.engine.plan import RenderTask, Unit
-from batchtts.engine.render import Accepted, Rendered, recover_from_history, render_unit
+from batchtts.engine.render import Accepted, Rendered, Unanswered, recover_from_history, render_unit
 from batchtts.engine.report import Outcome, StopReason
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.triage import Decision, Work
-from batchtts.exceptions import AccountError, BatchTTSError
+from batchtts.exceptions import AccountError, ApiError, BatchTTSError
 
 __all__ = ["Executor"]
 
@@ -39,13 +39,14 @@ class Executor(UnitRunner):
 
     def __init__(self, client: ApiClient, journal: Journal, retry: RetryPolicy) -> None:
         self._client = client
-        self._journal = journal
+        self.journal = journal
         self._retry = retry
         self._history = dataclasses.replace(retry, attempts=_HISTORY_ATTEMPTS)
+        self.unanswered = Unanswered()
 
     async def perform(self, work: Work, lane: Pass) -> None:
         """Take one job to done, or record why not; never raises but for cancellation."""
-        task, journal = work.task, self._journal
+        task, journal = work.task, self.journal
         try:
             outcome = await (self._chapter(work, lane) if task.is_chapter else self._clip(work, lane))
         except LimiterClosed:
@@ -84,11 +85,11 @@ class Executor(UnitRunner):
 
     async def _chapter(self, work: Work, lane: Pass) -> Outcome:
         task = work.task
-        self._journal.begin(task)
+        self.journal.begin(task)
         result = await render_chapter(work, self, lane)
-        duration = await self._journal.done(task.whole, result.rendered)
+        duration = await self.journal.done(task.whole, result.rendered)
         await self._sidecars(task, result.rendered, duration)
-        self._journal.report.chunks_requested += result.requested
+        self.journal.report.chunks_requested += result.requested
         if result.recovered and not result.requested:
             return Outcome.RECOVERED
         return Outcome.RENDERED
@@ -97,7 +98,7 @@ class Executor(UnitRunner):
         self, task: RenderTask, unit: Unit, lane: Pass, body: dict[str, Any] | None = None
     ) -> Rendered:
         """Request ``unit`` with retries; billing and ledger rows are kept as it goes."""
-        journal = self._journal
+        journal = self.journal
 
         def on_accepted(accepted: Accepted) -> None:
             journal.accepted(task, unit, accepted)
@@ -113,6 +114,7 @@ class Executor(UnitRunner):
                 lane,
                 on_accepted=on_accepted,
                 history_policy=self._history,
+                unanswered=self.unanswered,
                 body=body,
             )
 
@@ -120,26 +122,33 @@ class Executor(UnitRunner):
         return dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
 
     async def recover(self, task: RenderTask, unit: Unit) -> Rendered | None:
-        """Fetch an earlier run's accepted audio from history (free); None sends it to rendering."""
-        row = self._journal.ledger.get(unit.key)
+        """Fetch an earlier run's accepted audio from history (free).
+
+        None sends the unit to rendering: only when history no longer has the item (404). When
+        history fails otherwise, RecoveryPending fails the job and the row waits for the next run:
+        audio the API billed is never bought again in the same run.
+        """
+        row = self.journal.ledger.get(unit.key)
         if row is None or not row.history_item_id:
             return None
         accepted = Accepted(
             request_id=row.request_id, history_item_id=row.history_item_id, character_cost=row.character_cost
         )
         try:
-            rendered = await recover_from_history(self._client, task, accepted, unit.output, self._history)
-        except (BatchTTSError, OSError) as exc:
-            log.info("could not recover %s from history (%s); rendering it again", unit.name, exc)
+            rendered = await recover_from_history(self._client, task, unit, accepted, self._history)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            self.journal.note(f"{unit.name}: history no longer has its audio ({exc}); rendered again")
             return None
-        return dataclasses.replace(rendered, duration_s=await self._journal.done(unit, rendered))
+        return dataclasses.replace(rendered, duration_s=await self.journal.done(unit, rendered))
 
     async def _sidecars(self, task: RenderTask, rendered: Rendered, duration: float | None) -> None:
         """With ``timestamps``: the alignment (and captions) beside the audio, or a note why not."""
         if not task.job.timestamps:
             return
         if rendered.alignment is None:
-            self._journal.note(
+            self.journal.note(
                 f"{task.name}: audio recovered from history, which keeps no timestamps; "
                 f"`--force --only {task.name}` re-requests them (billed again)"
             )

@@ -3,12 +3,17 @@
 Every step a unit takes — accepted by the API, written whole, failed — is recorded here, in the
 ledger (what survives the process) and in the report (what this run tells its caller) together,
 so the two never disagree. When the ledger can no longer be written, what the API bills can no
-longer be remembered: the journal stops the run (:attr:`StopReason.LEDGER`).
+longer be remembered: the journal stops the run (:attr:`StopReason.LEDGER`), keeps the
+acceptances the ledger missed in memory and in the report, and records them at the end of the
+run once the disk space held back for that is freed (or, failing that, in a small file the next
+run reads first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,27 +25,31 @@ from batchtts.engine.render import Accepted, Rendered
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.exceptions import BatchTTSError, RateLimited
 from batchtts.manifest.job import JobKind
-from batchtts.store.ledger import Ledger
+from batchtts.store.files import atomic_write_bytes
+from batchtts.store.ledger import Ledger, ledger_dir
 
-__all__ = ["Journal"]
+__all__ = ["UNRECORDED_FILE", "Journal"]
 
 log = logging.getLogger(__name__)
+
+# In the state folder: acceptances a full disk kept out of the ledger, for the next run to record.
+UNRECORDED_FILE = "unrecorded.json"
 
 
 class Journal:
     """Records a run's progress in the ledger and the report; ``on_stop`` halts the run."""
 
-    def __init__(
-        self,
-        ledger: Ledger,
-        report: RunReport,
-        out_dir: Path,
-        on_stop: Callable[[StopReason, str], None],
-    ) -> None:
+    def __init__(self, ledger: Ledger, report: RunReport, out_dir: Path) -> None:
         self.ledger = ledger
         self.report = report
         self._out_dir = out_dir
-        self._on_stop = on_stop
+        self._on_stop: Callable[[StopReason, str], None] | None = None
+        # (row, ids) of billed requests the ledger could not record when they were accepted.
+        self._unrecorded: list[dict[str, Any]] = []
+
+    def on_stop(self, halt: Callable[[StopReason, str], None]) -> None:
+        """What stopping the run does (the dispatcher closes its lanes)."""
+        self._on_stop = halt
 
     def _row(self, task: RenderTask, unit: Unit) -> dict[str, Any]:
         """The ledger fields of ``unit`` (a clip, a chunk, or a chapter's joined file)."""
@@ -61,7 +70,8 @@ class Journal:
     def stop(self, reason: StopReason, detail: str) -> None:
         """Stop the run: nothing more is sent (the first reason given is the one reported)."""
         self.report.stop(reason, detail)
-        self._on_stop(reason, detail)
+        if self._on_stop is not None:
+            self._on_stop(reason, detail)
 
     def _ledger_failed(self, exc: OSError) -> None:
         # The disk under the ledger is full: its rows stay as last committed (consistent), but it
@@ -91,6 +101,22 @@ class Journal:
                 row=self._row(task, unit),
             )
         except OSError as exc:
+            # Billed, and not in the ledger: never forget it, or the next run pays again.
+            self._unrecorded.append(
+                {
+                    "row": self._row(task, unit),
+                    "request_id": accepted.request_id,
+                    "history_item_id": accepted.history_item_id,
+                    "character_cost": accepted.character_cost,
+                }
+            )
+            self.report.unrecorded.append(
+                {
+                    "name": unit.name,
+                    "request_id": accepted.request_id,
+                    "history_item_id": accepted.history_item_id,
+                }
+            )
             self._ledger_failed(exc)
             raise
 
@@ -139,3 +165,66 @@ class Journal:
     def note(self, text: str) -> None:
         """Something the user should know that is not a failure."""
         self.report.notes.append(text)
+
+    def _record(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write acceptances into the ledger; return those it still could not take."""
+        left = []
+        for entry in entries:
+            row = entry["row"]
+            try:
+                self.ledger.accepted(
+                    row["key"],
+                    request_id=entry["request_id"],
+                    history_item_id=entry["history_item_id"],
+                    character_cost=entry["character_cost"],
+                    row=row,
+                )
+            except OSError:
+                left.append(entry)
+        return left
+
+    def settle(self) -> None:
+        """At the end of a run: record the acceptances the ledger missed, or keep them in a file.
+
+        Call it after freeing the disk space held back for it (:class:`~batchtts.store.reserve.Reserve`).
+        """
+        if not self._unrecorded:
+            return
+        left = self._record(self._unrecorded)
+        recorded = len(self._unrecorded) - len(left)
+        self._unrecorded = left
+        if recorded:
+            self.note(
+                f"{recorded} billed request(s) the ledger could not record at first were recorded at the "
+                "end of the run; the next run fetches their audio from history for free"
+            )
+        if not left:
+            return
+        path = ledger_dir(self._out_dir) / UNRECORDED_FILE
+        try:
+            atomic_write_bytes(path, json.dumps(left, ensure_ascii=False).encode("utf-8"))
+        except OSError as exc:
+            self.note(
+                f"{len(left)} billed request(s) could not be recorded anywhere ({exc}); "
+                "they are listed under 'unrecorded' in this report with their history ids"
+            )
+            return
+        self.note(f"{len(left)} billed request(s) kept in {path} for the next run to record")
+
+    def adopt_unrecorded(self) -> None:
+        """At the start of a run: record what an earlier run left in the state folder's file."""
+        path = ledger_dir(self._out_dir) / UNRECORDED_FILE
+        try:
+            entries = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring %s: %s", path, exc)
+            return
+        if not isinstance(entries, list):
+            return
+        good = [e for e in entries if isinstance(e, dict) and isinstance(e.get("row"), dict)]
+        if self._record(good):
+            return  # still no room: keep the file for the next try
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

@@ -103,6 +103,8 @@ class RunReport:
     stop_reason: StopReason | None = None
     stopped: str | None = None  # why scheduling stopped early, in words (account error, signal)
     removed_from_manifest: list[str] = field(default_factory=list)
+    # Billed requests the ledger could not record when the API accepted them (a full disk).
+    unrecorded: list[dict[str, str | None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # things the user should know that are not failures
     book: str | None = None  # the manifest's .m4b, relative to the output folder
     book_built: bool = False  # rebuilt by this run (False: unchanged, or waiting for chapters)

@@ -11,6 +11,7 @@ and recorded by the journal → package the book → report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from batchtts.api.models import concurrency_for
 from batchtts.engine.config import RunConfig
+from batchtts.engine.control import StopRequest
 from batchtts.engine.dispatch import Dispatcher
 from batchtts.engine.execute import Executor
 from batchtts.engine.journal import Journal
@@ -37,6 +39,7 @@ from batchtts.outputs.metadata import write_metadata
 from batchtts.store.files import ensure_inside, remove_temporaries
 from batchtts.store.ledger import Ledger, ledger_dir
 from batchtts.store.lock import output_lock
+from batchtts.store.reserve import Reserve
 
 __all__ = ["preview", "run"]
 
@@ -141,12 +144,14 @@ async def run(
     *,
     on_plan: Callable[[PlanSummary], None] | None = None,
     progress: ProgressSink | None = None,
+    stop: StopRequest | None = None,
 ) -> RunReport:
     """Render every job of ``manifest`` that is not already done; return the report.
 
     The report is also written to ``<out>/report.json``. Raises ManifestError or UsageError before
     anything is billed, AccountError subclasses (LockHeld, BudgetExceeded) before starting, and
-    CancelledError (after writing the report) when cancelled.
+    CancelledError (after writing the report) when cancelled. ``stop`` asks for a graceful stop
+    (see :mod:`batchtts.engine.control`): the run then returns with the stop in its report.
     """
     config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
@@ -161,38 +166,103 @@ async def run(
         report = RunReport(
             manifest=str(manifest.path), out_dir=str(out_dir), base_url="", started_at=time.time()
         )
+        journal = Journal(ledger, report, out_dir)
+        journal.adopt_unrecorded()
+        reserve = Reserve.take(state_dir)
         try:
-            await _run_locked(manifest, config, ledger, report, on_plan, progress)
+            await _run_locked(manifest, config, journal, on_plan, progress, stop)
         except (ManifestError, UsageError):
+            reserve.release()
             raise  # bad input: nothing was sent, and nothing is written
         except BatchTTSError as exc:
             # The account, the network or the budget stopped the run before any job finished:
             # cron still gets a report saying why.
             report.abort(exc)
-            _write_report(report, config)
+            _finish(journal, config, reserve, metadata=False)
             raise
-        _finish_outputs(report, config, ledger)
+        except asyncio.CancelledError:
+            report.stop(StopReason.INTERRUPTED, "interrupted")
+            _finish(journal, config, reserve)
+            raise
+        _finish(journal, config, reserve)
     return report
 
 
-def _finish_outputs(report: RunReport, config: RunConfig, ledger: Ledger) -> None:
-    """The report first (it says what happened), then the metadata (rebuildable from the ledger)."""
-    _write_report(report, config)
+def _finish(journal: Journal, config: RunConfig, reserve: Reserve, *, metadata: bool = True) -> None:
+    """The run's last writes: missed acceptances, the report (what happened), then the metadata.
+
+    The disk space held back at the start is freed first, so a full disk still gets them.
+    """
+    reserve.release()
+    journal.settle()
+    report = journal.report
+    report.finished_at = time.time()
+    path = config.report_path or config.out_dir / "report.json"
+    try:
+        report.write(path)
+    except OSError as exc:
+        log.error("the report could not be written to %s: %s", path, exc)
+        report.notes.append(f"the report could not be written to {path}: {exc}")
+    if not metadata:
+        return
     changed = report.rendered or report.recovered or (config.prune and report.removed_from_manifest)
     if changed or not (config.out_dir / "metadata.csv").is_file():
-        write_metadata(ledger, config.out_dir)
+        try:
+            write_metadata(journal.ledger, config.out_dir)
+        except OSError as exc:
+            # Rebuilt from the ledger by the next run that changes anything.
+            log.warning("metadata.csv/jsonl not written: %s", exc)
+            report.notes.append(f"metadata not written: {exc}")
+
+
+async def _dispatch(
+    dispatcher: Dispatcher,
+    work: Sequence[Work],
+    executor: Executor,
+    *,
+    stop: StopRequest | None,
+    grace: float,
+    on_finished: Callable[[], None],
+) -> None:
+    """Run every job; on a stop request, stop sending, let sent requests reach their headers, cancel."""
+    running = asyncio.ensure_future(
+        dispatcher.run(
+            work,
+            executor.perform,
+            group_of=lambda item: item.task.model.concurrency_group,
+            on_finished=on_finished,
+        )
+    )
+    asked = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        await asyncio.wait({running, *([asked] if asked else [])}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done() and stop is not None and stop.reason is not None:
+            executor.journal.stop(stop.reason, stop.detail)  # every lane closes: nothing more is sent
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await executor.unanswered.settled()
+            running.cancel()
+        await asyncio.wait({running})
+        if not running.cancelled():
+            running.result()
+    finally:
+        if asked is not None:
+            asked.cancel()
+        if not running.done():
+            running.cancel()  # the run itself was cancelled: take the jobs down with it
+            await asyncio.wait({running})
 
 
 async def _run_locked(
     manifest: Manifest,
     config: RunConfig,
-    ledger: Ledger,
-    report: RunReport,
+    journal: Journal,
     on_plan: Callable[[PlanSummary], None] | None,
     progress: ProgressSink | None,
+    stop: StopRequest | None,
 ) -> None:
     """The part of a run that holds the output folder: plan, render, package."""
-    out_dir = config.out_dir
+    out_dir, ledger, report = config.out_dir, journal.ledger, journal.report
     async with open_session(config) as session:
         report.base_url = "offline emulator" if config.offline else session.base_url
         plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
@@ -210,7 +280,7 @@ async def _run_locked(
             report.count(Outcome.NOT_STARTED, held_back)
             report.stop(StopReason.BUDGET, f"--max-characters {config.max_characters} reached")
         dispatcher = Dispatcher(_limiters(summary.work, session, config))
-        journal = Journal(ledger, report, out_dir, on_stop=lambda _reason, detail: dispatcher.halt(detail))
+        journal.on_stop(lambda _reason, detail: dispatcher.halt(detail))
         executor = Executor(session.client, journal, config.retry)
 
         def on_finished() -> None:
@@ -220,22 +290,13 @@ async def _run_locked(
         if progress is not None:
             progress.start(summary.total, summary.skipped)
         try:
-            await dispatcher.run(
-                admitted,
-                executor.perform,
-                group_of=lambda item: item.task.model.concurrency_group,
-                on_finished=on_finished,
+            await _dispatch(
+                dispatcher, admitted, executor, stop=stop, grace=config.stop_grace, on_finished=on_finished
             )
-        except asyncio.CancelledError:
+        finally:
             if progress is not None:
                 progress.close()
-            report.count(Outcome.NOT_STARTED, dispatcher.unstarted)
-            report.stop(StopReason.INTERRUPTED, "interrupted")
-            _finish_outputs(report, config, ledger)
-            raise
-        report.count(Outcome.NOT_STARTED, dispatcher.unstarted)
-        if progress is not None:
-            progress.close()
+            report.count(Outcome.NOT_STARTED, dispatcher.unfinished)
     if manifest.book is not None and report.stop_reason is None:
         await _package(manifest, config, ledger, report)
 
@@ -255,8 +316,3 @@ async def _package(manifest: Manifest, config: RunConfig, ledger: Ledger, report
         report.notes.append(
             f"book {manifest.book.output} not built: unfinished chapters {', '.join(result.missing)}"
         )
-
-
-def _write_report(report: RunReport, config: RunConfig) -> None:
-    report.finished_at = time.time()
-    report.write(config.report_path or config.out_dir / "report.json")

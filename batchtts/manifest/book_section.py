@@ -18,7 +18,7 @@ from batchtts.manifest.input_files import InputFileError, read_file_start, resol
 from batchtts.manifest.job import Location
 from batchtts.manifest.jobs import Issues, RawJob, job_label
 from batchtts.manifest.names import validate_name
-from batchtts.manifest.values import show, suggest
+from batchtts.manifest.values import InvalidValue, one_line, show, suggest
 
 __all__ = ["COVER_FILE_LIMIT", "M4B_SUFFIX", "RawBook", "build_book"]
 
@@ -85,7 +85,12 @@ class _BookBuilder:
         if not value:
             self.issue(key, f"book.{key} is empty")
             return None
-        return value
+        try:
+            # Tags and paths alike: a control character would reach the .m4b's tags or the file system.
+            return one_line(value, f"book.{key}")
+        except InvalidValue as exc:
+            self.issue(key, str(exc))
+            return None
 
     def output(self, job_names: Sequence[str]) -> str | None:
         value = self.text("output", required=True)

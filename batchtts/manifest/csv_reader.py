@@ -1,7 +1,9 @@
 """Reading a CSV manifest: a header row naming the columns, then one job per row, streamed.
 
 Rows go straight from ``csv.reader`` into JobSpecs, so a 50,000-row sheet costs little more than
-its jobs. Row numbers are the spreadsheet's: the header is row 1.
+its jobs. Row numbers are the spreadsheet's: the header is row 1. A quoted cell may span lines; a
+quote that never closes (or closes only rows later) is an issue at the row where it opened, never
+a cell that swallows the rows below it (``csv_quotes`` finds where).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
+from batchtts.manifest.csv_quotes import QuoteProblem, count_line_breaks, find_quote_problem
 from batchtts.manifest.input_files import TEXT_FILE_LIMIT, format_size
 from batchtts.manifest.job import JobSpec
 from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label
@@ -131,29 +134,39 @@ def read_csv(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[J
     """
     builder = JobBuilder(file=file, base_dir=base_dir, defaults=Defaults(), label=_label, issues=issues)
     with _field_size_limit(MAX_FIELD_SIZE):
-        records = csv.reader(_lines(text))
+        lines = _lines(text)
+        # Two readers take turns on the same lines. The header row is read leniently, so a file
+        # separated by ';' or '|' with quoted names still reaches _Header, which says what is
+        # wrong. The rows are read strictly: a quote that never closes, or closes with more text
+        # after it, fails the row instead of quietly swallowing the rows below it.
+        lenient = csv.reader(lines)
+        strict = csv.reader(lines, strict=True)
+        records = lenient
         row = 0
         header: _Header | None = None
         jobs = 0
         while True:
             row += 1
+            first_line = lenient.line_num + strict.line_num + 1
             try:
                 cells = next(records)
             except StopIteration:
                 break
             except csv.Error as exc:
-                if "field larger than field limit" in str(exc):
-                    msg = f"a cell is larger than the limit of {format_size(MAX_FIELD_SIZE)}"
-                else:
-                    msg = f"the row cannot be read as CSV: {exc}"
-                issues.append(ManifestIssue(file=file, row=row, message=msg))
+                issues.append(_unreadable(text, first_line, row, header, file, exc))
                 return builder.finish()
             if not any(cell.strip() for cell in cells):
                 continue  # blank rows, as spreadsheets leave them, are not jobs
             if header is None:
+                if lenient.line_num > first_line:  # a header over several lines: an open quote?
+                    problem = _quote_issue(text, first_line, row, None, file)
+                    if problem is not None:
+                        issues.append(problem)
+                        return ()
                 header = _Header(cells, row, file, issues)
                 if not header.usable:
                     return ()
+                records = strict
                 continue
             jobs += 1
             builder.add(_row(cells, row, header, file, issues))
@@ -164,6 +177,77 @@ def read_csv(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[J
         msg = "manifest has no jobs; add one row per job below the header"
         issues.append(ManifestIssue(file=file, message=msg))
     return builder.finish()
+
+
+def _unreadable(
+    text: str, first_line: int, row: int, header: _Header | None, file: str, exc: csv.Error
+) -> ManifestIssue:
+    """The issue for a row the csv module gave up on: a quote problem, located, if that was it."""
+    if (issue := _quote_issue(text, first_line, row, header, file)) is not None:
+        return issue
+    if "field larger than field limit" in str(exc):
+        msg = f"a cell is larger than the limit of {format_size(MAX_FIELD_SIZE)}"
+    else:
+        msg = f"the row cannot be read as CSV: {exc}"
+    return ManifestIssue(file=file, row=row, message=msg)
+
+
+def _line_start(text: str, line: int) -> int:
+    """The offset at which 1-based ``line`` starts, counting lines as the reader does."""
+    for number, match in enumerate(_LINE.finditer(text), start=1):
+        if number == line:
+            return match.start()
+    return len(text)
+
+
+def _span(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first} to {last}"
+
+
+def _quote_issue(
+    text: str, first_line: int, row: int, header: _Header | None, file: str
+) -> ManifestIssue | None:
+    """Where the record starting on ``first_line`` has a quote that never closes, or closes too late."""
+    start = _line_start(text, first_line)
+    problem = find_quote_problem(text, start)
+    if problem is None:
+        return None
+    opened = first_line + count_line_breaks(text, start, problem.opened)
+    key = header.keys[problem.column] if header is not None and problem.column < len(header.keys) else None
+    field = _label(key) if key is not None else None
+    name = None
+    if header is not None and "name" in header.keys:
+        index = header.keys.index("name")
+        if index < len(problem.cells) and problem.cells[index].strip():
+            name = job_label(problem.cells[index])
+    where = f"the quote opened on line {opened}" + ("" if field else f" (column {problem.column + 1})")
+    message = _quote_message(text, problem, opened, where)
+    return ManifestIssue(file=file, row=row, field=field, job=name, message=message)
+
+
+def _quote_message(text: str, problem: QuoteProblem, opened: int, where: str) -> str:
+    if problem.closed is None:
+        content = text.rstrip("\r\n")  # blank lines at the end are not rows swallowed
+        last = opened + count_line_breaks(content, problem.opened, len(content))
+        if last == opened:
+            return f"{where} is never closed; add the closing quote"
+        return (
+            f"{where} is never closed, so {_span(opened + 1, last)} (to the end of the file)"
+            " would be read as this one value; add the closing quote"
+        )
+    closed = opened + count_line_breaks(text, problem.opened, problem.closed)
+    rest = _LINE.match(text, problem.closed + 1)
+    after = show((rest.group() if rest else "").split(",")[0].rstrip("\r\n"))
+    if closed == opened:
+        return (
+            f"the quoted value on line {opened} goes on after its closing quote ({after});"
+            ' quote the whole value, and write each quote inside it twice ("")'
+        )
+    return (
+        f"{where} is only closed on line {closed}, followed by more text ({after}),"
+        f" so {_span(opened + 1, closed)} would be read as part of this value;"
+        f" is a closing quote missing on line {opened}?"
+    )
 
 
 def _row(cells: list[str], row: int, header: _Header, file: str, issues: Issues) -> RawJob:

@@ -3,6 +3,8 @@
 A path must stay inside the manifest's folder, even through symlinks, and must be a regular file:
 a FIFO or a device such as ``/dev/zero`` would block or never end, so the type is checked with
 ``stat`` before the file is opened, and opened non-blocking in case it was swapped in between.
+An audio file must also start like a container speech-to-speech takes: an empty file, a text
+file or a picture is refused here rather than uploaded.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 __all__ = [
+    "AUDIO_CONTAINERS",
     "AUDIO_FILE_LIMIT",
     "TEXT_FILE_LIMIT",
     "InputFileError",
+    "audio_container",
     "check_audio_file",
     "format_size",
     "read_file_start",
@@ -24,8 +28,13 @@ __all__ = [
 
 TEXT_FILE_LIMIT = 10 * 1024 * 1024
 AUDIO_FILE_LIMIT = 50 * 1024 * 1024
+AUDIO_CONTAINERS = "MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)"
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# Containers speech-to-speech takes as its audio upload, by their leading bytes; WAV (RIFF….WAVE),
+# MP4/M4A (….ftyp) and MP3/AAC frame headers are told apart in audio_container.
+_AUDIO_MAGIC = ((b"OggS", "Ogg"), (b"fLaC", "FLAC"), (b"\x1a\x45\xdf\xa3", "WebM"))
+_AUDIO_MAGIC_SIZE = 12
 # O_NONBLOCK keeps open() from waiting for a writer if a FIFO replaced the file after stat().
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -124,9 +133,47 @@ def _open_regular(path: Path, raw: str, field: str, limit: int) -> int:
     return fd
 
 
-def check_audio_file(path: Path, raw: str, field: str = "audio_file") -> None:
-    """Check that ``path`` is a readable regular file within the audio size limit, without reading it."""
-    os.close(_open_regular(path, raw, field, AUDIO_FILE_LIMIT))
+def _frame_header(start: bytes) -> str | None:
+    """MP3 (an MPEG audio frame header) or AAC (an ADTS header), told by a file's first bytes."""
+    if len(start) < 4 or start[0] != 0xFF or start[1] & 0xE0 != 0xE0:
+        return None
+    if (start[1] >> 1) & 3 == 0:  # layer 0: ADTS, with 12 sync bits and a sampling index in use
+        return "AAC" if start[1] & 0xF0 == 0xF0 and (start[2] >> 2) & 0x0F < 13 else None
+    version, bitrate, rate = (start[1] >> 3) & 3, start[2] >> 4, (start[2] >> 2) & 3
+    # Reserved version, bitrate and sample-rate values: not a frame header.
+    return "MP3" if version != 1 and bitrate != 15 and rate != 3 else None
+
+
+def audio_container(start: bytes) -> str | None:
+    """The audio container a file's first bytes announce (``"WAV"``, ``"MP3"``, ...), or None."""
+    if start.startswith(b"ID3"):
+        return "MP3"
+    if start[:4] == b"RIFF" and start[8:12] == b"WAVE":
+        return "WAV"
+    if start[4:8] == b"ftyp":
+        return "MP4"
+    for magic, kind in _AUDIO_MAGIC:
+        if start.startswith(magic):
+            return kind
+    return _frame_header(start)
+
+
+def check_audio_file(path: Path, raw: str, field: str = "audio_file") -> str:
+    """Check that ``path`` is a regular file within the audio size limit, holding audio the API takes.
+
+    Only its first bytes are read: enough to tell an audio container (see AUDIO_CONTAINERS) from
+    an empty file, a text file or an image, which the API would reject after the upload, or worse,
+    "convert". Returns the container's name.
+    """
+    start = read_file_start(path, raw, field, size=_AUDIO_MAGIC_SIZE, limit=AUDIO_FILE_LIMIT)
+    if not start:
+        msg = f"{field} {raw!r} is empty (0 bytes); speech-to-speech needs audio"
+        raise InputFileError(msg)
+    kind = audio_container(start)
+    if kind is None:
+        msg = f"{field} {raw!r} is not audio the API takes: its first bytes match none of {AUDIO_CONTAINERS}"
+        raise InputFileError(msg)
+    return kind
 
 
 def read_file_start(path: Path, raw: str, field: str, *, size: int, limit: int) -> bytes:

@@ -25,6 +25,7 @@ __all__ = [
     "VOICE_SETTINGS_FIELDS",
     "InvalidValue",
     "Value",
+    "one_line",
     "parse_value",
     "show",
     "speech_text",
@@ -75,6 +76,26 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _VOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
+# Written as YAML escapes ("\x1b", "\0", "\u0085") or pasted into a cell, control characters would
+# reach the API, the ledger and metadata.csv. Text to speak may hold tabs and line breaks; nothing
+# may hold the other C0 controls, DEL or the C1 controls (U+0085 NEL among them).
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A one-line value (a voice, a title, a path) may not hold tabs or line breaks either, nor the
+# Unicode line and paragraph separators, nor the bidirectional embeddings, overrides and isolates
+# that make a value display as something other than what it is.
+_LINE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NAMES = {
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
+    "\x0b": "a vertical tab",
+    "\x0c": "a form feed",
+    "\x1b": "an escape character",
+    "\x7f": "a delete character",
+    "\x85": "a next-line character",
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+}
 
 
 class InvalidValue(Exception):
@@ -96,7 +117,26 @@ def _or_list(words: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-def _string(text: str, label: str) -> str:
+def _described(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    if char == "\0":
+        return "a NUL character"
+    if name := _CONTROL_NAMES.get(char):
+        return f"{name} ({code})"
+    if char >= "\u202a":
+        return f"the invisible bidirectional control {code}"
+    return f"the control character {code}"
+
+
+def one_line(value: str, label: str) -> str:
+    """``value`` if it is one line of visible text; else InvalidValue naming the first control in it."""
+    if bad := _LINE_CONTROL.search(value):
+        msg = f"{label} contains {_described(bad.group())}; it must be one line of plain text"
+        raise InvalidValue(msg)
+    return value
+
+
+def _stripped(text: str, label: str) -> str:
     value = text.strip()
     if not value:
         msg = f"{label} is empty"
@@ -104,20 +144,44 @@ def _string(text: str, label: str) -> str:
     return value
 
 
+def _string(text: str, label: str) -> str:
+    return one_line(_stripped(text, label), label)
+
+
+def _path(text: str, label: str) -> str:
+    value = _stripped(text, label)
+    if bad := _LINE_CONTROL.search(value):
+        # The path is quoted (escaped) so the message shows where the character sits in it.
+        msg = f"{label} {show(value)} contains {_described(bad.group())}"
+        raise InvalidValue(msg)
+    return value
+
+
 def _name(text: str, label: str) -> str:
-    value = _string(text, label)
+    # The name rules (like the patterns of ids, formats and codes below) allow no control character.
+    value = _stripped(text, label)
     if (problem := validate_name(value)) is not None:
         raise InvalidValue(problem)
     return value
 
 
 def speech_text(text: str, label: str) -> str:
-    """Text to speak, with uniform line endings and no outer whitespace; empty is an issue."""
+    """Text to speak, with uniform line endings and no outer whitespace.
+
+    Empty text is an issue, and so is a control character other than a tab, a line break or a
+    form feed (taken as a paragraph break).
+    """
     # Line endings are made uniform so a CRLF spreadsheet and an LF YAML file bill the same text;
     # outer whitespace (a YAML block's final newline, say) would only be billed.
-    value = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    # A form feed is a page break (pdftotext puts one between pages): a paragraph break, read aloud.
+    value = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").strip()
     if not value:
         msg = f"{label} is empty"
+        raise InvalidValue(msg)
+    if bad := _TEXT_CONTROL.search(value):
+        line = value.count("\n", 0, bad.start()) + 1
+        where = f" (line {line} of the text)" if line > 1 else ""
+        msg = f"{label} contains {_described(bad.group())}{where}; text may hold tabs and line breaks only"
         raise InvalidValue(msg)
     return value
 
@@ -128,7 +192,7 @@ def _interned(text: str, label: str) -> str:
 
 
 def _voice_id(text: str, label: str) -> str:
-    value = _string(text, label)
+    value = _stripped(text, label)
     if not _VOICE_ID.fullmatch(value):
         msg = f"{label} {show(value)} may contain only letters, digits, '-' and '_'"
         raise InvalidValue(msg)
@@ -136,7 +200,7 @@ def _voice_id(text: str, label: str) -> str:
 
 
 def _output_format(text: str, label: str) -> str:
-    value = _string(text, label)
+    value = _stripped(text, label)
     if value not in ALL_FORMATS:
         close = suggest(value, ALL_FORMATS, n=3)
         hint = f"did you mean {_or_list(close)}?" if close else f"expected one of: {', '.join(ALL_FORMATS)}"
@@ -146,7 +210,7 @@ def _output_format(text: str, label: str) -> str:
 
 
 def _language(text: str, label: str) -> str:
-    value = _string(text, label)
+    value = _stripped(text, label)
     if not _LANGUAGE.fullmatch(value):
         msg = f"{label} must be an ISO 639 code of 2 or 3 lowercase letters such as 'en', got {show(value)}"
         raise InvalidValue(msg)
@@ -154,7 +218,7 @@ def _language(text: str, label: str) -> str:
 
 
 def _captions(text: str, label: str) -> str:
-    value = _string(text, label).lower()
+    value = _stripped(text, label).lower()
     if value not in {"srt", "vtt"}:
         msg = f"{label} must be 'srt' or 'vtt', got {show(text.strip())}"
         raise InvalidValue(msg)
@@ -203,8 +267,8 @@ _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "voice": _interned,
     "voice_id": _voice_id,
     "text": speech_text,
-    "text_file": _string,
-    "audio_file": _string,
+    "text_file": _path,
+    "audio_file": _path,
     "model_id": _interned,
     "output_format": _output_format,
     "voice_settings.stability": _number(0.0, 1.0),

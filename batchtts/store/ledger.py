@@ -10,9 +10,11 @@ finished file moves a row out of it. sqlite3 is used here only.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import functools
+import logging
 import os
 import sqlite3
 import time
@@ -23,6 +25,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, Self, TypeVar
 
 from batchtts.exceptions import LedgerError
+from batchtts.store.folder import STATE_DIR_NAME, prepare_state_dir, refuse_link
 
 __all__ = ["TRANSITIONS", "DoneRecord", "Event", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
@@ -152,6 +155,8 @@ class DoneRecord(NamedTuple):
     history_item_id: str | None
 
 
+log = logging.getLogger(__name__)
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -170,6 +175,9 @@ def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_FULL:
                 raise
+            ledger = args[0]
+            if isinstance(ledger, Ledger):
+                ledger.abandon_pending()
             msg = f"{os.strerror(errno.ENOSPC)} (the ledger could not be written: {exc})"
             raise OSError(errno.ENOSPC, msg) from exc
 
@@ -195,14 +203,16 @@ _ROW_FIELDS = (
 
 def ledger_dir(out_dir: Path) -> Path:
     """The folder batchtts keeps its own state in, inside the output folder."""
-    return out_dir / ".batchtts"
+    return out_dir / STATE_DIR_NAME
 
 
 class Ledger:
     """Synchronous, short transactions: each call commits, so a kill loses nothing recorded."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(path.parent)
+        for companion in ("", "-wal", "-shm", "-journal"):  # SQLite would follow a link at any of them
+            refuse_link(path.with_name(path.name + companion))
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._pending = 0  # finished rows not yet committed (see done)
@@ -246,9 +256,21 @@ class Ledger:
             return
         try:
             self.commit()
+        except OSError as exc:
+            # A full disk: what was pending are "done" marks only, whose rows stay in_flight and
+            # are fetched from history for free next time. Closing must not fail the run's end.
+            log.warning("the ledger's last rows were not written (%s); the next run re-checks them", exc)
         finally:
             self._db = None
             db.close()
+
+    def abandon_pending(self) -> None:
+        """Roll back an open transaction after a failed write, leaving the database as last committed."""
+        if self._db is not None and self._db.in_transaction:
+            # The transaction is gone either way; the next write starts afresh.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+        self._pending = 0
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -239,3 +239,53 @@ def test_retry_after_seconds_and_date() -> None:
     dated = error_from_response(503, b"", {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})
     assert dated.retry_after == 0.0
     assert error_from_response(503, b"", {}).retry_after is None
+
+
+async def test_history_download_posts_one_id_and_reads_the_audio(mocked: Any) -> None:
+    """POST /v1/history/download with the id and "wav": the single audio file comes back as the body."""
+    mocked.post(
+        f"{BASE}/v1/history/download", body=b"RIFF" + bytes(40), headers={"content-type": "audio/wav"}
+    )
+    async with _client() as client, client.history_download("hist1") as resp:
+        data = b"".join([c async for c in resp.chunks()])
+    assert data == b"RIFF" + bytes(40)
+    call = _sent(mocked, "POST", f"{BASE}/v1/history/download")
+    assert call.kwargs["json"] == {"history_item_ids": ["hist1"], "output_format": "wav"}
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (f'{{"detail":{{"status":"bad","message":"key {KEY} echoed"}}}}', "bad", "key *** echoed"),
+        (f'{{"detail":{{"status":"{_escaped(KEY)}","message":"key {_escaped(KEY)} echoed"}}}}', "***", "key *** echoed"),
+        (f'{{"error":"bad","message":"{_escaped(KEY[:5])}{KEY[5:]}"}}', "bad", "***"),
+        (f"<pre>{''.join(f'&#{ord(c)};' for c in KEY)}</pre>", None, "(withheld: it quoted the API key)"),
+        (f"<pre>{'x' * 190}{''.join(f'&#{ord(c)};' for c in KEY)}</pre>", None, "(withheld: it quoted the API key)"),
+        (f"key%3D{KEY.replace('_', '%5F')}", None, "(withheld: it quoted the API key)"),
+        (f'{{"detail": "{_escaped(KEY)}', None, "(withheld: it quoted the API key)"),
+    ],
+    ids=["plain", "json-escapes", "partly-escaped", "html-entities", "entities-past-the-snippet", "percent", "broken-json"],
+)  # fmt: skip
+def test_the_key_is_redacted_from_error_bodies_in_every_spelling(
+    body: str, code: str | None, message: str
+) -> None:
+    """Raw, JSON-escaped, HTML-entity or %-encoded: code and message never show the key, even a piece of it."""
+    err = error_from_response(400, body.encode(), {}, secret=Secret(KEY))
+    assert (err.code, err.message) == (code, message)
+    assert KEY not in str(err)
+    assert KEY[:10] not in err.message
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("r9", True), ("npQR4Xoyx4KHXQHSEy4s", True), ("req_1-2", True), (f"req-{KEY}", False), (KEY[2:12], False),
+     ("../x", False), ("a b", False), ("r" * 129, False), ("", False), ("é", False)],
+)  # fmt: skip
+def test_request_ids_are_kept_only_when_shaped_as_ids_and_free_of_the_key(value: str, kept: bool) -> None:
+    """An error's request id is the header as sent when it looks like an id; otherwise None."""
+    err = error_from_response(500, b"", {"request-id": value}, secret=Secret(KEY))
+    assert err.request_id == (value if kept else None)

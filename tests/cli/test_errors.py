@@ -63,14 +63,16 @@ def test_clicks_own_usage_errors_keep_clicks_message_and_exit_2(tmp_path: Path) 
     assert "batchtts: " not in result.stderr
 
 
-def test_an_os_error_exits_1_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    """An --out folder below a regular file is an OSError from the library: one line, exit 1."""
+def test_an_out_folder_below_a_file_exits_2_with_one_line_naming_it(tmp_path: Path) -> None:
+    """An --out folder below a regular file is bad input (a UsageError): one line naming the file, exit 2."""
     (tmp_path / "a-file").write_text("not a folder")
     result = invoke("run", manifest(tmp_path), "--offline", "--out", str(tmp_path / "a-file" / "out"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     err = assert_one_error_line(result)
-    assert err.count("\n") == 1
-    assert "Not a directory" in err
+    assert err == (
+        f"batchtts: cannot create the output folder {tmp_path / 'a-file' / 'out'}:"
+        f" {tmp_path / 'a-file'} is a file, not a folder\n"
+    )
 
 
 def test_a_corrupt_ledger_exits_2(tmp_path: Path) -> None:
@@ -110,6 +112,6 @@ def test_the_console_entry_point_maps_errors_the_same_way(tmp_path: Path) -> Non
         text=True,
         check=False,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert proc.stderr.startswith("batchtts: ")
     assert proc.stderr.count("\n") == 1

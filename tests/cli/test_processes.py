@@ -8,12 +8,14 @@ another process.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 import batchtts
@@ -48,7 +50,9 @@ async def _kill_mid_run(sig: signal.Signals, tmp_path: Path) -> tuple[Path, list
     jobs = clip_jobs(30)
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
-    async with Emulator(EmulatorConfig(api_key=KEY, chunk_delay_ms=10, chunk_bytes=512)) as emu:
+    # A time to first byte, so some requests are always billed and still waiting for their headers.
+    config = EmulatorConfig(api_key=KEY, ttfb_ms=200, chunk_delay_ms=10, chunk_bytes=512)
+    async with Emulator(config) as emu:
         args = ("run", str(manifest), "--base-url", emu.base_url, "--out", str(out), "--concurrency", "4")
         async with started_batchtts(*args, key=KEY) as proc:
             # Voices, models and the subscription come first, then eight finished TTS requests.
@@ -57,7 +61,9 @@ async def _kill_mid_run(sig: signal.Signals, tmp_path: Path) -> tuple[Path, list
             await asyncio.wait_for(proc.communicate(), 30)
         first_code = proc.returncode
         assert first_code is not None
-        emu.set_faults(chunk_delay_ms=0)  # the slow streams were for the kill to land mid-stream
+        if sig is not signal.SIGKILL:
+            assert json.loads((out / "report.json").read_text())["exit_code"] == first_code
+        emu.set_faults(ttfb_ms=0, chunk_delay_ms=0)  # the slow streams were for the kill to land mid-stream
         code, _, err = await run_batchtts(
             "run", str(manifest), "--base-url", emu.base_url, "--out", str(out), key=KEY
         )
@@ -77,18 +83,21 @@ async def test_sigkill_mid_run_then_rerun_bills_at_most_the_in_flight_requests_t
     assert temporaries(out) == []
 
 
-async def test_sigterm_stops_cleanly_with_exit_143(tmp_path: Path) -> None:
-    """SIGTERM behaves like Ctrl-C: exit 143; the re-run finishes, billing again at most what was in flight.
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_a_signal_stops_gracefully_and_the_rerun_bills_nothing_twice(
+    sig: signal.Signals, code: int, tmp_path: Path
+) -> None:
+    """Ctrl-C / SIGTERM mid-run: requests already sent record their acceptance, so the re-run bills exactly the manifest.
 
-    A request cancelled after the API billed it but before its headers arrived cannot be known to
-    the client, so up to the 4 requests in flight may be paid twice; everything accepted is recovered.
+    The first signal stops sending and lets sent requests reach their headers before cancelling the
+    streams; the re-run fetches those from history. The report says the exit code the process had.
     """
-    out, jobs, billed, first_code = await _kill_mid_run(signal.SIGTERM, tmp_path)
-    assert first_code == 143
-    manifest_chars = sum(len(j["text"]) for j in jobs)
-    assert manifest_chars <= billed <= manifest_chars + 4 * max(len(j["text"]) for j in jobs)
+    out, jobs, billed, first_code = await _kill_mid_run(sig, tmp_path)
+    assert first_code == code
+    assert billed == sum(len(j["text"]) for j in jobs)
     for job in jobs:
         assert mp3_info((out / f"{job['name']}.mp3").read_bytes()).length > 0.5
+    assert temporaries(out) == []
 
 
 async def test_two_concurrent_runs_never_both_render(tmp_path: Path) -> None:

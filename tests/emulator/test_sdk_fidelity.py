@@ -11,6 +11,7 @@ import io
 import math
 import struct
 import wave
+import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from elevenlabs import VoiceSettings
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
-from elevenlabs.errors import UnprocessableEntityError
+from elevenlabs.errors import BadRequestError, UnprocessableEntityError
 from elevenlabs.types import (
     GetVoicesResponse,
     GetVoicesV2Response,
@@ -198,6 +199,28 @@ async def test_history_list_get_audio_delete(sdk: AsyncElevenLabs, emulator: Emu
     with pytest.raises(ApiError) as caught:
         await sdk.history.get(ids[0])
     assert caught.value.status_code == 404
+
+
+async def test_history_download_one_several_and_a_bad_format(sdk: AsyncElevenLabs) -> None:
+    """history.download gives one item's MP3 or WAV, a zip for several, and BadRequestError's flat body."""
+    await collect(sdk.text_to_speech.convert(RACHEL, text=TEXT, output_format="pcm_16000"))
+    await collect(sdk.text_to_speech.convert(RACHEL, text="A second item."))
+    ids = [item.history_item_id for item in (await sdk.history.list()).history]
+    mp3 = await collect(sdk.history.download(history_item_ids=ids[1:]))
+    assert mp3 == await collect(sdk.history.get_audio(ids[1]))
+    assert mp3_info(mp3).sample_rate == 44100
+    with wave.open(
+        io.BytesIO(await collect(sdk.history.download(history_item_ids=ids[1:], output_format="wav")))
+    ) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+    with zipfile.ZipFile(io.BytesIO(await collect(sdk.history.download(history_item_ids=ids)))) as archive:
+        assert archive.namelist() == [f"{item_id}.mp3" for item_id in ids]
+    with pytest.raises(BadRequestError) as caught:
+        await collect(sdk.history.download(history_item_ids=ids, output_format="flac"))
+    assert caught.value.body == {
+        "error": "invalid_output_format",
+        "message": "output_format must be wav or none",
+    }
 
 
 async def test_sdk_sees_the_real_error_shapes(sdk: AsyncElevenLabs) -> None:

@@ -23,8 +23,9 @@ from aiohttp import web
 from batchtts import RunConfig, run
 from batchtts.api.client import ApiClient, Timeouts
 from batchtts.emulator import Emulator, EmulatorConfig
-from batchtts.exceptions import BatchTTSError, TransportError
+from batchtts.exceptions import BatchTTSError, TransportError, UnexpectedRedirect
 from batchtts.secret import Secret
+from batchtts.store.ledger import Ledger
 from tests.helpers import cli_env, config_for, invoke, run_batchtts, serving, started_batchtts, write_manifest
 from tests.misbehaving import (
     KEY,
@@ -33,9 +34,12 @@ from tests.misbehaving import (
     Call,
     Misbehaving,
     error,
+    escaped_key_error,
     json_error,
+    key_in_id_headers,
     never_answer,
     ok,
+    redirect,
     reset_before_answer,
     stall_mid_body,
 )
@@ -202,6 +206,126 @@ async def test_the_key_is_not_on_the_command_line_of_a_running_batchtts(tmp_path
     assert f"ELEVENLABS_API_KEY={KEY}" in environ.split("\0")  # where it does live: the check is real
     assert api.calls[0].api_key == KEY
     assert proc.returncode == 143
+
+
+# --- redirects, escaped echoes, ids -----------------------------------------------------------------
+
+TTS_PATH = f"/v1/text-to-speech/{VOICE_ID}/stream"
+# The key as a JSON string may spell it (\uXXXX) and as an HTML page may (&#N;): no artefact may hold either.
+KEY_FORMS = (KEY, "".join(f"\\u{ord(c):04x}" for c in KEY), "".join(f"&#{ord(c)};" for c in KEY))
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+@pytest.mark.parametrize("where", ["voices", "tts"])
+async def test_a_redirect_is_never_followed_so_the_key_goes_nowhere_else(
+    where: str, status: int, tmp_path: Path
+) -> None:
+    """A 3xx to a second server, on the voices or the TTS call, stops the run (exit 3) naming status and Location.
+
+    The second server receives nothing at all, so neither the key nor a POST turned GET ever reaches it.
+    """
+    manifest = spoken_by_rachel(tmp_path, {"a": "One."})
+    out = tmp_path / "out"
+    async with Misbehaving(ok) as elsewhere:
+        away = redirect(status, elsewhere.base_url)
+        tts: Behaviour = away if where == "tts" else ok
+        async with Misbehaving(tts, voices=away if where == "voices" else None) as api:
+            config = config_for(api, out, attempts=3, timeouts=TIMEOUTS)
+            if where == "voices":
+                with pytest.raises(UnexpectedRedirect) as caught:
+                    await asyncio.wait_for(run(manifest, config), 30)
+                redirected, message = caught.value, str(caught.value)
+                method, path = "GET", "/v2/voices"
+            else:
+                report = await asyncio.wait_for(run(manifest, config), 30)
+                assert (report.failed, report.exit_code) == (1, 3)
+                assert api.attempts("One.") == 1  # not retried as if it were passing
+                (failure,) = report.failures
+                assert (failure.status, failure.code) == (status, None)
+                message = f"HTTP {status}: {failure.message}"
+                method, path = "POST", TTS_PATH
+    assert elsewhere.requests == []
+    assert {r.api_key for r in api.requests} == {KEY}  # the key went out, to the configured origin only
+    assert message.startswith(f"HTTP {status}: {method} {path} was redirected to {elsewhere.base_url}{path}?")
+    assert message.endswith(
+        f"; batchtts never follows a redirect, so the API key goes to {api.base_url} only: "
+        "set the base URL to the address the API answers at"
+    )
+    if where == "voices":
+        assert redirected.exit_code == 3
+    assert json.loads((out / "report.json").read_text())["exit_code"] == 3
+    assert all(KEY not in text for text in artefacts(out))
+
+
+def test_cli_exits_3_on_a_redirect_and_names_where_it_pointed(tmp_path: Path) -> None:
+    """Through the CLI, a 301 on the voices call ends the run with exit 3 and one line naming the Location."""
+    manifest = spoken_by_rachel(tmp_path, {"a": "One."})
+    out = tmp_path / "out"
+    with serving(Misbehaving(ok)) as elsewhere:
+        with serving(Misbehaving(ok, voices=redirect(301, elsewhere.base_url))) as api:
+            result = invoke(
+                "-vv", "run", str(manifest), "--base-url", api.base_url, "--out", str(out), key=KEY
+            )
+        assert elsewhere.requests == []
+    stdout, stderr = result.stdout, result.stderr
+    assert result.exit_code == 3, stderr
+    assert "Traceback" not in stderr
+    assert f"batchtts: HTTP 301: GET /v2/voices was redirected to {elsewhere.base_url}/v2/voices?" in stderr
+    assert all(KEY not in text for text in artefacts(out, stdout, stderr))
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "message", "code"),
+    [
+        (escaped_key_error(400), "the key *** may not do this", "***"),
+        (escaped_key_error(403, html=True), "(withheld: it quoted the API key)", None),
+    ],
+    ids=["json-u-escapes", "html-entities"],
+)
+def test_a_key_echoed_in_escapes_is_redacted_once_decoded(
+    behaviour: Behaviour, message: str, code: str | None, tmp_path: Path
+) -> None:
+    """A key quoted in \\u escapes (JSON) or &#N; entities (HTML): at -vv no artefact, log or summary holds it in any form."""
+    manifest = spoken_by_rachel(tmp_path, {"good": "Fine.", "echo": "Echo."})
+    out = tmp_path / "out"
+    with serving(Misbehaving(by_text(**{"Echo.": behaviour}))) as api:
+        result = invoke("-vv", "run", str(manifest), "--base-url", api.base_url, "--out", str(out), key=KEY)
+        assert {c.api_key for c in api.calls} == {KEY}
+    stdout, stderr = result.stdout, result.stderr
+    assert result.exit_code == 1, stderr
+    (failure,) = json.loads((out / "report.json").read_text())["failures"]
+    assert (failure["name"], failure["message"], failure["code"]) == ("echo", message, code)
+    assert all(form not in text for text in artefacts(out, stdout, stderr) for form in KEY_FORMS)
+
+
+@pytest.mark.parametrize(
+    ("request_id", "history_item_id"),
+    [
+        ("req-{key}", "{key}"),
+        (KEY[3:15], KEY[-10:]),
+        ("../../etc/passwd", "<b>h1</b>"),
+        ("r" * 129, "h 1"),
+    ],
+    ids=["holding-the-key", "pieces-of-the-key", "paths-and-markup", "too-long-or-spaced"],
+)
+async def test_id_headers_holding_the_key_or_of_a_foreign_shape_are_never_stored(
+    request_id: str, history_item_id: str, tmp_path: Path
+) -> None:
+    """request-id / history-item-id holding (part of) the key or not shaped as ids: the clip renders, the ids are None everywhere."""
+    manifest = spoken_by_rachel(tmp_path, {"a": "One."})
+    out = tmp_path / "out"
+    behaviour = key_in_id_headers(request_id=request_id, history_item_id=history_item_id)
+    async with Misbehaving(behaviour) as api:
+        report = await asyncio.wait_for(run(manifest, config_for(api, out, timeouts=TIMEOUTS)), 30)
+    assert (report.rendered, report.failed) == (1, 0)
+    with Ledger.for_output(out) as ledger:
+        (row,) = list(ledger.rows())
+    assert (row.request_id, row.history_item_id) == (None, None)
+    (record,) = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    assert (record["request_id"], record.get("history_item_id")) == (None, None)
+    assert all(KEY not in text for text in artefacts(out))
+    if "{key}" not in request_id:
+        assert all(request_id not in text for text in artefacts(out))
 
 
 # --- TLS --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.book import BookSpec
 from batchtts.manifest.job import Location
 from batchtts.manifest.load import load_manifest
-from tests.helpers import issues_of
+from tests.helpers import WAV_START, issues_of
 
 # Lines 1-5; the book section starts on line 6.
 JOBS = """\
@@ -30,7 +30,7 @@ def book_dir(workdir: Path) -> Path:
     """The current directory, holding the jobs' inputs and covers (issues then say "m.yaml")."""
     (workdir / "ch01.txt").write_text("Chapter one.", encoding="utf-8")
     (workdir / "ch02.txt").write_text("Chapter two.", encoding="utf-8")
-    (workdir / "take.wav").write_bytes(b"RIFF")
+    (workdir / "take.wav").write_bytes(WAV_START)
     (workdir / "cover.jpg").write_bytes(JPEG)
     (workdir / "art").mkdir()
     (workdir / "art" / "cover.png").write_bytes(PNG)

@@ -284,3 +284,88 @@ def test_fifty_thousand_rows(workdir: Path) -> None:
     peak_mb = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
     # Printed for the record, not asserted: peak RSS belongs to the whole test process.
     print(f"50k rows: {elapsed:.2f} s, peak RSS {peak_mb:.0f} MB", file=sys.stderr)
+
+
+# --- quotes that never close (issue 14, item 11) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "issue"),
+    [
+        pytest.param(
+            'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,Three.\n',
+            ManifestIssue(file="m.csv", row=3, field="text", job="b", message="the quote opened on line 3 is never closed, so lines 4 to 5 (to the end of the file) would be read as this one value; add the closing quote"),
+            id="swallows-every-later-row",
+        ),
+        pytest.param(
+            'name,voice,text\na,Rachel,"Hi\n\n\n',
+            ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed; add the closing quote"),
+            id="last-row-blank-lines-after",
+        ),
+        pytest.param(
+            'name,voice,text\na,Rachel,"Hi',
+            ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed; add the closing quote"),
+            id="last-row-no-newline",
+        ),
+        pytest.param(
+            'name,voice,text,title\r\na,"Studio Narrator","One ""two""\r\nthree",Fine\r\nb,Adam,Hi.,"Open\r\nc,Adam,Bye.,\r\n',
+            ManifestIssue(file="m.csv", row=3, field="title", job="b", message="the quote opened on line 4 is never closed, so line 5 (to the end of the file) would be read as this one value; add the closing quote"),
+            id="after-proper-multi-line-cells",
+        ),
+        pytest.param(
+            'name,voice,text,stability\na,Rachel,Hi.,"0.5\nb,Adam,Bye.,0.1\n',
+            ManifestIssue(file="m.csv", row=2, field="stability", job="a", message="the quote opened on line 2 is never closed, so line 3 (to the end of the file) would be read as this one value; add the closing quote"),
+            id="a-voice-setting-names-its-column",
+        ),
+        pytest.param(
+            'name,voice,text,\na,Rachel,Hi.,"x\nb,Adam,Bye.,\n',
+            ManifestIssue(file="m.csv", row=2, job="a", message="the quote opened on line 2 (column 4) is never closed, so line 3 (to the end of the file) would be read as this one value; add the closing quote"),
+            id="unnamed-column",
+        ),
+        pytest.param(
+            '"name,voice,text\na,Rachel,Hi.\n',
+            ManifestIssue(file="m.csv", row=1, message="the quote opened on line 1 (column 1) is never closed, so line 2 (to the end of the file) would be read as this one value; add the closing quote"),
+            id="in-the-header",
+        ),
+        pytest.param(
+            'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,"Three."\ne,Adam,Four.\n',
+            ManifestIssue(file="m.csv", row=3, field="text", job="b", message="the quote opened on line 3 is only closed on line 5, followed by more text ('Three.\"'), so lines 4 to 5 would be read as part of this value; is a closing quote missing on line 3?"),
+            id="closed-by-a-later-rows-quote",
+        ),
+        pytest.param(
+            'name,voice,text\na,Rachel,"Hello," she said\nb,Adam,Bye.\n',
+            ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quoted value on line 2 goes on after its closing quote (' she said'); quote the whole value, and write each quote inside it twice (\"\")"),
+            id="text-after-the-closing-quote",
+        ),
+    ],
+)  # fmt: skip
+def test_a_quote_that_never_closes_is_an_issue_where_it_opened(
+    workdir: Path, text: str, issue: ManifestIssue
+) -> None:
+    """A quote left open (or closed only by a later row's quote) is one issue at its row and column, not a job that swallows the rows below."""
+    assert issues_of(write_csv(workdir, text)) == [issue]
+
+
+def test_an_open_quote_running_past_the_cell_limit_is_reported_as_the_quote(workdir: Path) -> None:
+    """Past 10 MB the csv module stops on the cell's size; the issue still says which quote never closed."""
+    rows = "".join(f"r{n},Adam,Line {n} of the rest.\n" for n in range(400_000))
+    path = write_csv(workdir, f'name,voice,text\na,Rachel,"Hello\n{rows}')
+    assert issues_of(path) == [
+        ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed, so lines 3 to 400002 (to the end of the file) would be read as this one value; add the closing quote"),
+    ]  # fmt: skip
+
+
+def test_closed_multi_line_cells_still_load(workdir: Path) -> None:
+    """Quoted cells with commas, doubled quotes and line breaks, closed properly, are one cell each, even at the end of the file."""
+    text = 'name,voice,text\na,Rachel,"One, ""two"",\n\nthree"\nb,Adam,"Last\r\nline"'
+    jobs = load_manifest(write_csv(workdir, text)).jobs
+    assert [(j.name, j.text, j.location.row) for j in jobs] == [
+        ("a", 'One, "two",\n\nthree', 2),
+        ("b", "Last\nline", 3),
+    ]
+
+
+def test_a_quote_inside_an_unquoted_cell_is_text(workdir: Path) -> None:
+    """A quote that does not start a cell opens nothing: it is part of the text, as in any spreadsheet."""
+    (a, b) = load_manifest(write_csv(workdir, 'name,voice,text\na,Rachel,5\'11" tall\nb,Adam,say "hi\n')).jobs
+    assert (a.text, b.text) == ("5'11\" tall", 'say "hi')

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.jobs import MAX_ISSUES
 from batchtts.manifest.load import Manifest, load_manifest
-from tests.helpers import issues_of
+from tests.helpers import issues_of, paths_under, refused_run
 
 
 def issues_in(workdir: Path, text: str | bytes, name: str = "m.yaml") -> list[ManifestIssue]:
@@ -196,6 +196,149 @@ def test_csv_hostile_content(workdir: Path) -> None:
     (workdir / "m.csv").write_text(text, encoding="utf-8")
     (job,) = load_manifest("m.csv").jobs
     assert job.text == "&a [*a, !!python/object:os.system x]"
+
+
+# --- control characters (issue 14, item 12) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("voice", r"Rachel\x1b[2J", "voice contains an escape character (U+001B); it must be one line of plain text"),
+        ("voice", r"\u202eRachel", "voice contains the invisible bidirectional control U+202E; it must be one line of plain text"),
+        ("model_id", r"eleven\u0000v2", "model_id contains a NUL character; it must be one line of plain text"),
+        ("text", r"Hello\0 there", "text contains a NUL character; text may hold tabs and line breaks only"),
+        ("text", r"Line one\nline two\a", "text contains the control character U+0007 (line 2 of the text); text may hold tabs and line breaks only"),
+        ("text", r"Next\u0085line", "text contains a next-line character (U+0085); text may hold tabs and line breaks only"),
+        ("text", r"C1\u009bcontrol", "text contains the control character U+009B; text may hold tabs and line breaks only"),
+        ("title", r"One\ntwo", "title contains a line break (U+000A); it must be one line of plain text"),
+        ("title", r"Tab\there", "title contains a tab (U+0009); it must be one line of plain text"),
+        ("album", r"A\u2028B", "album contains a line separator (U+2028); it must be one line of plain text"),
+        ("author", r"\u2066Ann\u2069", "author contains the invisible bidirectional control U+2066; it must be one line of plain text"),
+        ("track", r"1\x7f", "track contains a delete character (U+007F); it must be one line of plain text"),
+        ("text_file", r"a\x1b.txt", "text_file 'a\\x1b.txt' contains an escape character (U+001B)"),
+        ("audio_file", r"take\u202egnp.wav", "audio_file 'take\\u202egnp.wav' contains the invisible bidirectional control U+202E"),
+    ],
+)  # fmt: skip
+def test_control_characters_written_as_yaml_escapes_are_refused(
+    workdir: Path, field: str, value: str, message: str
+) -> None:
+    """Escapes decode to control characters after parsing; each field's rule refuses them, on its line."""
+    fields = {"name": "a", "voice_id": "abc", "text": '"Hi."'}
+    if field == "voice":
+        del fields["voice_id"]
+    elif field in {"text_file", "audio_file"}:
+        del fields["text"]
+    fields[field] = f'"{value}"'
+    text = "jobs:\n  - " + "\n    ".join(f"{key}: {written}" for key, written in fields.items()) + "\n"
+    line = 2 + list(fields).index(field)
+    assert issues_in(workdir, text) == [
+        ManifestIssue(file="m.yaml", line=line, field=field, job="a", message=message)
+    ]
+
+
+def test_control_characters_in_defaults_and_the_book_are_refused(workdir: Path) -> None:
+    """Defaults and book fields meet the same rule, each on its own line."""
+    (workdir / "c.txt").write_text("Chapter.", encoding="utf-8")
+    text = (
+        'defaults: {album: "Al\\x1bbum"}\n'
+        'book: {output: b.m4b, title: "T\\u0085itle", author: "\\u202eA", chapters: [c]}\n'
+        "jobs:\n  - {name: c, voice: Adam, text_file: c.txt}\n"
+    )
+    assert [(i.line, i.field, i.message) for i in issues_in(workdir, text)] == [
+        (1, "album", "album contains an escape character (U+001B); it must be one line of plain text"),
+        (2, "book.title", "book.title contains a next-line character (U+0085); it must be one line of plain text"),
+        (2, "book.author", "book.author contains the invisible bidirectional control U+202E; it must be one line of plain text"),
+    ]  # fmt: skip
+
+
+def test_control_characters_in_csv_cells_and_text_files_are_refused(workdir: Path) -> None:
+    """A CSV cell holds control characters as written, and a text file's text is spoken: both are refused, by row and field."""
+    (workdir / "page.txt").write_text("Page one.\n\x0bPage two.", encoding="utf-8")
+    text = (
+        "name,voice,text,text_file,title\na,Rachel\x1b[0m,Hi.,,\nb,Adam,,page.txt,\nc,Adam,Hi.,,Ti\u0090tle\n"
+    )
+    assert issues_in(workdir, text, "m.csv") == [
+        ManifestIssue(file="m.csv", row=2, field="voice", job="a", message="voice contains an escape character (U+001B); it must be one line of plain text"),
+        ManifestIssue(file="m.csv", row=3, field="text_file", job="b", message="text_file 'page.txt' contains a vertical tab (U+000B) (line 2 of the text); text may hold tabs and line breaks only"),
+        ManifestIssue(file="m.csv", row=4, field="title", job="c", message="title contains the control character U+0090; it must be one line of plain text"),
+    ]  # fmt: skip
+
+
+def test_tabs_line_breaks_and_other_scripts_are_not_controls(workdir: Path) -> None:
+    """Text keeps its tabs, line breaks and separators; titles may be in any script, with direction marks."""
+    text = (
+        "jobs:\n"
+        '  - {name: a, voice: Studio Narrator, text: "One\\ttab\\r\\nTwo\\u2028Three",'
+        ' title: "\u05e9\u05dc\u05d5\u05dd\u200f \u6771\u4eac", author: "Zo\u00eb"}\n'
+    )
+    (workdir / "m.yaml").write_text(text, encoding="utf-8")
+    (job,) = load_manifest("m.yaml").jobs
+    assert job.text == "One\ttab\nTwo\u2028Three"
+    assert job.title == "\u05e9\u05dc\u05d5\u05dd\u200f \u6771\u4eac"
+
+
+def test_a_form_feed_in_a_text_file_is_a_paragraph_break(workdir: Path) -> None:
+    """pdftotext puts a form feed between pages: it reads as a paragraph break, not an error."""
+    (workdir / "book.txt").write_text("End of page one.\fStart of page two.", encoding="utf-8")
+    (workdir / "m.yaml").write_text(
+        "jobs:\n  - {name: a, voice: Adam, text_file: book.txt}\n", encoding="utf-8"
+    )
+    (job,) = load_manifest("m.yaml").jobs
+    assert job.text == "End of page one.\n\nStart of page two."
+
+
+# --- hostile input through the command: exit 2, nothing sent, nothing written (issue 14) ------------
+
+
+def test_a_run_with_an_unterminated_csv_quote_sends_nothing(workdir: Path) -> None:
+    """The rows below an open quote would be billed as one job's text: the run stops at exit 2 instead, naming row and field."""
+    (workdir / "m.csv").write_text(
+        'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,Three.\n', encoding="utf-8"
+    )
+    before = paths_under(workdir)
+    assert refused_run("m.csv", "out") == (
+        "batchtts: m.csv, row 3, job 'b', field 'text': the quote opened on line 3 is never closed,"
+        " so lines 4 to 5 (to the end of the file) would be read as this one value; add the closing quote\n"
+    )
+    assert paths_under(workdir) == before
+
+
+def test_a_run_with_escaped_control_characters_sends_nothing(workdir: Path) -> None:
+    """Control characters from YAML escapes never reach the API or metadata.csv: exit 2, every one located."""
+    (workdir / "m.yaml").write_text(
+        'jobs:\n  - name: a\n    voice: "Rachel\\x1b[31m"\n    text: "Hi\\0."\n    title: "\\u0007"\n',
+        encoding="utf-8",
+    )
+    before = paths_under(workdir)
+    assert refused_run("m.yaml", "out") == (
+        "batchtts: m.yaml, line 3, job 'a', field 'voice': voice contains an escape character (U+001B); it must be one line of plain text\n"
+        "m.yaml, line 4, job 'a', field 'text': text contains a NUL character; text may hold tabs and line breaks only\n"
+        "m.yaml, line 5, job 'a', field 'title': title contains the control character U+0007; it must be one line of plain text\n"
+    )
+    assert paths_under(workdir) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "audio_file 'take.wav' is empty (0 bytes); speech-to-speech needs audio"),
+        (b"Dear diary, today I recorded nothing.\n", "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)"),
+    ],
+)  # fmt: skip
+def test_a_run_with_an_audio_file_that_is_not_audio_sends_nothing(
+    workdir: Path, content: bytes, message: str
+) -> None:
+    """An empty or text audio_file is refused before the upload (exit 2), not uploaded and "converted" or failed at run time."""
+    (workdir / "take.wav").write_bytes(content)
+    (workdir / "m.yaml").write_text(
+        "jobs:\n  - name: s\n    voice: Adam\n    audio_file: take.wav\n", encoding="utf-8"
+    )
+    before = paths_under(workdir)
+    assert (
+        refused_run("m.yaml", "out") == f"batchtts: m.yaml, line 4, job 's', field 'audio_file': {message}\n"
+    )
+    assert paths_under(workdir) == before
 
 
 # --- fuzzing --------------------------------------------------------------------------------------

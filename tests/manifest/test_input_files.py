@@ -11,7 +11,7 @@ import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.load import load_manifest
-from tests.helpers import one_issue
+from tests.helpers import WAV_START, one_issue
 
 
 @pytest.fixture
@@ -220,6 +220,7 @@ def test_size_limits_are_checked_by_stat(project: Path) -> None:
         "audio_file 'big.wav' is 60.0 MB; the limit is 50.0 MB"
     )
     with open(project / "fits.wav", "wb") as fh:
+        fh.write(WAV_START)
         fh.truncate(50 * 1024 * 1024)
     (job,) = load_manifest(job_with(project, "audio_file", "fits.wav")).jobs
     assert job.audio_file == (project / "fits.wav").resolve()
@@ -249,3 +250,47 @@ def test_every_file_issue_is_reported(project: Path) -> None:
         (3, "b", "audio_file"),
         (4, "c", "text_file"),
     ]
+
+
+# --- what an audio_file holds (issue 14, item 14) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        pytest.param(WAV_START, id="wav"),
+        pytest.param(b"ID3\x04\x00\x00\x00\x00\x00\x00", id="mp3-id3"),
+        pytest.param(b"\xff\xfb\x90\x64\x00", id="mp3-frame"),
+        pytest.param(b"\xff\xf3\x48\xc4\x00", id="mpeg2-layer3-frame"),
+        pytest.param(b"OggS\x00\x02", id="ogg"),
+        pytest.param(b"fLaC\x00\x00\x00\x22", id="flac"),
+        pytest.param(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00", id="m4a"),
+        pytest.param(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", id="webm"),
+        pytest.param(b"\xff\xf1\x50\x80\x02\x1f\xfc", id="aac-adts"),
+    ],
+)
+def test_audio_containers_the_api_takes_load(project: Path, start: bytes) -> None:
+    """Each container speech-to-speech takes is recognised by its first bytes (the rest is not read)."""
+    (project / "take.bin").write_bytes(start + bytes(100))
+    (job,) = load_manifest(job_with(project, "audio_file", "take.bin")).jobs
+    assert job.audio_file == (project / "take.bin").resolve()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"", "audio_file 'take.wav' is empty (0 bytes); speech-to-speech needs audio", id="empty"),
+        pytest.param(b"ID", "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="two-bytes"),
+        pytest.param(b"Hello, this is the script.\n", "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="text"),
+        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(20), "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="png"),
+        pytest.param(b"RIFF\x24\x00\x00\x00AVI LIST", "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="riff-but-avi"),
+        pytest.param(b"\xff\xff\xff\xff" + bytes(20), "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="sync-bits-but-reserved-values"),
+        pytest.param(bytes(1000), "audio_file 'take.wav' is not audio the API takes: its first bytes match none of MP3, WAV, FLAC, Ogg, M4A/MP4, WebM/Matroska, AAC (ADTS)", id="zeros"),
+    ],
+)  # fmt: skip
+def test_empty_and_non_audio_files_are_refused(project: Path, content: bytes, message: str) -> None:
+    """An empty file, text, an image or another RIFF is an issue on the audio_file line, before any upload."""
+    (project / "take.wav").write_bytes(content)
+    assert issue_of(job_with(project, "audio_file", "take.wav")) == ManifestIssue(
+        file="project/m.yaml", line=4, field="audio_file", job="j", message=message
+    )

@@ -14,7 +14,7 @@ from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
 from batchtts.manifest.jobs import MAX_ISSUES
 from batchtts.manifest.load import Manifest, load_manifest
-from tests.helpers import issues_of, one_issue
+from tests.helpers import WAV_START, issues_of, one_issue
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -167,7 +167,7 @@ def test_a_minimal_job_gets_the_builtin_defaults(workdir: Path) -> None:
 def test_speech_to_speech_job(workdir: Path) -> None:
     """An audio_file job is STS, defaults to the STS model and keeps the resolved path unread."""
     (workdir / "takes").mkdir()
-    (workdir / "takes" / "take3.wav").write_bytes(b"RIFF not really a wav")
+    (workdir / "takes" / "take3.wav").write_bytes(WAV_START + b"not really a wav")
     (job,) = load_manifest(
         yaml_job(workdir, "{name: converted/take3, voice: Adam, audio_file: takes/take3.wav}")
     ).jobs
@@ -255,7 +255,7 @@ def test_defaults_merge_with_jobs(workdir: Path) -> None:
 
 def test_defaults_model_for_sts_comes_from_kind_unless_set(workdir: Path) -> None:
     """Without model_id anywhere, TTS and STS jobs each get their own default model."""
-    (workdir / "in.wav").write_bytes(b"x")
+    (workdir / "in.wav").write_bytes(WAV_START)
     write(
         workdir / "m.yaml",
         """\
@@ -272,7 +272,7 @@ def test_defaults_model_for_sts_comes_from_kind_unless_set(workdir: Path) -> Non
 
 def test_a_tts_model_from_defaults_on_an_sts_job_is_an_issue(workdir: Path) -> None:
     """The issue points at the defaults line and says the model came from there."""
-    (workdir / "in.wav").write_bytes(b"x")
+    (workdir / "in.wav").write_bytes(WAV_START)
     write(
         workdir / "m.yaml",
         """\
@@ -439,7 +439,7 @@ def test_field_errors(workdir: Path, field_yaml: str, field: str, message: str) 
 )  # fmt: skip
 def test_job_errors(workdir: Path, body: str, line: int, field: str, job: str | None, message: str) -> None:
     """Missing, doubled, conflicting and misspelt fields are each one issue at the right line."""
-    (workdir / "a.wav").write_bytes(b"RIFF")
+    (workdir / "a.wav").write_bytes(WAV_START)
     issue = one_issue(yaml_job(workdir, body))
     assert issue == ManifestIssue(file="m.yaml", line=line, field=field, job=job, message=message)
 
@@ -694,7 +694,7 @@ def test_issue_file_is_the_path_as_given(workdir: Path) -> None:
 def test_yaml_and_csv_give_equal_jobs(workdir: Path) -> None:
     """The same content as YAML and as CSV produces equal JobSpecs (locations aside)."""
     write(workdir / "t.txt", "From a file.\n")
-    (workdir / "in.wav").write_bytes(b"x")
+    (workdir / "in.wav").write_bytes(WAV_START)
     write(
         workdir / "m.yaml",
         """\
