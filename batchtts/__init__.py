@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from batchtts._version import __version__ as __version__
 from batchtts.engine.config import RunConfig
-from batchtts.engine.report import JobFailure, RunReport
+from batchtts.engine.control import StopRequest
+from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.retry import RetryPolicy
 from batchtts.engine.run import preview, run
 from batchtts.engine.triage import PlanSummary
 from batchtts.exceptions import (
+    AccountBlocked,
     AccountError,
     ApiError,
     BatchTTSError,
@@ -22,14 +24,21 @@ from batchtts.exceptions import (
     LockHeld,
     ManifestError,
     ManifestIssue,
+    MissingPermission,
+    NotAudio,
+    PaymentRequired,
     QuotaExceeded,
     RateLimited,
+    RecoveryPending,
+    RenderNotPermitted,
     RunInterrupted,
     ServerError,
     ServerMisbehaved,
     StreamCut,
     TransportError,
+    UnexpectedAnswer,
     UnexpectedRedirect,
+    Unreachable,
     UsageError,
     VoiceNotFound,
 )
@@ -37,6 +46,7 @@ from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.secret import Secret
 
 __all__ = [
+    "AccountBlocked",
     "AccountError",
     "ApiError",
     "BatchTTSError",
@@ -49,9 +59,15 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "ManifestIssue",
+    "MissingPermission",
+    "NotAudio",
+    "Outcome",
+    "PaymentRequired",
     "PlanSummary",
     "QuotaExceeded",
     "RateLimited",
+    "RecoveryPending",
+    "RenderNotPermitted",
     "RetryPolicy",
     "RunConfig",
     "RunInterrupted",
@@ -59,9 +75,13 @@ __all__ = [
     "Secret",
     "ServerError",
     "ServerMisbehaved",
+    "StopReason",
+    "StopRequest",
     "StreamCut",
     "TransportError",
+    "UnexpectedAnswer",
     "UnexpectedRedirect",
+    "Unreachable",
     "UsageError",
     "VoiceNotFound",
     "load_manifest",

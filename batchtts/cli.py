@@ -21,6 +21,7 @@ import click
 
 from batchtts._version import __version__
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
+from batchtts.audio.info import format_duration
 from batchtts.emulator.cli import emulator_command
 from batchtts.engine.config import RunConfig
 from batchtts.engine.control import StopRequest
@@ -144,10 +145,16 @@ def _print_summary(summary: PlanSummary) -> None:
     click.echo(
         f"requests: {len(summary.to_render)} to render, {len(summary.to_recover)} to recover from history"
     )
-    for model_id in sorted(summary.characters_by_model):
-        chars = summary.characters_by_model[model_id]
-        credits = summary.credits_by_model.get(model_id, 0.0)
-        click.echo(f"  {model_id}: {chars:,} characters, ~{credits:,.0f} credits")
+    for model_id in sorted(summary.credits_by_model):
+        credits = summary.credits_by_model[model_id]
+        if model_id in summary.audio_seconds_by_model:  # speech-to-speech: billed by input duration
+            requests = summary.requests_by_model.get(model_id, 0)
+            audio = format_duration(summary.audio_seconds_by_model[model_id])
+            counted = f"{requests:,} request{'' if requests == 1 else 's'}"
+            click.echo(f"  {model_id}: {counted}, {audio} of audio, ~{credits:,.0f} credits")
+        else:
+            chars = summary.characters_by_model.get(model_id, 0)
+            click.echo(f"  {model_id}: {chars:,} characters, ~{credits:,.0f} credits")
     remaining = "unknown" if summary.remaining_credits is None else f"{summary.remaining_credits:,.0f}"
     click.echo(f"estimated credits: {summary.credits:,.0f} (remaining quota: {remaining})")
     if summary.removed_from_manifest:
@@ -276,6 +283,9 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
 
     async def fetch() -> list[dict[str, str]]:
         async with open_session(_config(offline=offline, base_url=base_url)) as session:
+            if (permission := session.voices.unreadable) is not None:
+                msg = f"this API key may not list voices: it lacks the {permission} permission; allow it"
+                raise UsageError(msg)
             return [
                 {"name": v.name, "voice_id": v.voice_id, "category": v.category}
                 for v in sorted(session.voices.voices, key=lambda v: v.name.casefold())
@@ -334,6 +344,43 @@ def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
         words = " ".join(chunk.request_text.split()[:8])
         mark = " ¶" if chunk.paragraph_end else ""
         click.echo(f"{i + 1:4d}  {len(chunk.request_text):6,d}{mark:2}  {words}…")
+
+
+@cli.command("import")
+@click.argument("book", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (default: one named after the book, in the current folder).",
+)
+@click.option("--voice", default="George", show_default=True, help="Voice of every chapter.")
+@click.option(
+    "--model", "model_id", default=DEFAULT_TTS_MODEL, show_default=True, help="Model to render with."
+)
+@click.option(
+    "--sample",
+    "sample_chars",
+    type=click.IntRange(50, 100_000),
+    metavar="CHARS",
+    help="Also write sample.yaml: the first CHARS of each chapter, for a cheap proof-listen.",
+)
+def import_command(
+    book: Path, out_dir: Path | None, voice: str, model_id: str, sample_chars: int | None
+) -> None:
+    """Turn BOOK (.epub, .md, .txt, .html) into a manifest and one text file per chapter."""
+    # The books stage is imported here: its readers need the optional `books` extra.
+    from batchtts.books.load import read_book
+    from batchtts.books.write import ImportOptions, book_slug, table_lines, write_import
+
+    found = read_book(book)
+    options = ImportOptions(
+        out_dir=out_dir if out_dir is not None else Path(book_slug(found)),
+        voice=voice,
+        model_id=model_id,
+        sample_chars=sample_chars,
+    )
+    for line in table_lines(write_import(found, book, options)):
+        click.echo(line)
 
 
 cli.add_command(emulator_command)

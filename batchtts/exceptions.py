@@ -13,25 +13,36 @@ into; the library itself never prints or exits::
     │   ├── BudgetExceeded             the plan needs more credits than are left
     │   └── ServerMisbehaved           the base URL does not act as the API (endless voice pages)
     ├── TransportError            (1)  no usable HTTP answer: connection refused/reset, timeout, cut stream
+    │   ├── Unreachable                no connection opened: DNS failure, refused (a TLS failure is not this)
+    │   ├── UnexpectedAnswer           a 2xx that is not what the endpoint answers: not JSON, another shape
     │   └── StreamCut                  the body ended early, after the server accepted (and billed) it
     │       ├── NotAudio                   a billed 200 whose body is not the audio asked for
     │       └── BodyLimitExceeded          larger, slower or later than what was asked can be
     ├── RecoveryPending           (1)  billed audio history could not give back in this run; left for the next
     └── ApiError                  (1)  the API answered with an error status
-        ├── InvalidApiKey         (3)
+        ├── InvalidApiKey         (3)  401 invalid or missing key, or a 401 code batchtts does not know
         ├── QuotaExceeded         (3)
+        ├── AccountBlocked        (3)  401 detected_unusual_activity
+        ├── PaymentRequired       (3)  a 402 that is neither out of credits nor one voice refused
+        ├── MissingPermission          401 missing_permissions: a restricted key lacks ``.permission``
+        │   └── RenderNotPermitted (3) … on text- or speech-to-speech itself: no job can render
         ├── UnexpectedRedirect    (3)  a 3xx, never followed (the key would go with it); also ServerMisbehaved
         ├── VoiceNotFound
         ├── RateLimited                429: system_busy, or too many concurrent requests
         └── ServerError                5xx
+
+Which API answer becomes which of these, and whether it stops the run or fails one job, is one
+table: :mod:`batchtts.api.account_errors`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
+    "AccountBlocked",
     "AccountError",
     "ApiError",
     "BatchTTSError",
@@ -42,16 +53,21 @@ __all__ = [
     "LockHeld",
     "ManifestError",
     "ManifestIssue",
+    "MissingPermission",
     "NotAudio",
+    "PaymentRequired",
     "QuotaExceeded",
     "RateLimited",
     "RecoveryPending",
+    "RenderNotPermitted",
     "RunInterrupted",
     "ServerError",
     "ServerMisbehaved",
     "StreamCut",
     "TransportError",
+    "UnexpectedAnswer",
     "UnexpectedRedirect",
+    "Unreachable",
     "UsageError",
     "VoiceNotFound",
 ]
@@ -160,6 +176,17 @@ class TransportError(BatchTTSError):
     """No usable HTTP answer: refused or reset connection, DNS failure, timeout."""
 
 
+class Unreachable(TransportError):
+    """No connection could be opened to the base URL: its host name does not resolve, or it refuses.
+
+    A TLS failure is not this: the server answered, but could not be verified.
+    """
+
+
+class UnexpectedAnswer(TransportError):
+    """A 2xx answer that is not what the endpoint sends: an HTML page, or JSON of another shape."""
+
+
 class StreamCut(TransportError):
     """The response body ended early, after the API accepted (and billed) the request."""
 
@@ -222,6 +249,41 @@ class InvalidApiKey(ApiError, AccountError):
 
 class QuotaExceeded(ApiError, AccountError):
     """The account has too few credits left for the request."""
+
+    exit_code = 3
+
+
+class AccountBlocked(ApiError, AccountError):
+    """401 detected_unusual_activity: the account is blocked (free tier from a VPN or cloud address)."""
+
+    exit_code = 3
+
+
+class PaymentRequired(ApiError, AccountError):
+    """A 402 that is neither out of credits nor one voice refused: no request can be paid for."""
+
+    exit_code = 3
+
+
+_PERMISSION = re.compile(r"permissions?\s+['\"`]?([a-z][a-z0-9_]*)")
+
+
+class MissingPermission(ApiError):
+    """401 missing_permissions: a restricted API key lacks the scope an endpoint needs.
+
+    ``permission`` is the scope the message names (``voices_read``, ``models_read``, ``user_read``,
+    ``text_to_speech``, …), or None when it names none. On a lookup (voices, models, the
+    subscription) batchtts goes on without it; see :class:`RenderNotPermitted` for rendering.
+    """
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        found = _PERMISSION.search(self.message)
+        self.permission: str | None = found.group(1) if found else None
+
+
+class RenderNotPermitted(MissingPermission, AccountError):
+    """401 missing_permissions on text- or speech-to-speech itself: no job of the run can render."""
 
     exit_code = 3
 

@@ -10,7 +10,7 @@ __all__ = ["MODEL_ID", "OUTPUT_FORMAT", "VOICES", "ManifestInfo", "clip_text", "
 
 # Several voices from the emulator's bundled library (names unique there, so both clients resolve
 # them the same way). The model and format are batchtts' defaults, spelled out for the SDK script.
-VOICES = ("Rachel", "Adam", "Bella", "Antoni", "Studio Narrator")
+VOICES = ("Jessica", "Brian", "Sarah", "Eric", "Studio Narrator")
 MODEL_ID = "eleven_multilingual_v2"
 OUTPUT_FORMAT = "mp3_44100_128"
 

@@ -1,6 +1,7 @@
 """What many test modules need, written once: plain functions (the fixtures are in ``conftest.py``).
 
-- Manifests and runs: :func:`write_manifest`, :func:`clip_jobs`, :func:`config_for`, :func:`no_backoff`.
+- Manifests and runs: :func:`write_manifest`, :func:`clip_jobs`, :func:`config_for`, :func:`no_backoff`;
+  real audio for an ``audio_file``: :func:`write_wav`, :func:`write_mp3`.
 - Reading results: :func:`issues_of`, :func:`one_issue`, :func:`mp3_info`, :func:`tts_records`,
   :func:`temporaries`.
 - Refusals: :func:`refused_run` runs ``batchtts run`` against an emulator and checks it exited 2
@@ -22,11 +23,13 @@ import logging
 import os
 import sys
 import threading
+import wave
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import lameenc
 import mutagen.mp3
 import pytest
 from click.testing import CliRunner, Result
@@ -61,6 +64,8 @@ __all__ = [
     "temporaries",
     "tts_records",
     "write_manifest",
+    "write_mp3",
+    "write_wav",
 ]
 
 T = TypeVar("T")
@@ -68,7 +73,7 @@ T = TypeVar("T")
 DATA = Path(__file__).parent / "data"
 """Sample chapters in several languages (``chapter_en.txt``, ``chapter_ja.txt``, …)."""
 
-VOICES = ("Rachel", "Adam", "Studio Narrator")
+VOICES = ("Jessica", "Brian", "Studio Narrator")
 """Voices every emulator knows, by name."""
 
 TTS_PATH = "/v1/text-to-speech/"
@@ -93,6 +98,27 @@ def write_manifest(
     lines.extend(f"  - {json.dumps(job)}" for job in jobs)
     path = folder / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_wav(path: Path, seconds: float, *, rate: int = 8_000) -> Path:
+    """Write ``seconds`` of silence as a 16-bit mono WAV file at ``rate`` Hz to ``path``, and return it."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"\0\0" * round(seconds * rate))
+    return path
+
+
+def write_mp3(path: Path, seconds: float, *, rate: int = 16_000) -> Path:
+    """Write ``seconds`` of silence as a mono MP3 (lameenc, 32 kbps, no Xing header) to ``path``, and return it."""
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(32)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(1)
+    encoder.set_quality(7)
+    path.write_bytes(encoder.encode(b"\0\0" * round(seconds * rate)) + encoder.flush())
     return path
 
 

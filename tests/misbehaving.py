@@ -1,6 +1,6 @@
 """A purpose-built misbehaving API server, for the hardening tests and the CLI's lock race.
 
-It serves just enough of the ElevenLabs API to start a run — ``/v2/voices`` (one voice, Rachel),
+It serves just enough of the ElevenLabs API to start a run — ``/v2/voices`` (one voice, Jessica),
 ``/v1/models`` and ``/v1/user/subscription``, all correct — plus a text-to-speech stream endpoint
 whose behaviour each test chooses per request, and ``/v1/history/{id}/audio`` for the audio of
 every request it accepted (or, when a test says so, a misbehaving history too). It runs on 127.0.0.1 port 0 (optionally over TLS) and closes cleanly:
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 KEY = "sk_misbehaving_secret_5f3a9c0d1e2b"
-VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
+VOICE_ID = "cgSgspJ2msm6clMCkdW9"
 
 
 def _tone_mp3() -> bytes:
@@ -292,7 +292,7 @@ def trickle(every: float, *, with_history: bool = True) -> Behaviour:
     return behaviour
 
 
-RACHEL = {"voice_id": VOICE_ID, "name": "Rachel", "category": "premade"}
+JESSICA = {"voice_id": VOICE_ID, "name": "Jessica", "category": "premade"}
 
 
 def endless_voice_pages(*, fresh_tokens: bool, total_count: int | None = None) -> Handler:
@@ -301,7 +301,7 @@ def endless_voice_pages(*, fresh_tokens: bool, total_count: int | None = None) -
     async def handler(request: web.Request) -> web.StreamResponse:
         token = request.query.get("next_page_token", "t0")
         following = f"t{int(token[1:]) + 1}" if fresh_tokens else "t1"
-        page: dict[str, Any] = {"voices": [RACHEL], "has_more": True, "next_page_token": following}
+        page: dict[str, Any] = {"voices": [JESSICA], "has_more": True, "next_page_token": following}
         if total_count is not None:
             page["total_count"] = total_count
         return web.json_response(page)
@@ -318,11 +318,13 @@ class Misbehaving:
         *,
         history: Behaviour | None = None,
         voices: Handler | None = None,
+        subscription: Handler | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.tts = tts
         self.history_behaviour = history  # None: serve the stored audio of each accepted request
-        self.voices_handler = voices  # None: one page, Rachel only
+        self.voices_handler = voices  # None: one page, Jessica only
+        self.subscription_handler = subscription  # None: a creator account with credits to spare
         self.requests: list[Seen] = []  # every request, on any route, in order of arrival
         self.calls: list[Call] = []
         self.history: dict[str, bytes] = {}  # what a history fetch of each id returns
@@ -351,7 +353,7 @@ class Misbehaving:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/v2/voices", self.voices_handler or self._voices)
         app.router.add_get("/v1/models", self._models)
-        app.router.add_get("/v1/user/subscription", self._subscription)
+        app.router.add_get("/v1/user/subscription", self.subscription_handler or self._subscription)
         app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self._tts)
         app.router.add_get("/v1/history/{history_item_id}/audio", self._history)
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
@@ -376,7 +378,7 @@ class Misbehaving:
         return await handler(request)
 
     async def _voices(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"voices": [RACHEL], "has_more": False, "next_page_token": None})
+        return web.json_response({"voices": [JESSICA], "has_more": False, "next_page_token": None})
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         model = {

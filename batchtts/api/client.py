@@ -31,19 +31,18 @@ from typing import Any, Self
 import aiohttp
 
 from batchtts._version import __version__
+from batchtts.api.account_errors import classify
+from batchtts.api.formats import parse_output_format
 from batchtts.api.limits import ANY_AUDIO, BodyLimits, BodyMeter, Breach, sts_limits, tts_limits
 from batchtts.exceptions import (
     ApiError,
     BodyLimitExceeded,
-    InvalidApiKey,
-    QuotaExceeded,
-    RateLimited,
-    ServerError,
     ServerMisbehaved,
     StreamCut,
     TransportError,
+    UnexpectedAnswer,
     UnexpectedRedirect,
-    VoiceNotFound,
+    Unreachable,
 )
 from batchtts.secret import Secret, redact
 
@@ -52,8 +51,6 @@ __all__ = ["DEFAULT_BASE_URL", "ApiClient", "AudioResponse", "Timeouts", "error_
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
-_QUOTA_CODES = {"quota_exceeded", "insufficient_credits"}
-_KEY_CODES = {"invalid_api_key", "missing_api_key"}
 _MiB = 1024 * 1024
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_JSON_BODY = 16 * _MiB  # one JSON answer; a page of 100 voices is well under 1 MB
@@ -216,7 +213,12 @@ def _plain_http_host(base_url: str) -> str | None:
 
 
 def error_from_response(
-    status: int, body: bytes, headers: Mapping[str, str], *, secret: Secret | None = None
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secret: Secret | None = None,
+    path: str | None = None,
 ) -> ApiError:
     """Turn an error response into the matching ApiError, whatever shape its body has.
 
@@ -225,8 +227,13 @@ def error_from_response(
     may quote the request's headers back, and the message goes to logs, the report and the ledger:
     ``secret`` is redacted from the raw text and again from every decoded string (JSON may spell it
     in ``\\u`` escapes), and a message that still shows it once decoded is withheld.
+
+    The class is the one :mod:`batchtts.api.account_errors` gives the status, codes, message and
+    ``path`` (the endpoint that answered): an AccountError when no later request can succeed. The
+    newer body carries two codes, a broad ``code`` ("unauthorized") beside the classic ``status``
+    ("missing_permissions"): both are looked up, and the one the table knows is the error's code.
     """
-    code: str | None = None
+    names: list[str] = []
     message = ""
     text = redact(body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip(), secret)
     try:
@@ -235,8 +242,7 @@ def error_from_response(
         payload = None
     detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
     if isinstance(detail, dict):
-        raw_code = detail.get("code") or detail.get("status") or detail.get("error")
-        code = str(raw_code) if raw_code else None
+        names = [str(detail[k]) for k in ("code", "status", "error") if detail.get(k)]
         message = str(detail.get("message") or detail.get("msg") or "")
     elif isinstance(detail, list):
         parts = []
@@ -246,7 +252,7 @@ def error_from_response(
                 parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
             else:
                 parts.append(str(item))
-        code = "validation_error" if status == 422 else None
+        names = ["validation_error"] if status == 422 else []
         message = "; ".join(parts)
     elif isinstance(detail, str):
         message = detail
@@ -255,26 +261,45 @@ def error_from_response(
         # checked whole before it is cut, so that no cut can keep part of an escaped key.
         snippet = _scrubbed(" ".join(text.split()), secret)[:200]
         message = snippet or "(empty response body)"
-    if code is not None and (code := _scrubbed(code, secret)) == _WITHHELD:
-        code = None
-    kwargs: dict[str, Any] = {
-        "status": status,
-        "code": code,
-        "message": _scrubbed(message, secret),
-        "request_id": _id_header(headers, "request-id", secret),
-        "retry_after": _retry_after(headers),
-    }
-    if code in _QUOTA_CODES:
-        return QuotaExceeded(**kwargs)
-    if code in _KEY_CODES or (status == 401 and code is None):
-        return InvalidApiKey(**kwargs)
-    if status == 404 and code == "voice_not_found":
-        return VoiceNotFound(**kwargs)
-    if status == 429:
-        return RateLimited(**kwargs)
-    if status >= 500:
-        return ServerError(**kwargs)
-    return ApiError(**kwargs)
+    codes = tuple(name for name in (_scrubbed(n, secret) for n in names) if name != _WITHHELD)
+    message = _scrubbed(message, secret)
+    rule = classify(status, codes, message, path=path)
+    code = rule.code if rule.code in codes else next(iter(codes), None)
+    return rule.error(
+        status=status,
+        code=code,
+        message=message,
+        request_id=_id_header(headers, "request-id", secret),
+        retry_after=_retry_after(headers),
+    )
+
+
+def _as_asked(exc: ApiError, sent: str, asked: str) -> ApiError:
+    """``exc`` naming the output format the manifest asked for, not the one batchtts sent for it.
+
+    batchtts asks the stream endpoints for ``pcm_44100`` when a job wants ``wav_44100`` and writes
+    the header itself, so "Output format 'pcm_44100' is only available on the Pro tier" would
+    name a format the user never wrote.
+    """
+    if sent == asked or isinstance(exc, UnexpectedRedirect) or sent not in exc.message:
+        return exc
+    message = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(sent)}(?![A-Za-z0-9_])", asked, exc.message)
+    message += f" (batchtts requests {asked} as {sent} and writes the WAV header itself)"
+    return type(exc)(
+        status=exc.status,
+        code=exc.code,
+        message=message,
+        request_id=exc.request_id,
+        retry_after=exc.retry_after,
+    )
+
+
+def _stream_name(output_format: str) -> str:
+    """What a ``/stream`` endpoint is sent for a manifest's format (``wav_*`` → ``pcm_*``)."""
+    try:
+        return parse_output_format(output_format).stream_name
+    except ValueError:
+        return output_format  # a name batchtts does not know: the API will say so
 
 
 class ApiClient:
@@ -361,7 +386,7 @@ class ApiClient:
                     raise self._redirected(method, path, resp)
                 if resp.status >= 400:
                     body = await self._error_body(resp, deadline)
-                    raise error_from_response(resp.status, body, resp.headers, secret=self._key)
+                    raise error_from_response(resp.status, body, resp.headers, secret=self._key, path=path)
                 yield resp
         except TimeoutError as exc:
             if timer.expired():
@@ -369,6 +394,13 @@ class ApiClient:
             else:
                 msg = f"{method} {path}: no answer within the time limit"
             raise TransportError(msg) from exc
+        except aiohttp.ClientSSLError as exc:
+            # The server answered but could not be verified: not Unreachable, and said as it is.
+            msg = f"{method} {path}: {_scrubbed(str(exc), self._key) or type(exc).__name__}"
+            raise TransportError(msg) from exc
+        except aiohttp.ClientConnectorError as exc:
+            msg = f"{method} {path}: {_scrubbed(str(exc), self._key) or type(exc).__name__}"
+            raise Unreachable(msg) from exc
         except aiohttp.ClientResponseError as exc:
             msg = f"{method} {path}: {_scrubbed(exc.message, self._key)}"
             raise TransportError(msg) from exc
@@ -415,6 +447,7 @@ class ApiClient:
         if within is not None:
             deadline = deadline.sooner(within)
         async with self._request("GET", path, deadline=deadline, params=params) as resp:
+            status, content_type = resp.status, resp.headers.get("content-type", "")
             body = bytearray()
             timer = asyncio.timeout_at(deadline.at)
             try:
@@ -435,8 +468,9 @@ class ApiClient:
         try:
             return json.loads(body), len(body)
         except ValueError as exc:
-            msg = f"GET {path}: the answer was not JSON"
-            raise TransportError(msg) from exc
+            kind = " ".join(_scrubbed(content_type, self._key).split())[:100] or "no content type"
+            msg = f"GET {path} answered {status} {kind}, not JSON"
+            raise UnexpectedAnswer(msg) from exc
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET a JSON document (whole within ``Timeouts.json_call``, at most 16 MB)."""
@@ -448,15 +482,36 @@ class ApiClient:
 
         Paging ends when the server says so, or once it has listed as many voices as its
         ``total_count``; a token given twice, 1,000 pages, or 256 MB of pages is ServerMisbehaved.
+        A first page that is not a voice list is UnexpectedAnswer. When neither path exists, the
+        error raised is /v2/voices' own.
         """
         try:
             return await self._voice_pages()
         except ApiError as exc:
             if exc.status not in {404, 405}:
                 raise
-        data = await self.get_json("/v1/voices")
+            missing = exc
+        try:
+            return await self._voice_list("/v1/voices")
+        except ApiError as exc:
+            if exc.status in {404, 405}:
+                raise missing from exc
+            raise
+
+    async def legacy_voices(self) -> list[dict[str, Any]]:
+        """``GET /v1/voices?show_legacy=true``: the voices of /v1/voices plus the legacy premade ones.
+
+        Legacy voices (Rachel, Adam, …) still render by id but no longer appear in /v2/voices.
+        """
+        return await self._voice_list("/v1/voices", {"show_legacy": "true"})
+
+    async def _voice_list(self, path: str, params: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        data = await self.get_json(path, params)
         voices = data.get("voices") if isinstance(data, dict) else None
-        return [v for v in voices if isinstance(v, dict)] if isinstance(voices, list) else []
+        if not isinstance(voices, list):
+            msg = f"GET {path} answered JSON without a voices list"
+            raise UnexpectedAnswer(msg)
+        return [v for v in voices if isinstance(v, dict)]
 
     async def _voice_pages(self) -> list[dict[str, Any]]:
         path = "/v2/voices"
@@ -469,15 +524,18 @@ class ApiClient:
         for number in range(1, _MAX_VOICE_PAGES + 1):
             page, size = await self._json(path, params, within=listing)
             read += size
-            if not isinstance(page, dict):
+            items = page.get("voices") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                if number == 1:  # not the voice list at all: the base URL is not the API
+                    msg = f"GET {path} answered JSON without a voices list"
+                    raise UnexpectedAnswer(msg)
                 msg = f"GET {path}: page {number} is not a voice list"
                 raise ServerMisbehaved(msg)
             if read > _MAX_VOICE_LIST_BYTES:
                 cap = _MAX_VOICE_LIST_BYTES // _MiB
                 msg = f"GET {path}: {number} pages came to over {cap} MB of voices; stopped"
                 raise ServerMisbehaved(msg)
-            items = page.get("voices")
-            for voice in items if isinstance(items, list) else []:
+            for voice in items:
                 if isinstance(voice, dict):
                     voices.append(voice)
                     ids.add(str(voice.get("voice_id")))
@@ -504,14 +562,20 @@ class ApiClient:
         raise ServerMisbehaved(msg)
 
     async def models(self) -> list[dict[str, Any]]:
-        """GET /v1/models: a bare list of model objects."""
+        """GET /v1/models: a bare list of model objects (anything else is UnexpectedAnswer)."""
         data = await self.get_json("/v1/models")
-        return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        if not isinstance(data, list):
+            msg = "GET /v1/models answered JSON that is not a list of models"
+            raise UnexpectedAnswer(msg)
+        return [m for m in data if isinstance(m, dict)]
 
     async def subscription(self) -> dict[str, Any]:
-        """GET /v1/user/subscription."""
+        """GET /v1/user/subscription (anything but a JSON object is UnexpectedAnswer)."""
         data = await self.get_json("/v1/user/subscription")
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            msg = "GET /v1/user/subscription answered JSON that is not a subscription"
+            raise UnexpectedAnswer(msg)
+        return data
 
     @asynccontextmanager
     async def _audio(
@@ -523,11 +587,21 @@ class ApiClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         data: aiohttp.FormData | None = None,
+        asked: str | None = None,
     ) -> AsyncIterator[AudioResponse]:
+        """One audio request; ``asked``: the format the manifest named, quoted in its errors."""
         deadline = _Deadline.after(limits.deadline_s)
-        async with self._request(
+        request = self._request(
             method, path, deadline=deadline, params=params, json_body=json_body, data=data
-        ) as resp:
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                resp = await stack.enter_async_context(request)
+            except ApiError as exc:
+                sent = (params or {}).get("output_format")
+                if asked is None or sent is None or (reworded := _as_asked(exc, sent, asked)) is exc:
+                    raise
+                raise reworded from exc
             h, t, key = resp.headers, self._timeouts, self._key
             meter = BodyMeter(
                 limits,
@@ -560,16 +634,18 @@ class ApiClient:
     ) -> AbstractAsyncContextManager[AudioResponse]:
         """POST /v1/text-to-speech/{voice_id}/stream (or /stream/with-timestamps).
 
-        Without ``limits``, those of ``tts_limits`` for the body's text, format and timestamps.
+        ``output_format`` is any of the API's names: a ``wav_*`` one is sent as its ``pcm_*``
+        (the stream endpoints have no wav; the caller writes the header), and an error naming the
+        format sent names the one asked for. Without ``limits``, those of ``tts_limits`` for the
+        body's text, format and timestamps.
         """
         suffix = "/stream/with-timestamps" if timestamps else "/stream"
         path = f"/v1/text-to-speech/{voice_id}{suffix}"
         if limits is None:
             characters = len(str(body.get("text", "")))
             limits = _or_any(lambda: tts_limits(characters, output_format, timestamps=timestamps))
-        return self._audio(
-            "POST", path, limits, params={"output_format": output_format}, json_body=dict(body)
-        )
+        params = {"output_format": _stream_name(output_format)}
+        return self._audio("POST", path, limits, params=params, json_body=dict(body), asked=output_format)
 
     def sts_stream(
         self,
@@ -582,7 +658,8 @@ class ApiClient:
     ) -> AbstractAsyncContextManager[AudioResponse]:
         """POST /v1/speech-to-speech/{voice_id}/stream as multipart, streaming the input file.
 
-        Without ``limits``, those of ``sts_limits`` for the format and this file's size.
+        ``output_format`` as for :meth:`tts_stream`. Without ``limits``, those of ``sts_limits``
+        for the format and this file's size.
         """
         form = aiohttp.FormData()
         for name, value in fields.items():
@@ -593,7 +670,8 @@ class ApiClient:
         path = f"/v1/speech-to-speech/{voice_id}/stream"
         if limits is None:
             limits = _or_any(lambda: sts_limits(output_format, input_bytes=len(audio)))
-        return self._audio("POST", path, limits, params={"output_format": output_format}, data=form)
+        params = {"output_format": _stream_name(output_format)}
+        return self._audio("POST", path, limits, params=params, data=form, asked=output_format)
 
     def history_audio(
         self, history_item_id: str, *, limits: BodyLimits | None = None

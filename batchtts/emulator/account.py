@@ -25,12 +25,12 @@ _RESET_PERIOD_S = 30 * 24 * 3600
 
 @routes.get("/v1/voices")
 async def list_voices(request: web.Request) -> web.Response:
-    """``GET /v1/voices``: every voice, unpaginated."""
+    """``GET /v1/voices``: every voice, unpaginated; the legacy premade ones only with ``show_legacy``."""
     check = Checker()
-    check.boolean(("query", "show_legacy"), request.query.get("show_legacy"), False)
+    show_legacy = check.boolean(("query", "show_legacy"), request.query.get("show_legacy"), False)
     check.raise_if_any()
-    state = request.app[STATE_KEY]
-    return web.json_response({"voices": [voice.to_json() for voice in state.voices.all()]})
+    voices = request.app[STATE_KEY].voices.listed(show_legacy=show_legacy)
+    return web.json_response({"voices": [voice.to_json() for voice in voices]})
 
 
 def _page_token(offset: int) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from batchtts.emulator import account, history_endpoints, speech
-from batchtts.emulator.errors import ApiFailure, invalid_api_key
+from batchtts.emulator.errors import ApiFailure, invalid_api_key, missing_permissions
 from batchtts.emulator.keys import CURRENT_RECORD, STATE_KEY
+from batchtts.emulator.permissions import required_permission
 from batchtts.emulator.state import EmulatorState
 
 __all__ = ["make_app"]
@@ -27,8 +28,9 @@ def _new_record(request: web.Request) -> dict[str, Any]:
 
     ``status`` is the answer's status, or 499 when the client hung up before the handler finished;
     ``fault`` is None, "busy", "error", "cut" or "concurrency"; ``characters`` is ``len(text)`` for
-    TTS (None otherwise); ``credits`` what the request billed (0 when nothing); ``duration_ms`` the
-    handler's wall time, body included.
+    TTS (None otherwise); ``credits`` what the request billed (0 when nothing); ``queued_ms`` how
+    long a TTS/STS request waited for a concurrency slot (None when it never asked for one);
+    ``duration_ms`` the handler's wall time, body (and queueing) included.
     """
     return {
         "ts": time.time(),
@@ -47,6 +49,7 @@ def _new_record(request: web.Request) -> dict[str, Any]:
         "previous_text": None,
         "next_text": None,
         "fault": None,
+        "queued_ms": None,
         "duration_ms": None,
     }
 
@@ -65,6 +68,10 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
             return web.json_response({"detail": route_error.reason}, status=route_error.status)
         if request.headers.get("xi-api-key") != state.config.api_key:
             raise invalid_api_key()
+        resource = request.match_info.route.resource
+        needed = None if resource is None else required_permission(request.method, resource.canonical)
+        if needed is not None and not state.config.allows(needed):
+            raise missing_permissions(needed)
         response = await handler(request)
         record["status"] = response.status
         return response

@@ -6,7 +6,7 @@ from typing import Any
 
 from batchtts.api.models import KNOWN_MODELS, ModelInfo
 
-__all__ = ["models_json"]
+__all__ = ["free_user_limit", "max_input_seconds", "models_json"]
 
 _LANGUAGE_NAMES = {
     "en": "English",
@@ -53,6 +53,19 @@ _LANGUAGES: dict[str, tuple[str, ...]] = {
     "eleven_multilingual_sts_v2": _MULTILINGUAL_V2,
 }
 _FREE_USER_LIMIT = 2_500  # the spec example's free-tier cap; subscribers get the model's full limit
+# Speech-to-speech input length per model: "Multilingual v2 takes up to 10 minutes of audio and
+# English v2 up to 5 minutes" (HELP 13298164480913, API-NOTES §4 and "Limits and ranges").
+_MAX_INPUT_S = {"eleven_english_sts_v2": 5 * 60.0, "eleven_multilingual_sts_v2": 10 * 60.0}
+
+
+def free_user_limit(model: ModelInfo) -> int:
+    """Characters one request may carry on a free account (``max_characters_request_free_user``)."""
+    return min(model.max_characters, _FREE_USER_LIMIT)
+
+
+def max_input_seconds(model: ModelInfo) -> float | None:
+    """Seconds of audio one speech-to-speech request may upload to this model (None: no limit known)."""
+    return _MAX_INPUT_S.get(model.model_id)
 
 
 def _model_json(model: ModelInfo) -> dict[str, Any]:
@@ -69,7 +82,7 @@ def _model_json(model: ModelInfo) -> dict[str, Any]:
         "token_cost_factor": 1.0,
         "description": f"{model.name} (offline emulator)",
         "requires_alpha_access": False,
-        "max_characters_request_free_user": min(model.max_characters, _FREE_USER_LIMIT),
+        "max_characters_request_free_user": free_user_limit(model),
         "max_characters_request_subscribed_user": model.max_characters,
         "maximum_text_length_per_request": model.max_characters,
         "languages": [{"language_id": code, "name": _LANGUAGE_NAMES[code]} for code in languages],

@@ -26,13 +26,31 @@ _MS = click.FloatRange(min=0.0)
     "--api-key", default="emulator-key", show_default=True, help="The xi-api-key clients must send."
 )
 @click.option(
-    "--tier", default="creator", show_default=True, help="Subscription tier: sets the concurrency limits."
+    "--tier",
+    default="creator",
+    show_default=True,
+    help="Subscription tier (free, starter, creator, pro, scale, business, enterprise): sets the concurrency "
+    "limits, the output formats allowed (pcm_44100/wav_44100 need pro) and the free-user text cap.",
 )
 @click.option(
     "--concurrency-limit",
     type=click.IntRange(min=1),
     default=None,
     help="In-flight requests allowed for standard models (turbo/flash: twice this). Default: the tier's.",
+)
+@click.option(
+    "--queue-timeout-ms",
+    type=_MS,
+    default=3000.0,
+    show_default=True,
+    help="How long a request over the concurrency limit waits for a slot before 429 (0: answer 429 at once).",
+)
+@click.option(
+    "--permissions",
+    default=None,
+    metavar="NAME,NAME,...",
+    help="Make the key a restricted one holding only these permissions (e.g. text_to_speech,voices_read); "
+    "others are answered 401 missing_permissions. Default: every permission.",
 )
 @click.option(
     "--character-limit",
@@ -95,6 +113,8 @@ def emulator_command(
     api_key: str,
     tier: str,
     concurrency_limit: int | None,
+    queue_timeout_ms: float,
+    permissions: str | None,
     character_limit: int,
     ttfb_ms: float,
     chunk_delay_ms: float,
@@ -117,6 +137,8 @@ def emulator_command(
             api_key=api_key,
             tier=tier,
             concurrency_limit=concurrency_limit,
+            queue_timeout_ms=queue_timeout_ms,
+            permissions=permissions,
             character_limit=character_limit,
             ttfb_ms=ttfb_ms,
             chunk_delay_ms=chunk_delay_ms,

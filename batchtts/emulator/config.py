@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from batchtts.api.models import concurrency_for
+from batchtts.emulator.permissions import parse_permissions
 
 __all__ = ["EmulatorConfig"]
 
@@ -29,6 +31,18 @@ class EmulatorConfig:
     429 ``system_busy``, ``error_rate`` 500 or 503, ``cut_rate`` bills the request, stores the full
     audio in history, then cuts the body half way. ``concurrency_limit`` is the standard model group's
     limit (None: the tier's documented one); the turbo/flash group always gets twice as many.
+
+    A TTS/STS request over the limit waits up to ``queue_timeout_ms`` for a slot, first come first
+    served, and only then gets 429 ``too_many_concurrent_requests``: the real API "normally queues
+    requests over the limit first; 429 is the overflow" (DOCS models.mdx, API-NOTES §7.3 and
+    "Real-account behaviours"). How long it queues is not published (the docs speak of ~50 ms
+    typically added under load, behind other users' traffic the emulator does not have); the default
+    of 3 s lets a burst a little over the limit through once the requests ahead finish, while a
+    client that keeps far more in flight than its limit still meets 429 within seconds.
+    ``queue_timeout_ms=0`` answers 429 at once.
+
+    ``permissions`` makes the key a restricted one holding only these (the spec's ``PermissionType``
+    names, or one comma-separated string); None is an unrestricted key.
     """
 
     host: str = "127.0.0.1"
@@ -49,9 +63,14 @@ class EmulatorConfig:
     voices_file: str | Path | None = None  # None: the bundled library (data/voices.json)
     access_log_path: str | Path | None = None  # JSON lines, one per request
     chars_per_second: float = 15.0  # speaking rate: a clip lasts about len(text) / this
+    queue_timeout_ms: float = 3000.0  # how long a request over the concurrency limit waits for a slot
+    permissions: frozenset[str] | str | Iterable[str] | None = None  # held as a frozenset (None: all)
 
     def __post_init__(self) -> None:
         check_rates(busy_rate=self.busy_rate, error_rate=self.error_rate, cut_rate=self.cut_rate)
+        if self.permissions is not None:
+            # Frozen: normalised once here, so lists from RunConfig.emulator_options work as given.
+            object.__setattr__(self, "permissions", parse_permissions(self.permissions))
         problems = []
         if not 0 <= self.port <= 65535:
             problems.append(f"port must be 0..65535, got {self.port}")
@@ -67,10 +86,16 @@ class EmulatorConfig:
             problems.append(f"chunk_bytes must be at least 1, got {self.chunk_bytes}")
         if self.retry_after is not None and self.retry_after < 0:
             problems.append(f"retry_after must not be negative, got {self.retry_after}")
+        if self.queue_timeout_ms < 0:
+            problems.append(f"queue_timeout_ms must not be negative, got {self.queue_timeout_ms}")
         if self.chars_per_second <= 0:
             problems.append(f"chars_per_second must be positive, got {self.chars_per_second}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def allows(self, permission: str) -> bool:
+        """True when the key holds ``permission`` (an unrestricted key holds every one)."""
+        return self.permissions is None or permission in self.permissions
 
     def concurrency_limits(self) -> dict[str, int]:
         """In-flight TTS/STS requests allowed per model concurrency group."""

@@ -14,7 +14,18 @@ choice is undocumented the emulator picks (and documents) one:
 - ``POST /v1/history/download`` answers 400 in the spec's flat ``{"error", "message"}`` shape: its
   example for an ``output_format`` other than wav or null, and (the emulator's choice) an empty
   ``history_item_ids`` as ``no_history_items``;
-- the error fault → 500 ``internal_server_error`` or 503 ``service_unavailable``.
+- the error fault → 500 ``internal_server_error`` or 503 ``service_unavailable``;
+- text over a free account's per-request cap → 400 ``max_character_limit_exceeded`` naming the
+  free-user limit (the code and wording are assumed: no source shows the free-tier answer; they follow
+  the documented answer for accounts that are not signed in);
+- speech-to-speech input longer than the model takes → 400 ``audio_too_long`` (assumed: the limits
+  are documented, the answer is not).
+
+Two answers use the newer body live accounts send (2026 observations, API-NOTES §7.1 shape 3), with
+``type`` and ``code`` beside the classic ``status`` and ``message``, because a client that reads
+``detail.code`` first sees what it would see on a real account: a restricted key's 401
+``missing_permissions`` (``code`` "unauthorized") and a tier-gated output format's 403
+(``code`` "subscription_required", ``status`` "output_format_not_allowed").
 """
 
 from __future__ import annotations
@@ -28,11 +39,15 @@ from aiohttp import web
 __all__ = [
     "ApiFailure",
     "api_error",
+    "audio_too_long",
     "field_error",
+    "free_user_character_limit_exceeded",
     "history_item_not_found",
     "invalid_api_key",
     "invalid_download",
     "max_character_limit_exceeded",
+    "missing_permissions",
+    "output_format_not_allowed",
     "quota_exceeded",
     "server_error",
     "system_busy",
@@ -134,6 +149,51 @@ def max_character_limit_exceeded(length: int, limit: int) -> ApiFailure:
         f"This request's text has {length} characters and exceeds the character limit of {limit} characters."
     )
     return api_error(400, "max_character_limit_exceeded", msg)
+
+
+def free_user_character_limit_exceeded(length: int, limit: int) -> ApiFailure:
+    """400 for text over ``max_characters_request_free_user`` on a free account (wording assumed)."""
+    msg = (
+        f"This request's text has {length} characters and exceeds the character limit of {limit} "
+        "characters for free users."
+    )
+    return api_error(400, "max_character_limit_exceeded", msg)
+
+
+def audio_too_long(seconds: float, limit_s: float, model_id: str) -> ApiFailure:
+    """400 for speech-to-speech input longer than the model takes (code and wording assumed)."""
+    msg = (
+        f"The uploaded audio is {seconds:.1f} seconds long; the model {model_id} accepts at most "
+        f"{limit_s:g} seconds ({limit_s / 60:g} minutes) of audio."
+    )
+    return api_error(400, "audio_too_long", msg)
+
+
+def missing_permissions(permission: str) -> ApiFailure:
+    """401 for a restricted key without the permission the endpoint needs (live wording and shape)."""
+    msg = f"The API key you used is missing the permission {permission} to execute this operation."
+    detail = {
+        "type": "authentication_error",
+        "code": "unauthorized",
+        "message": msg,
+        "status": "missing_permissions",
+    }
+    return ApiFailure(401, {"detail": detail})
+
+
+def output_format_not_allowed(output_format: str, tier: str) -> ApiFailure:
+    """403 for an output format the account's tier may not ask for (live wording and shape).
+
+    ``tier`` is the lowest tier that may, as the message names it ("Pro", "Creator").
+    """
+    msg = f"Output format '{output_format}' is only available on the {tier} tier and above."
+    detail = {
+        "type": "authorization_error",
+        "code": "subscription_required",
+        "message": msg,
+        "status": "output_format_not_allowed",
+    }
+    return ApiFailure(403, {"detail": detail})
 
 
 def quota_exceeded(character_limit: int, remaining: int, cost: int) -> ApiFailure:

@@ -1,12 +1,22 @@
 """The text-to-speech and speech-to-speech endpoints.
 
-A request is checked in this order: schema (422), voice (404), model, text or audio, stitching ids
-(400), then it takes a concurrency slot (429), meets its seeded fault (429 busy / 5xx / cut), is
-checked against the quota (401), billed, logged to history and streamed.
+A request is checked in this order: schema (422), output format against the tier (403), voice
+(404), model, text or audio, stitching ids (400), then it takes a concurrency slot (queued up to
+``queue_timeout_ms``, then 429), meets its seeded fault (429 busy / 5xx / cut), is checked against
+the quota (401), billed, logged to history and streamed. (The key and its permissions were checked
+before any of this, by the application's middleware.)
 
 Billing: TTS costs ``ceil(len(text) × the model's cost multiplier)`` credits. Speech-to-speech has no
 published per-request rate in the sources; the emulator assumes 1,000 credits per minute of input
 audio, prorated and rounded up to a whole credit.
+
+Speed: ``voice_settings.speed`` is documented as 0.7–1.2 (DOCS ``controls.mdx``), yet the REST API
+takes 0.25–4.0 (SKILLS) and "silently clamps" values outside the documented range (livekit/agents
+#4774), while values far outside are refused (SubtitleEdit #10040; API-NOTES "Limits and ranges").
+So the emulator refuses speed outside 0.25–4.0 with a 422 on the field (see
+:mod:`~batchtts.emulator.validation`), and clamps anything else into 0.7–1.2 before synthesis: the
+clip's duration follows the clamped value. eleven_v3 ignores speed (API-NOTES), so its clips always
+last as long as speed 1.0 would make them.
 """
 
 from __future__ import annotations
@@ -24,9 +34,12 @@ from aiohttp import web
 
 from batchtts.api.models import KNOWN_MODELS, ModelInfo
 from batchtts.emulator.alignment import alignment, timestamp_chunks
+from batchtts.emulator.catalog import free_user_limit, max_input_seconds
 from batchtts.emulator.delivery import deliver, split
 from batchtts.emulator.errors import (
     api_error,
+    audio_too_long,
+    free_user_character_limit_exceeded,
     max_character_limit_exceeded,
     quota_exceeded,
     server_error,
@@ -40,6 +53,7 @@ from batchtts.emulator.keys import STATE_KEY, current_record
 from batchtts.emulator.probe import audio_duration
 from batchtts.emulator.state import EmulatorState, new_id
 from batchtts.emulator.synth import Clip, RenderSpec, fingerprint
+from batchtts.emulator.tiers import format_refusal, is_free
 from batchtts.emulator.validation import (
     Checker,
     SpeechQuery,
@@ -53,6 +67,7 @@ __all__ = ["routes"]
 
 STS_CREDITS_PER_MINUTE = 1_000
 MIN_CLIP_S = 0.3
+SPEED_RANGE = (0.7, 1.2)  # what the API clamps a speed within 0.25–4.0 to (see the module docstring)
 
 routes = web.RouteTableDef()
 
@@ -75,6 +90,20 @@ def _voice(state: EmulatorState, voice_id: str) -> Voice:
     if voice is None:
         raise voice_not_found(voice_id)
     return voice
+
+
+def _check_format(state: EmulatorState, query: SpeechQuery) -> None:
+    refusal = format_refusal(query.output_format, state.subscription.tier)
+    if refusal is not None:
+        raise refusal
+
+
+def _effective_speed(model: ModelInfo, settings: dict[str, Any]) -> float:
+    """The speed a clip is spoken at: clamped into the documented range; eleven_v3 ignores it."""
+    if model.model_id == "eleven_v3":
+        return 1.0
+    low, high = SPEED_RANGE
+    return min(high, max(low, float(settings.get("speed") or 1.0)))
 
 
 def _check_stitching(state: EmulatorState, model: ModelInfo, request_ids: tuple[str, ...]) -> None:
@@ -136,17 +165,22 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
         previous_text=body.previous_text,
         next_text=body.next_text,
     )
+    _check_format(state, query)
     voice = _voice(state, voice_id)
     model = _model(body.model_id, tts=True)
     if not body.text.strip():
         raise api_error(400, "empty_text", "The text must contain at least one non-whitespace character.")
     if len(body.text) > model.max_characters:
         raise max_character_limit_exceeded(len(body.text), model.max_characters)
+    if is_free(state.subscription.tier) and len(body.text) > free_user_limit(model):
+        raise free_user_character_limit_exceeded(len(body.text), free_user_limit(model))
     _check_stitching(state, model, body.previous_request_ids + body.next_request_ids)
     settings = {**voice.settings, **(body.voice_settings or {})}
-    speed = float(settings.get("speed") or 1.0)
+    speed = _effective_speed(model, settings)
     duration = max(MIN_CLIP_S, len(body.text) / state.config.chars_per_second) / speed
-    key = fingerprint("tts", body.model_id, body.text, settings, body.seed, body.language_code)
+    # The clip depends on the speed spoken at, not the speed asked for: 2.0 and 1.2 sound alike.
+    heard = {**settings, "speed": speed}
+    key = fingerprint("tts", body.model_id, body.text, heard, body.seed, body.language_code)
     spec = RenderSpec(
         voice_id=voice_id, output_format=query.output_format, duration_s=duration, fingerprint=key
     )
@@ -218,11 +252,15 @@ async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
     body = parse_sts_form(check, await _read_form(request))
     check.raise_if_any()
     record.update(voice_id=voice_id, model_id=body.model_id, output_format=query.output_format)
+    _check_format(state, query)
     voice = _voice(state, voice_id)
     model = _model(body.model_id, tts=False)
     if not body.audio:
         raise api_error(400, "audio_too_short", "The uploaded audio file is empty.")
     seconds = audio_duration(body.audio, body.file_format)
+    limit_s = max_input_seconds(model)
+    if limit_s is not None and seconds > limit_s:
+        raise audio_too_long(seconds, limit_s, model.model_id)
     settings = {**voice.settings, **(body.voice_settings or {})}
     digest = hashlib.sha256(body.audio).hexdigest()
     key = fingerprint("sts", body.model_id, digest, settings, body.seed, body.remove_background_noise)
@@ -276,7 +314,9 @@ async def _generate(
     faults = state.faults
     group = job.model.concurrency_group
     limit = state.concurrency.limit(group)
-    in_flight = state.concurrency.try_acquire(group)
+    asked = time.perf_counter()
+    in_flight = await state.concurrency.acquire(group, state.config.queue_timeout_ms / 1000)
+    current_record()["queued_ms"] = round((time.perf_counter() - asked) * 1000, 3)
     if in_flight is None:
         raise too_many_concurrent_requests(limit, faults.retry_after_headers())
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import secrets
 import string
@@ -52,11 +53,17 @@ class Subscription:
 
 
 class Concurrency:
-    """In-flight TTS/STS requests per model concurrency group, against the tier's limits."""
+    """In-flight TTS/STS requests per model concurrency group, against the tier's limits.
+
+    A request that finds its group full waits in a first-come-first-served queue; a finishing
+    request hands its slot straight to the oldest waiter, so a newcomer never jumps the queue.
+    """
 
     def __init__(self, limits: Mapping[str, int]) -> None:
         self.limits = dict(limits)
         self._in_flight = dict.fromkeys(self.limits, 0)
+        self._queues: dict[str, collections.deque[asyncio.Future[None]]] = {}
+        self._watchers: list[tuple[Callable[[Concurrency], bool], asyncio.Future[None]]] = []
 
     def limit(self, group: str) -> int:
         """The group's limit (unknown groups count as standard)."""
@@ -66,16 +73,75 @@ class Concurrency:
         """Requests of this group running now."""
         return self._in_flight.get(group, 0)
 
+    def queued(self, group: str) -> int:
+        """Requests of this group waiting for a slot now."""
+        return sum(1 for waiter in self._queues.get(group, ()) if not waiter.done())
+
     def try_acquire(self, group: str) -> int | None:
-        """Take a slot and return the new in-flight count, or None when the group is full."""
-        if self.in_flight(group) >= self.limit(group):
+        """Take a free slot and return the new in-flight count, or None when the group is full."""
+        if self.in_flight(group) >= self.limit(group) or self.queued(group):
             return None
         self._in_flight[group] = self.in_flight(group) + 1
+        self._changed()
         return self._in_flight[group]
 
+    async def acquire(self, group: str, timeout_s: float) -> int | None:
+        """Take a slot, waiting up to ``timeout_s`` in the queue; None when none came in time.
+
+        Returns the in-flight count with this request in it. A waiter cancelled (its client hung
+        up) leaves the queue, and passes on a slot handed to it in the same moment.
+        """
+        taken = self.try_acquire(group)
+        if taken is not None or timeout_s <= 0:
+            return taken
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues.setdefault(group, collections.deque())
+        queue.append(waiter)
+        self._changed()
+        try:
+            await asyncio.wait((waiter,), timeout=timeout_s)
+        except asyncio.CancelledError:
+            if waiter.done():
+                self.release(group)  # the slot was ours already: pass it on
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            if waiter in queue:
+                queue.remove(waiter)
+            self._changed()
+        return self.in_flight(group) if not waiter.cancelled() else None
+
     def release(self, group: str) -> None:
-        """Give a slot back when its request has finished (or failed)."""
+        """Give a slot back when its request has finished (or failed): to the oldest waiter, if any."""
+        queue = self._queues.get(group)
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands; the in-flight count stays
+                self._changed()
+                return
         self._in_flight[group] = max(0, self.in_flight(group) - 1)
+        self._changed()
+
+    async def wait_for(self, predicate: Callable[[Concurrency], bool]) -> None:
+        """Return once ``predicate(self)`` holds: tests synchronise on slots and queues, not on sleeps."""
+        if predicate(self):
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.append((predicate, future))
+        await future
+
+    def _changed(self) -> None:
+        still_waiting = []
+        for predicate, future in self._watchers:
+            if future.done():
+                continue
+            if predicate(self):
+                future.set_result(None)
+            else:
+                still_waiting.append((predicate, future))
+        self._watchers = still_waiting
 
 
 class RequestRegistry:

@@ -3,6 +3,12 @@
 A library file is JSON: a list of voice objects, or ``{"voices": [...]}`` (the shape
 ``GET /v1/voices`` returns), each in the API's ``VoiceResponseModel`` form. ``voice_id``, ``name`` and
 ``category`` are required; the other required response fields get defaults.
+
+A voice with ``"is_legacy": true`` (the spec's ``VoiceResponseModel.is_legacy``, default false) is one
+of the premade voices ElevenLabs retired from the default set (Rachel, Adam, Antoni, …): like the real
+API, only ``GET /v1/voices?show_legacy=true`` lists it, while lookups and speech by its id still work
+(API-NOTES "Real-account behaviours"; the spec's ``show_legacy``: "legacy premade voices will be
+included in responses from /v1/voices").
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class Voice:
     description: str | None
     created_at_unix: int | None
     settings: Mapping[str, Any]  # stored settings merged over the defaults
+    is_legacy: bool
     document: Mapping[str, Any] = field(repr=False)  # the full VoiceResponseModel
 
     def to_json(self) -> dict[str, Any]:
@@ -117,8 +124,12 @@ class VoiceLibrary:
         return self._by_id.get(voice_id)
 
     def all(self) -> list[Voice]:
-        """Every voice, in library order."""
+        """Every voice, in library order, legacy ones included."""
         return list(self._voices)
+
+    def listed(self, *, show_legacy: bool = False) -> list[Voice]:
+        """The voices ``GET /v1/voices`` lists, in library order: legacy ones only with ``show_legacy``."""
+        return [v for v in self._voices if show_legacy or not v.is_legacy]
 
     def search(
         self,
@@ -130,12 +141,12 @@ class VoiceLibrary:
         sort: str | None = None,
         sort_direction: str | None = None,
     ) -> list[Voice]:
-        """The voices ``GET /v2/voices`` lists for these filters, sorted.
+        """The voices ``GET /v2/voices`` lists for these filters, sorted; never a legacy voice.
 
         Without ``sort`` voices keep library order; ``sort_direction`` defaults to ``desc`` for
         ``created_at_unix`` and ``asc`` for ``name``.
         """
-        found = self._voices
+        found = self.listed()
         if voice_ids:
             wanted = set(voice_ids)
             found = [v for v in found if v.voice_id in wanted]
@@ -207,6 +218,8 @@ def _voice_issues(entry: Mapping[str, Any]) -> list[str]:
     created = entry.get("created_at_unix")
     if created is not None and (isinstance(created, bool) or not isinstance(created, int)):
         issues.append("'created_at_unix' must be an integer or null")
+    if not isinstance(entry.get("is_legacy", False), bool):
+        issues.append("'is_legacy' must be true or false")
     settings = entry.get("settings")
     if settings is not None and not isinstance(settings, Mapping):
         issues.append("'settings' must be an object or null")
@@ -222,6 +235,7 @@ def _build_voice(entry: Mapping[str, Any]) -> Voice:
     document.setdefault("labels", {})
     document.setdefault("available_for_tiers", [])
     document.setdefault("high_quality_base_model_ids", [])
+    document.setdefault("is_legacy", False)
     settings = {
         **DEFAULT_VOICE_SETTINGS,
         **{k: v for k, v in (entry.get("settings") or {}).items() if v is not None},
@@ -235,5 +249,6 @@ def _build_voice(entry: Mapping[str, Any]) -> Voice:
         description=document.get("description"),
         created_at_unix=document.get("created_at_unix"),
         settings=settings,
+        is_legacy=document["is_legacy"],
         document=document,
     )

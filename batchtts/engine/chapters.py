@@ -1,12 +1,13 @@
 """A chapter: its chunks in order, each stitched to the ones before, then one joined file.
 
 Chunks are requested one after another so each can name the ``request-id`` of up to three
-preceding chunks (``previous_request_ids``) for continuous prosody; ids older than the API's two
-hours, ids from earlier runs, and models without request stitching (eleven_v3) fall back to
-``previous_text``. Every chunk is a :class:`~batchtts.engine.plan.Unit` with its own ledger row
-and file under ``<out>/.batchtts/chunks/``, triaged like any clip: a crash mid-chapter resumes at
-the first missing chunk, a lost chunk comes back from history, and an edit re-renders only the
-chunks whose text changed.
+preceding chunks (``previous_request_ids``) for continuous prosody. Ids older than the API's two
+hours (an earlier run's ids count from when the API accepted them, kept in the ledger), ids from
+another server, and models without request stitching (eleven_v3) fall back to ``previous_text``.
+Every chunk is a :class:`~batchtts.engine.plan.Unit` with its own ledger row and file under
+``<out>/.batchtts/chunks/``, triaged like any clip: a crash mid-chapter resumes at the first
+missing chunk, a lost chunk comes back from history, and an edit re-renders only the chunks
+whose text changed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class UnitRunner(Protocol):
 
     async def recover(self, task: RenderTask, unit: Unit) -> Rendered | None:
         """Fetch ``unit``'s earlier accepted audio from history, or None when that fails."""
+        ...
+
+    def earlier_request(self, unit: Unit) -> tuple[str | None, float]:
+        """The request id an earlier run got for ``unit`` and when it was accepted (None, 0 if unknown)."""
         ...
 
 
@@ -108,9 +113,9 @@ async def render_chapter(work: Work, runner: UnitRunner, lane: Pass) -> ChapterR
         if decision is Decision.SKIP:
             paths.append(unit.output)
             alignments.append(_load_alignment(unit) if task.job.timestamps else None)
-            # An earlier run's request id may have expired (2 h) or belong to another server:
-            # a chunk rendered next to it is stitched by text instead.
-            previous.append((None, 0.0))
+            # An earlier run's id stitches while it is fresh (by when the API accepted it); past
+            # the API's two hours, a chunk rendered next to it is stitched by text instead.
+            previous.append(runner.earlier_request(unit))
             continue
         rendered: Rendered | None = None
         if decision is Decision.RECOVER:
@@ -118,8 +123,7 @@ async def render_chapter(work: Work, runner: UnitRunner, lane: Pass) -> ChapterR
             rendered = await runner.recover(task, unit)
         if rendered is not None:
             recovered += 1
-            # An earlier run's request: its id may be hours old, so the next chunk stitches by text.
-            previous.append((None, 0.0))
+            previous.append(runner.earlier_request(unit))  # fresh or not, by when it was accepted
         else:
             rendered = await runner.render(task, unit, lane, _body(task, unit, previous))
             requested += 1
@@ -143,8 +147,7 @@ def _join(task: RenderTask, paths: list[Path], alignments: list[list[CharTiming]
     if task.fmt.codec == "mp3":
         joined, starts = join_mp3_timed(paths, silences_ms=silences)
         atomic_write_bytes(task.output, joined)
-        album, artist, track = (dict(job.extra).get(k) for k in ("album", "author", "track"))
-        write_id3(task.output, title=job.title or job.name, album=album, artist=artist, track=track)
+        write_id3(task.output, **{**task.id3, "title": job.title or job.name})
     else:
         joined, starts = join_wav_timed(paths, silences_ms=silences)
         atomic_write_bytes(task.output, joined)

@@ -15,6 +15,7 @@ from typing import Any
 
 from batchtts.alignment.sidecars import write_sidecars
 from batchtts.api.client import ApiClient
+from batchtts.audio.id3 import write_id3
 from batchtts.audio.info import audio_info
 from batchtts.engine.chapters import UnitRunner, render_chapter
 from batchtts.engine.journal import Journal
@@ -25,6 +26,7 @@ from batchtts.engine.report import Outcome, StopReason
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.triage import Decision, Work
 from batchtts.exceptions import AccountError, ApiError, BatchTTSError
+from batchtts.store.files import sha256_file
 
 __all__ = ["Executor"]
 
@@ -37,8 +39,12 @@ _HISTORY_ATTEMPTS = 3
 class Executor(UnitRunner):
     """Takes jobs to done against one API client, recording everything in one journal."""
 
-    def __init__(self, client: ApiClient, journal: Journal, retry: RetryPolicy) -> None:
+    def __init__(
+        self, client: ApiClient, journal: Journal, retry: RetryPolicy, *, stitch_earlier: bool = True
+    ) -> None:
         self._client = client
+        # An earlier run's request ids mean something only to the server that issued them.
+        self._stitch_earlier = stitch_earlier
         self.journal = journal
         self._retry = retry
         self._history = dataclasses.replace(retry, attempts=_HISTORY_ATTEMPTS)
@@ -118,8 +124,12 @@ class Executor(UnitRunner):
                 body=body,
             )
 
-        rendered = await retrying(attempt, self._retry, on_retry=on_retry)
+        rendered = await self._tagged(task, unit, await retrying(attempt, self._retry, on_retry=on_retry))
         return dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
+
+    def earlier_request(self, unit: Unit) -> tuple[str | None, float]:
+        """An earlier run's request id for ``unit`` and when it was accepted, if from this server."""
+        return self.journal.earlier_request(unit) if self._stitch_earlier else (None, 0.0)
 
     async def recover(self, task: RenderTask, unit: Unit) -> Rendered | None:
         """Fetch an earlier run's accepted audio from history (free).
@@ -141,7 +151,22 @@ class Executor(UnitRunner):
                 raise
             self.journal.note(f"{unit.name}: history no longer has its audio ({exc}); rendered again")
             return None
+        rendered = await self._tagged(task, unit, rendered)
         return dataclasses.replace(rendered, duration_s=await self.journal.done(unit, rendered))
+
+    @staticmethod
+    async def _tagged(task: RenderTask, unit: Unit, rendered: Rendered) -> Rendered:
+        """A clip's MP3 with the ID3 tags its job gives (a chapter tags its joined file itself)."""
+        tags = task.id3
+        if unit.is_chunk or task.fmt.codec != "mp3" or all(v is None for v in tags.values()):
+            return rendered
+
+        def tag() -> tuple[str, int]:
+            write_id3(rendered.path, **tags)
+            return sha256_file(rendered.path), rendered.path.stat().st_size
+
+        sha256, size = await asyncio.to_thread(tag)
+        return dataclasses.replace(rendered, sha256=sha256, size=size)
 
     async def _sidecars(self, task: RenderTask, rendered: Rendered, duration: float | None) -> None:
         """With ``timestamps``: the alignment (and captions) beside the audio, or a note why not."""

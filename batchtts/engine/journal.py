@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,7 @@ class Journal:
                     "request_id": accepted.request_id,
                     "history_item_id": accepted.history_item_id,
                     "character_cost": accepted.character_cost,
+                    "accepted_at": time.time(),
                 }
             )
             self.report.unrecorded.append(
@@ -177,6 +179,7 @@ class Journal:
                     request_id=entry["request_id"],
                     history_item_id=entry["history_item_id"],
                     character_cost=entry["character_cost"],
+                    accepted_at=entry.get("accepted_at"),
                     row=row,
                 )
             except OSError:
@@ -228,3 +231,10 @@ class Journal:
             return  # still no room: keep the file for the next try
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+    def earlier_request(self, unit: Unit) -> tuple[str | None, float]:
+        """The request id an earlier run got for ``unit``, and when the API accepted it."""
+        row = self.ledger.get(unit.key)
+        if row is None or row.accepted_at is None:
+            return None, 0.0
+        return row.request_id, row.accepted_at

@@ -1,9 +1,12 @@
 r"""Bind manifest jobs to the account's voices and models: what each request will be, and cost.
 
 This is the last stage that can reject a manifest; every issue is collected before anything is
-billed. The result, a :class:`Plan`, is what the engine executes and what ``plan`` prints: one
-:class:`RenderTask` per job, made of the :class:`Unit`\ s (billable requests) it needs — one for a
-clip, one per chunk for a chapter.
+billed. Jobs are checked against what the account told us: its models (what each takes, its
+languages, its length limits) and, when the subscription is readable, its tier (formats it may
+ask for, a free account's shorter requests). The result, a :class:`Plan`, is what the engine
+executes and what ``plan`` prints: one :class:`RenderTask` per job, made of the :class:`Unit`\ s
+(billable requests) it needs — one for a clip, one per chunk for a chapter — each with the
+credits it is expected to bill.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from batchtts.api.formats import OutputFormat, parse_output_format
-from batchtts.api.models import KNOWN_MODELS, ModelInfo
+from batchtts.api.models import KNOWN_MODELS, ModelInfo, canonical_tier, format_gate
 from batchtts.api.voices import VoiceIndex
+from batchtts.audio.info import format_duration
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec
 from batchtts.store.files import sha256_file
@@ -37,6 +41,9 @@ __all__ = [
 # Chapters are split well under every model's limit: shorter requests fail and retry cheaper,
 # and the API's prosody stays steadier over ~2,500 characters than over 10,000.
 DEFAULT_CHUNK_CHARS = 2_500
+# A speech-to-speech input whose container cannot be timed (WebM, say) is planned at its model's
+# longest input, or at the longest any model takes: the budget errs on the side of too much.
+_UNTIMED_STS_SECONDS = 10 * 60.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +68,9 @@ class Unit:
     name: str  # the ledger name: the job's, or "<chapter>#<n>" for a chunk
     text: str | None  # what is sent (None for speech-to-speech)
     output: Path  # a clip's final file; a chunk's file under <out>/.batchtts/chunks/
-    characters: int  # characters billed (0 for speech-to-speech, which bills by audio length)
+    characters: int  # characters of text sent (0 for speech-to-speech)
+    credits: int  # what the request is expected to bill: its characters, or its input audio's length
+    audio_seconds: float = 0.0  # speech-to-speech: the input's duration the estimate assumes
     place: ChunkPlace | None = None  # a chunk: where it sits in its chapter
 
     @property
@@ -90,12 +99,28 @@ class RenderTask:
         return self.units[0].is_chunk
 
     @property
+    def id3(self) -> dict[str, str | None]:
+        """The ID3 text the job gives for its MP3: title, album, artist (``author``), track."""
+        extra = dict(self.job.extra)
+        return {
+            "title": self.job.title,
+            "album": extra.get("album"),
+            "artist": extra.get("author"),
+            "track": extra.get("track"),
+        }
+
+    @property
     def whole(self) -> Unit:
         """The job's own file as a unit: the clip itself, or a chapter's joined file."""
         if not self.is_chapter:
             return self.units[0]
         return Unit(
-            key=self.key, name=self.name, text=self.job.text, output=self.output, characters=self.characters
+            key=self.key,
+            name=self.name,
+            text=self.job.text,
+            output=self.output,
+            characters=self.characters,
+            credits=self.credits,
         )
 
     @property
@@ -109,9 +134,9 @@ class RenderTask:
         return self.output.parents[len(PurePosixPath(self.name).parts) - 1]
 
     @property
-    def credits(self) -> float:
-        """Estimated credits for text-to-speech (speech-to-speech bills by audio length)."""
-        return self.characters * self.model.cost_multiplier
+    def credits(self) -> int:
+        """Estimated credits for all of the job's requests."""
+        return sum(unit.credits for unit in self.units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +172,9 @@ def models_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, ModelInfo]:
         if not isinstance(multiplier, int | float):
             multiplier = known.cost_multiplier if known else 1.0
         group = str(item.get("concurrency_group") or (known.concurrency_group if known else "standard"))
+        free_limit = item.get("max_characters_request_free_user")
+        if not isinstance(free_limit, int) or free_limit <= 0:
+            free_limit = known.max_characters_free if known else None
         models[model_id] = ModelInfo(
             model_id=model_id,
             name=str(item.get("name") or model_id),
@@ -156,8 +184,24 @@ def models_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, ModelInfo]:
             can_sts=bool(item.get("can_do_voice_conversion", known.can_sts if known else False)),
             concurrency_group="turbo" if "turbo" in group or "flash" in group else "standard",
             supports_stitching=known.supports_stitching if known else model_id != "eleven_v3",
+            languages=_languages(item.get("languages")) or (known.languages if known else None),
+            max_characters_free=min(free_limit, limit) if free_limit is not None else None,
+            max_audio_seconds=known.max_audio_seconds if known else None,
         )
     return models
+
+
+def _languages(items: Any) -> tuple[str, ...] | None:
+    """The language codes of a model's ``languages`` list (``[{language_id, name}]``); None if none."""
+    if not isinstance(items, list):
+        return None
+    # Compared by primary subtag: the manifest's language_code is ISO 639 ("pt", not "pt-BR").
+    codes = {
+        item["language_id"].strip().lower().replace("_", "-").split("-")[0]
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("language_id"), str) and item["language_id"].strip()
+    }
+    return tuple(sorted(codes)) or None
 
 
 def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None, **context: Any) -> str:
@@ -180,7 +224,7 @@ def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None,
 
 
 def _bind(
-    job: JobSpec, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path
+    job: JobSpec, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path, tier: str | None
 ) -> RenderTask | list[ManifestIssue]:
     issues: list[ManifestIssue] = []
     loc = job.location
@@ -206,15 +250,11 @@ def _bind(
     elif job.kind is JobKind.STS and not model.can_sts:
         msg = f"model {model.model_id!r} cannot do speech-to-speech"
         issues.append(loc.issue(msg, field="model_id", job=job.name))
-    text = job.text or ""
+    elif job.kind is JobKind.TTS:
+        issues.extend(_text_issues(job, model, models, free=_is_free(tier)))
+    else:
+        issues.extend(_audio_issues(job, model, models))
     chapter = job.kind is JobKind.TTS and (job.text_file is not None or job.chunk_chars is not None)
-    if model is not None and not chapter and job.kind is JobKind.TTS and len(text) > model.max_characters:
-        field = "text_file" if job.text_file else "text"
-        msg = (
-            f"text has {len(text):,} characters, over the {model.max_characters:,}-character limit "
-            f"of {model.model_id}"
-        )
-        issues.append(loc.issue(msg, field=field, job=job.name))
     try:
         fmt = parse_output_format(job.output_format)
     except ValueError as exc:
@@ -223,11 +263,20 @@ def _bind(
         if chapter and not fmt.joinable:
             msg = f"{fmt.name} cannot be joined into one chapter file; use an mp3_*, wav_* or pcm_* format"
             issues.append(loc.issue(msg, field="output_format", job=job.name))
+        if tier is not None and (gate := format_gate(fmt.name, tier)) is not None:
+            needed, instead = gate
+            msg = (
+                f"output_format {fmt.name!r} needs the {needed.capitalize()} tier or above, and this account"
+                f" is on {tier!r}: the API would refuse every request for it (403); use a format the tier"
+                f" allows, such as {instead!r}"
+            )
+            issues.append(loc.issue(msg, field="output_format", job=job.name))
     if issues or model is None or voice_id is None:
         return issues
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
     output = out_dir / f"{job.name}.{fmt.extension}"
-    chunks = _chunks(job, voice_id, model, out_dir / ".batchtts" / "chunks", fmt) if chapter else ()
+    folder = out_dir / ".batchtts" / "chunks"
+    chunks = _chunks(job, voice_id, model, folder, fmt, free=_is_free(tier)) if chapter else ()
     key = content_key(
         job,
         voice_id,
@@ -235,8 +284,7 @@ def _bind(
         chunks=[c.key for c in chunks],
         join=[job.silence_ms, job.title, list(job.extra)] if chunks else None,
     )
-    characters = len(text) if job.kind is JobKind.TTS else 0
-    units = chunks or (Unit(key=key, name=job.name, text=job.text, output=output, characters=characters),)
+    units = chunks or (_clip(job, key, output, model),)
     return RenderTask(
         job=job,
         voice_id=voice_id,
@@ -250,10 +298,86 @@ def _bind(
     )
 
 
+def _is_free(tier: str | None) -> bool:
+    return tier is not None and canonical_tier(tier) == "free"
+
+
+def _text_issues(
+    job: JobSpec, model: ModelInfo, models: Mapping[str, ModelInfo], *, free: bool
+) -> list[ManifestIssue]:
+    """What a text-to-speech job asks of ``model`` that it cannot give: length, language."""
+    issues: list[ManifestIssue] = []
+    loc = job.location
+    text = job.text or ""
+    chapter = job.text_file is not None or job.chunk_chars is not None
+    field = "text_file" if job.text_file else "text"
+    free_limit = model.max_characters_free if free else None
+    if not chapter and len(text) > model.max_characters:
+        msg = (
+            f"text has {len(text):,} characters, over the {model.max_characters:,}-character limit "
+            f"of {model.model_id}"
+        )
+        issues.append(loc.issue(msg, field=field, job=job.name))
+    elif not chapter and free_limit is not None and len(text) > free_limit:
+        msg = (
+            f"text has {len(text):,} characters, over the {free_limit:,} characters {model.model_id} takes in"
+            f" one request from a free account; give chunk_chars (at most {free_limit:,}) to render it as"
+            " a chapter of shorter requests, or shorten it"
+        )
+        issues.append(loc.issue(msg, field=field, job=job.name))
+    code = job.language_code
+    if code is not None and model.languages is not None and code not in model.languages:
+        others = sorted(m.model_id for m in models.values() if m.can_tts and code in (m.languages or ()))
+        hint = f"models that speak it: {', '.join(others)}" if others else "no model listed speaks it"
+        msg = (
+            f"language_code {code!r} is not among the languages {model.model_id} speaks"
+            f" ({', '.join(model.languages)}); {hint}"
+        )
+        issues.append(loc.issue(msg, field="language_code", job=job.name))
+    return issues
+
+
+def _audio_issues(job: JobSpec, model: ModelInfo, models: Mapping[str, ModelInfo]) -> list[ManifestIssue]:
+    """A speech-to-speech input longer than ``model`` takes in one request."""
+    seconds, limit = job.audio_seconds, model.max_audio_seconds
+    if seconds is None or limit is None or seconds <= limit:
+        return []
+    longer = sorted(
+        (m for m in models.values() if m.can_sts and (m.max_audio_seconds or 0) >= seconds),
+        key=lambda m: m.model_id,
+    )
+    hint = "; ".join(f"{m.model_id} takes up to {format_duration(m.max_audio_seconds or 0)}" for m in longer)
+    msg = (
+        f"audio_file lasts {format_duration(seconds)}, over the {format_duration(limit)} {model.model_id}"
+        f" takes in one request; cut it into shorter files{f' ({hint})' if hint else ''}"
+    )
+    return [job.location.issue(msg, field="audio_file", job=job.name)]
+
+
+def _clip(job: JobSpec, key: str, output: Path, model: ModelInfo) -> Unit:
+    """A whole job as one request, with what it is expected to bill."""
+    if job.kind is JobKind.TTS:
+        characters = len(job.text or "")
+        credits, seconds = model.text_credits(characters), 0.0
+    else:
+        # Billed by the input's duration: an untimed input, as the longest the model takes.
+        characters, seconds = 0, job.audio_seconds or model.max_audio_seconds or _UNTIMED_STS_SECONDS
+        credits = model.audio_credits(seconds)
+    return Unit(
+        key=key,
+        name=job.name,
+        text=job.text,
+        output=output,
+        characters=characters,
+        credits=credits,
+        audio_seconds=seconds,
+    )
+
+
 def _chunks(
-    job: JobSpec, voice_id: str, model: ModelInfo, folder: Path, fmt: OutputFormat
+    job: JobSpec, voice_id: str, model: ModelInfo, folder: Path, fmt: OutputFormat, *, free: bool
 ) -> tuple[Unit, ...]:
-    """Split a chapter under the model's limit and ``chunk_chars``.
+    """Split a chapter under the model's limit (a free account's, on one) and ``chunk_chars``.
 
     A chunk's key covers its own text and the chapter's settings but not its neighbours': editing one
     paragraph re-renders the chunks whose text changed, not the ones beside them (their stitching
@@ -261,6 +385,8 @@ def _chunks(
     """
     text = job.text or ""
     limit = min(job.chunk_chars or DEFAULT_CHUNK_CHARS, model.max_characters)
+    if free and model.max_characters_free is not None:
+        limit = min(limit, model.max_characters_free)
     chunks: list[Unit] = []
     for i, piece in enumerate(split_text(text, limit)):
         key = content_key(replace(job, text=piece.request_text), voice_id, chunk=True)
@@ -278,6 +404,7 @@ def _chunks(
                 # Named by content key: the path is known without the row, and equal text shares audio.
                 output=folder / f"{key[:32]}.{fmt.extension}",
                 characters=len(piece.request_text),
+                credits=model.text_credits(len(piece.request_text)),
                 place=place,
             )
         )
@@ -285,13 +412,22 @@ def _chunks(
 
 
 def build_plan(
-    jobs: Iterable[JobSpec], *, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path
+    jobs: Iterable[JobSpec],
+    *,
+    voices: VoiceIndex,
+    models: Mapping[str, ModelInfo],
+    out_dir: Path,
+    tier: str | None = None,
 ) -> Plan:
-    """Resolve every job; raise ManifestError listing every job that cannot be rendered."""
+    """Resolve every job; raise ManifestError listing every job that cannot be rendered.
+
+    ``tier`` is the subscription's (``free``, ``creator``, …); None when it could not be read, and
+    then what only a tier decides (formats, a free account's request size) is left to the API.
+    """
     tasks: list[RenderTask] = []
     issues: list[ManifestIssue] = []
     for job in jobs:
-        bound = _bind(job, voices, models, out_dir)
+        bound = _bind(job, voices, models, out_dir, tier)
         if isinstance(bound, list):
             issues.extend(bound)
         else:

@@ -316,13 +316,13 @@ async def render_unit(
             try:
                 if task.job.kind is JobKind.STS:
                     assert task.job.audio_file is not None
-                    fields, fmt = sts_fields(task), task.fmt.stream_name
+                    fields, fmt = sts_fields(task), task.fmt.name
                     request = client.sts_stream(task.voice_id, task.job.audio_file, fields, output_format=fmt)
                 else:
                     request = client.tts_stream(
                         task.voice_id,
                         body or tts_body(task, unit),
-                        output_format=task.fmt.stream_name,
+                        output_format=task.fmt.name,  # the client sends wav_* as its pcm_*
                         timestamps=timestamps,
                     )
                 with unanswered.sent() as answered:

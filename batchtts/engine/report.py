@@ -40,16 +40,17 @@ class StopReason(enum.StrEnum):
     ERROR = "error"  # the run could not go on (the API unreachable before any job started)
 
     @property
-    def exit_code(self) -> int | None:
-        """The process exit code this stop means; None: decided by the jobs' outcomes (0 or 1)."""
+    def exit_code(self) -> int:
+        """The process exit code this stop means."""
         return _STOP_EXIT_CODES[self]
 
 
-_STOP_EXIT_CODES: dict[StopReason, int | None] = {
+_STOP_EXIT_CODES: dict[StopReason, int] = {
     StopReason.ACCOUNT: 3,
     # An I/O failure of this machine, not of the account: the jobs it cut short count as failed.
     StopReason.LEDGER: 1,
-    StopReason.BUDGET: None,
+    # Not 0 (jobs are left undone) nor 1 (nothing failed): a nightly run can tell "budget spent".
+    StopReason.BUDGET: 4,
     StopReason.INTERRUPTED: 130,
     StopReason.TERMINATED: 143,
     StopReason.ERROR: 1,
@@ -112,9 +113,10 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """0: every job is done; 1: some failed; otherwise what the stop reason says."""
-        if self.stop_reason is not None and (code := self.stop_reason.exit_code) is not None:
-            return code
-        return 1 if self.failed else 0
+        reason = self.stop_reason
+        if reason is None or (reason is StopReason.BUDGET and self.failed):
+            return 1 if self.failed else 0
+        return reason.exit_code
 
     @property
     def wall_seconds(self) -> float:

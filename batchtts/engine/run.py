@@ -45,6 +45,8 @@ __all__ = ["preview", "run"]
 
 log = logging.getLogger(__name__)
 
+_ORIGIN = "api_origin"  # ledger meta: the server the last run's request ids came from
+
 
 def _check_only(plan: Plan, only: tuple[str, ...]) -> None:
     names = {t.name for t in plan.tasks}
@@ -120,6 +122,18 @@ def _absolute(config: RunConfig) -> RunConfig:
     return dataclasses.replace(config, out_dir=config.out_dir.absolute())
 
 
+def _plan(manifest: Manifest, session: Session, out_dir: Path) -> Plan:
+    """The manifest's jobs bound to the account: its voices, models and (when readable) tier."""
+    tier = session.subscription.get("tier")
+    return build_plan(
+        manifest.jobs,
+        voices=session.voices,
+        models=session.models,
+        out_dir=out_dir,
+        tier=tier if isinstance(tier, str) and tier else None,
+    )
+
+
 def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, session: Session) -> PlanSummary:
     _check_only(plan, config.only)
     return summarise(plan, ledger, force=config.force, only=config.only, remaining=session.remaining_credits)
@@ -132,8 +146,8 @@ async def preview(
     config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
-    async with open_session(config) as session:
-        plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=config.out_dir)
+    async with open_session(config, jobs=manifest.jobs) as session:
+        plan = _plan(manifest, session, config.out_dir)
         with Ledger.for_output(config.out_dir) as ledger:
             return _summarise(plan, ledger, config, session)
 
@@ -263,9 +277,10 @@ async def _run_locked(
 ) -> None:
     """The part of a run that holds the output folder: plan, render, package."""
     out_dir, ledger, report = config.out_dir, journal.ledger, journal.report
-    async with open_session(config) as session:
+    async with open_session(config, jobs=manifest.jobs) as session:
         report.base_url = "offline emulator" if config.offline else session.base_url
-        plan = build_plan(manifest.jobs, voices=session.voices, models=session.models, out_dir=out_dir)
+        report.notes.extend(session.notes)  # what the key could not read; legacy voice names
+        plan = _plan(manifest, session, out_dir)
         summary = _summarise(plan, ledger, config, session)
         _check_budget(summary, config)
         if on_plan is not None:
@@ -281,7 +296,11 @@ async def _run_locked(
             report.stop(StopReason.BUDGET, f"--max-characters {config.max_characters} reached")
         dispatcher = Dispatcher(_limiters(summary.work, session, config))
         journal.on_stop(lambda _reason, detail: dispatcher.halt(detail))
-        executor = Executor(session.client, journal, config.retry)
+        # Request ids stitch chapters only on the server that issued them (the emulator's die with it).
+        origin = "offline" if config.offline else session.base_url
+        same_server = not config.offline and ledger.get_meta(_ORIGIN) == origin
+        ledger.set_meta(_ORIGIN, origin)
+        executor = Executor(session.client, journal, config.retry, stitch_earlier=same_server)
 
         def on_finished() -> None:
             if progress is not None:

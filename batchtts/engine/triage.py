@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchtts.engine.plan import Plan, RenderTask, Unit
+from batchtts.manifest.job import JobKind
 from batchtts.store.files import file_matches
 from batchtts.store.ledger import DoneRecord, Ledger, LedgerRow
 
@@ -58,9 +59,9 @@ class Work:
         return tuple(unit for unit, decision in self.units if decision is Decision.RECOVER)
 
     @property
-    def credits(self) -> float:
-        """Estimated credits for the units to render."""
-        return sum(unit.characters for unit in self.to_render) * self.task.model.cost_multiplier
+    def credits(self) -> int:
+        """Estimated credits for the units to render (text by characters, speech-to-speech by duration)."""
+        return sum(unit.credits for unit in self.to_render)
 
 
 def _whole(output: Path, done: DoneRecord | None) -> bool:
@@ -106,8 +107,10 @@ class PlanSummary:
     total: int
     work: tuple[Work, ...]  # jobs to take to done, in manifest order
     skipped: int
-    characters_by_model: dict[str, int]
-    credits_by_model: dict[str, float]
+    characters_by_model: dict[str, int]  # text to send, per text-to-speech model
+    audio_seconds_by_model: dict[str, float]  # input audio to send, per speech-to-speech model
+    requests_by_model: dict[str, int]
+    credits_by_model: dict[str, float]  # every model with something to render
     remaining_credits: float | None
     removed_from_manifest: tuple[str, ...]
 
@@ -137,6 +140,8 @@ def summarise(
     work: list[Work] = []
     skipped = 0
     chars: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    requests: dict[str, int] = {}
     credits: dict[str, float] = {}
     for task in plan.tasks:
         chosen = not selected or task.name in selected
@@ -145,9 +150,15 @@ def summarise(
             skipped += 1
             continue
         work.append(item)
-        model_id = task.model.model_id
-        chars[model_id] = chars.get(model_id, 0) + sum(u.characters for u in item.to_render)
+        model_id, to_render = task.model.model_id, item.to_render
+        if not to_render:
+            continue  # recovered from history only: free
+        requests[model_id] = requests.get(model_id, 0) + len(to_render)
         credits[model_id] = credits.get(model_id, 0.0) + item.credits
+        if task.job.kind is JobKind.STS:
+            seconds[model_id] = seconds.get(model_id, 0.0) + sum(u.audio_seconds for u in to_render)
+        else:
+            chars[model_id] = chars.get(model_id, 0) + sum(u.characters for u in to_render)
     names = {t.name for t in plan.tasks}
     # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
     removed = sorted({name.split("#")[0] for name in ledger.names()} - names)
@@ -155,8 +166,10 @@ def summarise(
         total=len(plan.tasks),
         work=tuple(work),
         skipped=skipped,
-        characters_by_model={m: c for m, c in chars.items() if c},
-        credits_by_model={m: c for m, c in credits.items() if chars.get(m)},
+        characters_by_model=chars,
+        audio_seconds_by_model=seconds,
+        requests_by_model=requests,
+        credits_by_model=credits,
         remaining_credits=remaining,
         removed_from_manifest=tuple(removed),
     )

@@ -4,19 +4,24 @@ A path must stay inside the manifest's folder, even through symlinks, and must b
 a FIFO or a device such as ``/dev/zero`` would block or never end, so the type is checked with
 ``stat`` before the file is opened, and opened non-blocking in case it was swapped in between.
 An audio file must also start like a container speech-to-speech takes: an empty file, a text
-file or a picture is refused here rather than uploaded.
+file or a picture is refused here rather than uploaded; its duration is measured where the
+container allows, for the model's length limit and the credits it will bill.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from batchtts.audio.info import input_duration
 
 __all__ = [
     "AUDIO_CONTAINERS",
     "AUDIO_FILE_LIMIT",
     "TEXT_FILE_LIMIT",
+    "AudioInput",
     "InputFileError",
     "audio_container",
     "check_audio_file",
@@ -41,6 +46,14 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXE
 
 class InputFileError(Exception):
     """An input file is unusable; the message is one sentence naming the field and the path."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioInput:
+    """What the first look at an ``audio_file`` found."""
+
+    container: str  # "WAV", "MP3", … (see audio_container)
+    seconds: float | None  # its duration, or None where the container cannot be timed (WebM, damage)
 
 
 def format_size(size: int) -> str:
@@ -158,22 +171,32 @@ def audio_container(start: bytes) -> str | None:
     return _frame_header(start)
 
 
-def check_audio_file(path: Path, raw: str, field: str = "audio_file") -> str:
+def check_audio_file(path: Path, raw: str, field: str = "audio_file") -> AudioInput:
     """Check that ``path`` is a regular file within the audio size limit, holding audio the API takes.
 
-    Only its first bytes are read: enough to tell an audio container (see AUDIO_CONTAINERS) from
-    an empty file, a text file or an image, which the API would reject after the upload, or worse,
-    "convert". Returns the container's name.
+    Its first bytes tell an audio container (see AUDIO_CONTAINERS) from an empty file, a text file
+    or an image, which the API would reject after the upload, or worse, "convert". Its duration is
+    then read from the container's headers (not decoded).
     """
-    start = read_file_start(path, raw, field, size=_AUDIO_MAGIC_SIZE, limit=AUDIO_FILE_LIMIT)
-    if not start:
-        msg = f"{field} {raw!r} is empty (0 bytes); speech-to-speech needs audio"
-        raise InputFileError(msg)
-    kind = audio_container(start)
-    if kind is None:
-        msg = f"{field} {raw!r} is not audio the API takes: its first bytes match none of {AUDIO_CONTAINERS}"
-        raise InputFileError(msg)
-    return kind
+    fd = _open_regular(path, raw, field, AUDIO_FILE_LIMIT)
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            start = fh.read(_AUDIO_MAGIC_SIZE)
+            if not start:
+                msg = f"{field} {raw!r} is empty (0 bytes); speech-to-speech needs audio"
+                raise InputFileError(msg)
+            kind = audio_container(start)
+            if kind is None:
+                msg = (
+                    f"{field} {raw!r} is not audio the API takes: its first bytes match none of"
+                    f" {AUDIO_CONTAINERS}"
+                )
+                raise InputFileError(msg)
+            fh.seek(0)
+            return AudioInput(container=kind, seconds=input_duration(fh))
+    except OSError as exc:
+        msg = f"{field} {raw!r} cannot be read: {_os_problem(exc)}"
+        raise InputFileError(msg) from None
 
 
 def read_file_start(path: Path, raw: str, field: str, *, size: int, limit: int) -> bytes:

@@ -66,6 +66,7 @@ class JobSpec:
     text: str | None = None  # TTS: the text to speak (inline, or read from text_file)
     text_file: Path | None = None  # TTS: where the text came from (marks a chapter job)
     audio_file: Path | None = None  # STS: the input audio
+    audio_seconds: float | None = None  # STS: the input's duration (None: its container cannot be timed)
     model_id: str
     output_format: str = "mp3_44100_128"
     voice_settings: VoiceSettings | None = None

@@ -21,6 +21,7 @@ from batchtts.manifest.values import (
     DEFAULT_OUTPUT_FORMAT,
     SOURCE_FIELDS,
     TAG_FIELDS,
+    TTS_ONLY_FIELDS,
     InvalidValue,
     Value,
     parse_value,
@@ -194,10 +195,14 @@ class JobBuilder:
         kind = JobKind.STS if sources == ["audio_file"] else JobKind.TTS
 
         merged = {**self._defaults.values, **values}
+        if kind is JobKind.STS:
+            self._check_speech_to_speech(raw, name, values)
+            # Defaults only text-to-speech uses (a language, timestamps) pass speech-to-speech jobs by.
+            merged = {key: value for key, value in merged.items() if key not in TTS_ONLY_FIELDS}
         model_id = self._check_model(raw, name, kind, merged)
         if merged.get("captions") is not None and not merged.get("timestamps"):
             self._issue(raw, "captions", name, "captions need timestamps: true")
-        text, text_file, audio_file = self._read_inputs(raw, name, values)
+        text, text_file, audio_file, audio_seconds = self._read_inputs(raw, name, values)
 
         if len(self._issues) > before or not isinstance(name_value, str):
             return
@@ -211,6 +216,7 @@ class JobBuilder:
                 text=text,
                 text_file=text_file,
                 audio_file=audio_file,
+                audio_seconds=audio_seconds,
                 model_id=model_id,
                 output_format=_str(merged, "output_format") or DEFAULT_OUTPUT_FORMAT,
                 voice_settings=_voice_settings(merged),
@@ -224,6 +230,22 @@ class JobBuilder:
                 extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
             )
         )
+
+    def _check_speech_to_speech(self, raw: RawJob, name: str | None, values: Mapping[str, Value]) -> None:
+        """Fields a speech-to-speech job sets that its endpoint has no use for."""
+        endpoint = "speech-to-speech (audio_file) returns audio only"
+        if values.get("timestamps") is True:
+            msg = f"timestamps are for text-to-speech: {endpoint}, with no timings; remove timestamps"
+            self._issue(raw, "timestamps", name, msg)
+        if "captions" in values:
+            msg = f"captions are for text-to-speech: {endpoint}, with no timings to caption; remove captions"
+            self._issue(raw, "captions", name, msg)
+        if "language_code" in values:
+            msg = (
+                "language_code is for text-to-speech: speech-to-speech (audio_file) takes no language and"
+                " keeps the one spoken in the audio; remove language_code"
+            )
+            self._issue(raw, "language_code", name, msg)
 
     def _check_model(self, raw: RawJob, name: str | None, kind: JobKind, merged: Mapping[str, Value]) -> str:
         model_id = _str(merged, "model_id") or (
@@ -256,10 +278,11 @@ class JobBuilder:
 
     def _read_inputs(
         self, raw: RawJob, name: str | None, values: Mapping[str, Value]
-    ) -> tuple[str | None, Path | None, Path | None]:
+    ) -> tuple[str | None, Path | None, Path | None, float | None]:
         text = _str(values, "text")
         text_file: Path | None = None
         audio_file: Path | None = None
+        audio_seconds: float | None = None
         if (given := _str(values, "text_file")) is not None:
             try:
                 text_file = resolve_input(self._base_dir, given, "text_file")
@@ -269,10 +292,10 @@ class JobBuilder:
         if (given := _str(values, "audio_file")) is not None:
             try:
                 audio_file = resolve_input(self._base_dir, given, "audio_file")
-                check_audio_file(audio_file, given)
+                audio_seconds = check_audio_file(audio_file, given).seconds
             except InputFileError as exc:
                 self._issue(raw, "audio_file", name, str(exc))
-        return text, text_file, audio_file
+        return text, text_file, audio_file, audio_seconds
 
     def _location(self, raw: RawJob) -> Location:
         lines = {**self._defaults.lines, **raw.lines} if raw.lines else {}

@@ -22,6 +22,7 @@ __all__ = [
     "NOT_IN_DEFAULTS",
     "SOURCE_FIELDS",
     "TAG_FIELDS",
+    "TTS_ONLY_FIELDS",
     "VOICE_SETTINGS_FIELDS",
     "InvalidValue",
     "Value",
@@ -66,6 +67,8 @@ VOICE_SETTINGS_FIELDS: tuple[str, ...] = (
 )
 SOURCE_FIELDS: tuple[str, ...] = ("text", "text_file", "audio_file")
 TAG_FIELDS: tuple[str, ...] = ("album", "author", "track")
+# What only text-to-speech has: the speech-to-speech endpoint takes no language and returns no timings.
+TTS_ONLY_FIELDS: tuple[str, ...] = ("language_code", "timestamps", "captions")
 NOT_IN_DEFAULTS = frozenset({"name", "voice", "voice_id", *SOURCE_FIELDS})
 
 Value = str | int | float | bool
@@ -275,7 +278,8 @@ _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "voice_settings.similarity_boost": _number(0.0, 1.0),
     "voice_settings.style": _number(0.0, 1.0),
     "voice_settings.use_speaker_boost": _boolean,
-    "voice_settings.speed": _number(0.25, 4.0),
+    # The documented range (docs controls.mdx); the API clamps or refuses values outside it.
+    "voice_settings.speed": _number(0.7, 1.2),
     "seed": _integer(0, 4_294_967_295),
     "language_code": _language,
     "title": _string,

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    accepted_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
@@ -143,6 +144,7 @@ class LedgerRow:
     created_at: float
     updated_at: float
     last_error: str | None
+    accepted_at: float | None = None  # when the API accepted the request: its id stitches for 2 h
 
 
 class DoneRecord(NamedTuple):
@@ -226,6 +228,9 @@ class Ledger:
             # can drop the last transactions, and those jobs are then recovered or re-rendered.
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            columns = {info[1] for info in db.execute("PRAGMA table_info(jobs)")}
+            if "accepted_at" not in columns:  # a ledger from batchtts 0.1
+                db.execute("ALTER TABLE jobs ADD COLUMN accepted_at REAL")
         except sqlite3.DatabaseError as exc:
             self.close()
             if "disk is full" in str(exc) or "unable to open" in str(exc):
@@ -362,22 +367,30 @@ class Ledger:
         history_item_id: str | None,
         character_cost: int | None,
         row: Mapping[str, Any] | None = None,
+        accepted_at: float | None = None,
     ) -> None:
         """The API billed the request: remember how to fetch its audio again for free.
 
         With ``row`` (the job's fields, as for :meth:`begin`) the row is created if need be, in
         the same statement: one commit per billed request, the only moment that must be durable.
+        ``accepted_at`` (default: now) is when the API accepted it, which bounds how long its
+        request id may stitch the next chunk of a chapter.
         """
-        ids = {"request_id": request_id, "history_item_id": history_item_id, "character_cost": character_cost}
+        ids = {
+            "request_id": request_id,
+            "history_item_id": history_item_id,
+            "character_cost": character_cost,
+            "accepted_at": time.time() if accepted_at is None else accepted_at,
+        }
         if row is not None:
             self._upsert({**row, "key": key}, event=Event.ACCEPTED, attempt=True, **ids)
         else:
             state = next_state(self._state(key), Event.ACCEPTED)
             self.db.execute(
-                """UPDATE jobs SET state = ?, request_id = ?, history_item_id = ?,
-                                   character_cost = ?, attempts = attempts + 1, updated_at = ?
+                """UPDATE jobs SET state = ?, request_id = ?, history_item_id = ?, character_cost = ?,
+                                   accepted_at = ?, attempts = attempts + 1, updated_at = ?
                    WHERE key = ?""",
-                (str(state), request_id, history_item_id, character_cost, time.time(), key),
+                (str(state), *ids.values(), time.time(), key),
             )
         self.commit()  # before a byte of the body is read: this is what the API billed
 

@@ -28,8 +28,8 @@ from batchtts.audio.mp3 import join_mp3, mp3_duration
 from batchtts.emulator import Emulator, EmulatorConfig
 from tests.helpers import DATA, temporaries
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-STREAM = f"/v1/text-to-speech/{RACHEL}/stream/with-timestamps"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+STREAM = f"/v1/text-to-speech/{JESSICA}/stream/with-timestamps"
 KEYS = ("characters", "character_start_times_seconds", "character_end_times_seconds")
 
 

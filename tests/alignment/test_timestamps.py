@@ -35,7 +35,7 @@ async def test_clip_gets_alignment_and_srt_matching_its_audio(tmp_path: Path) ->
     """A timestamped clip: alignment covers every character in order inside the audio; SRT text is the text."""
     text = "Good evening. The lighthouse keeper climbed the stairs, one by one, and lit the lamp at dusk."
     manifest = write_manifest(
-        tmp_path, [{"name": "clip", "voice": "Rachel", "text": text, "timestamps": True, "captions": "srt"}]
+        tmp_path, [{"name": "clip", "voice": "Jessica", "text": text, "timestamps": True, "captions": "srt"}]
     )
     out = tmp_path / "out"
     async with Emulator(EmulatorConfig()) as emu:
@@ -82,7 +82,7 @@ async def test_chapter_captions_stay_in_sync_to_the_end(tmp_path: Path) -> None:
 async def test_recovered_timestamped_clip_notes_the_missing_alignment(tmp_path: Path) -> None:
     """A cut with-timestamps stream is recovered from history (unbilled); the report says timing is missing."""
     manifest = write_manifest(
-        tmp_path, [{"name": "c", "voice": "Adam", "text": "Short and cut.", "timestamps": True}]
+        tmp_path, [{"name": "c", "voice": "Brian", "text": "Short and cut.", "timestamps": True}]
     )
     out = tmp_path / "out"
     async with Emulator(EmulatorConfig(cut_rate=1.0)) as emu:
@@ -96,7 +96,7 @@ async def test_recovered_timestamped_clip_notes_the_missing_alignment(tmp_path: 
 
 async def test_switching_timestamps_on_rerenders(tmp_path: Path) -> None:
     """timestamps is part of the content key: turning it on re-renders the clip to get its timing."""
-    job: dict[str, Any] = {"name": "c", "voice": "Rachel", "text": "Hello timing."}
+    job: dict[str, Any] = {"name": "c", "voice": "Jessica", "text": "Hello timing."}
     out = tmp_path / "out"
     async with Emulator(EmulatorConfig()) as emu:
         await run(write_manifest(tmp_path, [job]), config_for(emu, out))

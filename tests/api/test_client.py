@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from batchtts.exceptions import (
     RateLimited,
     ServerError,
     TransportError,
+    UnexpectedAnswer,
+    Unreachable,
     VoiceNotFound,
 )
 from batchtts.secret import Secret
@@ -289,3 +292,112 @@ def test_request_ids_are_kept_only_when_shaped_as_ids_and_free_of_the_key(value:
     """An error's request id is the header as sent when it looks like an id; otherwise None."""
     err = error_from_response(500, b"", {"request-id": value}, secret=Secret(KEY))
     assert err.request_id == (value if kept else None)
+
+
+async def test_a_wav_format_is_sent_as_pcm_and_a_refusal_names_the_wav(mocked: Any) -> None:
+    """wav_44100 goes to /stream as pcm_44100; a 403 naming pcm_44100 comes back naming wav_44100."""
+    message = "Output format 'pcm_44100' is only available on the Pro tier and above."
+    mocked.post(
+        f"{BASE}/v1/text-to-speech/V1/stream?output_format=pcm_44100",
+        status=403,
+        payload={"detail": {"status": "output_format_not_allowed", "message": message}},
+    )
+    async with _client() as client:
+        with pytest.raises(ApiError) as caught:
+            async with client.tts_stream("V1", {"text": "Hi."}, output_format="wav_44100"):
+                pass
+    assert _sent(mocked, "POST", f"{BASE}/v1/text-to-speech/V1/stream").kwargs["params"] == {
+        "output_format": "pcm_44100"
+    }
+    err = caught.value
+    assert type(err) is ApiError
+    assert (err.status, err.code) == (403, "output_format_not_allowed")
+    assert err.message.startswith("Output format 'wav_44100' is only available on the Pro tier and above.")
+    assert "pcm_44100" in err.message  # said once, as what batchtts sends for it
+
+
+async def test_a_pcm_format_refused_keeps_its_message(mocked: Any) -> None:
+    """Asked as pcm_44100, the same 403 is kept word for word."""
+    message = "Output format 'pcm_44100' is only available on the Pro tier and above."
+    mocked.post(
+        f"{BASE}/v1/text-to-speech/V1/stream?output_format=pcm_44100",
+        status=403,
+        payload={"detail": {"status": "output_format_not_allowed", "message": message}},
+    )
+    async with _client() as client:
+        with pytest.raises(ApiError) as caught:
+            async with client.tts_stream("V1", {"text": "Hi."}, output_format="pcm_44100"):
+                pass
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"body": "<html><h1>Welcome to nginx!</h1></html>", "content_type": "text/html"},
+         "GET /v2/voices answered 200 text/html, not JSON"),
+        ({"payload": {"items": []}}, "GET /v2/voices answered JSON without a voices list"),
+        ({"payload": [{"voice_id": "a", "name": "A"}]}, "GET /v2/voices answered JSON without a voices list"),
+    ],
+    ids=["html", "json-without-voices", "json-list"],
+)  # fmt: skip
+async def test_a_first_voice_page_that_is_not_a_voice_list_is_an_unexpected_answer(
+    mocked: Any, answer: dict[str, Any], message: str
+) -> None:
+    """An HTML page or JSON of another shape where /v2/voices should be: UnexpectedAnswer saying what came."""
+    mocked.get(f"{BASE}/v2/voices?include_total_count=false&page_size=100", **answer)
+    async with _client() as client:
+        with pytest.raises(UnexpectedAnswer) as caught:
+            await client.list_voices()
+    assert str(caught.value) == message
+
+
+async def test_when_neither_voice_list_exists_the_v2_answer_is_raised(mocked: Any) -> None:
+    """/v2/voices 404, then /v1/voices 404: the error is /v2/voices' (the one a real API has)."""
+    mocked.get(f"{BASE}/v2/voices?include_total_count=false&page_size=100", status=404, body="v2 gone")
+    mocked.get(f"{BASE}/v1/voices", status=404, body="v1 gone")
+    async with _client() as client:
+        with pytest.raises(ApiError) as caught:
+            await client.list_voices()
+    assert (caught.value.status, caught.value.message) == (404, "v2 gone")
+
+
+async def test_legacy_voices_are_asked_for_with_show_legacy(mocked: Any) -> None:
+    """GET /v1/voices?show_legacy=true, read as a voice list."""
+    mocked.get(
+        f"{BASE}/v1/voices?show_legacy=true", payload={"voices": [{"voice_id": "r", "name": "Rachel"}]}
+    )
+    async with _client() as client:
+        assert await client.legacy_voices() == [{"voice_id": "r", "name": "Rachel"}]
+    assert _sent(mocked, "GET", f"{BASE}/v1/voices").kwargs["params"] == {"show_legacy": "true"}
+
+
+@pytest.mark.parametrize(
+    ("method", "payload", "message"),
+    [
+        ("models", {"models": []}, "GET /v1/models answered JSON that is not a list of models"),
+        ("subscription", [], "GET /v1/user/subscription answered JSON that is not a subscription"),
+    ],
+)
+async def test_models_and_subscription_of_another_shape_are_unexpected_answers(
+    mocked: Any, method: str, payload: Any, message: str
+) -> None:
+    """The model list must be a list, the subscription an object."""
+    path = "/v1/models" if method == "models" else "/v1/user/subscription"
+    mocked.get(f"{BASE}{path}", payload=payload)
+    async with _client() as client:
+        with pytest.raises(UnexpectedAnswer) as caught:
+            await getattr(client, method)()
+    assert str(caught.value) == message
+
+
+async def test_a_refused_connection_is_unreachable() -> None:
+    """A closed port: Unreachable (a TransportError), naming the call."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connecting is refused
+        async with ApiClient(base_url=f"http://127.0.0.1:{port}", api_key=Secret(KEY)) as client:
+            with pytest.raises(Unreachable) as caught:
+                await client.models()
+    assert str(caught.value).startswith(f"GET /v1/models: Cannot connect to host 127.0.0.1:{port}")
+    assert isinstance(caught.value, TransportError)

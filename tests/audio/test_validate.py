@@ -70,7 +70,7 @@ def lame(rate: int = 44100, *, bitrate: int = 128, seconds: float = 1.0) -> byte
 def synth(output_format: str, seconds: float = 1.0) -> bytes:
     """The emulator's audio for ``output_format`` (raw samples for pcm/G.711, RIFF for wav_, Ogg for opus)."""
     spec = RenderSpec(
-        voice_id="21m00Tcm4TlvDq8ikWAM",
+        voice_id="cgSgspJ2msm6clMCkdW9",
         output_format=output_format,
         duration_s=seconds,
         fingerprint=bytes(32),

@@ -37,7 +37,7 @@ def test_broken_manifest_exits_2_naming_file_line_and_field(tmp_path: Path) -> N
     """A bad manifest gets exit 2, one line per issue with file, line and field, no traceback."""
     manifest = tmp_path / "jobs.yaml"
     manifest.write_text(
-        'jobs:\n  - name: a\n    voice: Rachel\n    text: "Hi."\n    output_format: mp3_44100_999\n',
+        'jobs:\n  - name: a\n    voice: Jessica\n    text: "Hi."\n    output_format: mp3_44100_999\n',
         encoding="utf-8",
     )
     result = invoke("run", str(manifest), "--offline", "--out", str(tmp_path / "out"), key=KEY)
@@ -167,7 +167,7 @@ def test_voices_lists_names_and_ids_as_table_and_json() -> None:
     assert result.exit_code == 0, result.stderr
     rows = result.stdout.splitlines()
     assert rows[0].split() == ["NAME", "VOICE_ID", "CATEGORY"]
-    assert any(r.split()[:2] == ["Rachel", "21m00Tcm4TlvDq8ikWAM"] for r in rows[1:])
+    assert any(r.split()[:2] == ["Jessica", "cgSgspJ2msm6clMCkdW9"] for r in rows[1:])
     result = invoke("voices", "--offline", "--json")
     assert result.exit_code == 0, result.stderr
     voices = json.loads(result.stdout)

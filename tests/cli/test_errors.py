@@ -12,7 +12,7 @@ from batchtts.cli import cli
 from batchtts.store.ledger import ledger_dir
 from batchtts.store.lock import output_lock
 
-ONE_JOB = 'jobs:\n  - {name: a, voice: Rachel, text: "Hi."}\n'
+ONE_JOB = 'jobs:\n  - {name: a, voice: Jessica, text: "Hi."}\n'
 
 
 def invoke(*args: str) -> Result:
@@ -35,7 +35,8 @@ def assert_one_error_line(result: Result) -> str:
 def test_a_manifest_error_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
     """A bad manifest exits 2 with the issue located by file, line and field."""
     bad = manifest(
-        tmp_path, 'jobs:\n  - name: a\n    voice: Rachel\n    text: "Hi."\n    output_format: mp3_44100_999\n'
+        tmp_path,
+        'jobs:\n  - name: a\n    voice: Jessica\n    text: "Hi."\n    output_format: mp3_44100_999\n',
     )
     result = invoke("run", bad, "--offline", "--out", str(tmp_path / "out"))
     assert result.exit_code == 2

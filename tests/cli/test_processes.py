@@ -106,7 +106,7 @@ async def test_two_concurrent_runs_never_both_render(tmp_path: Path) -> None:
     The first run's first request is held by the server until the second run has ended, so the two
     overlap whatever the machine's speed; then the first renders every job, each requested once.
     """
-    jobs = clip_jobs(3, voices=("Rachel",))  # the test server knows one voice
+    jobs = clip_jobs(3, voices=("Jessica",))  # the test server knows one voice
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"
     release = asyncio.Event()

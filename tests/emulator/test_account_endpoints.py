@@ -11,8 +11,8 @@ import pytest
 from batchtts.api.models import KNOWN_MODELS
 from batchtts.emulator import Emulator
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-ADAM = "pNInz6obpgDQGcFmaJgB"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+BRIAN = "nPczCjzI2devNBz1zQrb"
 
 # Required fields per the OpenAPI subset (shared/ref/elevenlabs-openapi-subset-tts.json).
 VOICE_REQUIRED = {
@@ -89,7 +89,7 @@ async def test_missing_or_wrong_key_is_401_invalid_api_key(
     async with aiohttp.ClientSession(base_url=emulator.base_url, headers=headers) as session:
         for method, path in [
             ("GET", "/v1/voices"),
-            ("POST", f"/v1/text-to-speech/{RACHEL}"),
+            ("POST", f"/v1/text-to-speech/{JESSICA}"),
             ("GET", "/v1/history"),
         ]:
             async with session.request(method, path, json={"text": "hi"}) as response:
@@ -116,9 +116,9 @@ async def test_v1_voices_lists_the_bundled_library(api: aiohttp.ClientSession) -
         assert len(voice["voice_id"]) == 20
         assert voice["voice_id"].isalnum()
     by_name = {v["name"]: v for v in voices}
-    assert by_name["Rachel"]["voice_id"] == RACHEL
-    assert by_name["Rachel"]["category"] == "premade"
-    assert by_name["Adam"]["voice_id"] == ADAM
+    assert by_name["Jessica"]["voice_id"] == JESSICA
+    assert by_name["Jessica"]["category"] == "premade"
+    assert by_name["Brian"]["voice_id"] == BRIAN
     assert by_name["Studio Narrator"]["category"] == "cloned"
     assert {"Nova", "NOVA"} <= by_name.keys()
     assert by_name["Nova"]["voice_id"] != by_name["NOVA"]["voice_id"]
@@ -162,9 +162,9 @@ async def test_v2_voices_default_page_size_is_ten(api: aiohttp.ClientSession) ->
         ({"search": "studio narrator"}, {"Studio Narrator"}),
         ({"search": "NOVA"}, {"Nova", "NOVA"}),
         ({"search": "audiobook"}, {"Studio Narrator", "Lena Fischer"}),
-        ({"search": "british"}, {"Studio Narrator"}),
+        ({"search": "british"}, {"Alice", "Daniel", "George", "Lily", "Studio Narrator"}),
         ({"category": "generated"}, {"NOVA", "Deep Space Captain", "Whispering Oak"}),
-        ({"voice_ids": [RACHEL, ADAM]}, {"Rachel", "Adam"}),
+        ({"voice_ids": [JESSICA, BRIAN]}, {"Jessica", "Brian"}),
         ({"search": "no such voice anywhere"}, set()),
     ],
 )
@@ -198,9 +198,9 @@ async def test_v2_voices_bad_page_size_is_422(api: aiohttp.ClientSession, size: 
 
 async def test_voice_by_id_and_settings(api: aiohttp.ClientSession) -> None:
     """One voice, its stored settings, the defaults; an unknown id is 404 voice_not_found."""
-    status, voice = await get_json(api, f"/v1/voices/{RACHEL}")
-    assert (status, voice["name"]) == (200, "Rachel")
-    _, settings = await get_json(api, f"/v1/voices/{RACHEL}/settings")
+    status, voice = await get_json(api, f"/v1/voices/{JESSICA}")
+    assert (status, voice["name"]) == (200, "Jessica")
+    _, settings = await get_json(api, f"/v1/voices/{JESSICA}/settings")
     assert settings == {
         "stability": 0.5,
         "similarity_boost": 0.75,
@@ -269,7 +269,7 @@ async def test_access_log_records_every_request_without_the_key(
         aiohttp.ClientSession(base_url=emu.base_url, headers={"xi-api-key": emu.api_key}) as api,
     ):
         await get_json(api, "/v1/voices")
-        async with api.post(f"/v1/text-to-speech/{RACHEL}", json={"text": "Log me."}) as response:
+        async with api.post(f"/v1/text-to-speech/{JESSICA}", json={"text": "Log me."}) as response:
             await response.read()
             request_id = response.headers["request-id"]
     lines = log_path.read_text("utf-8").splitlines()
@@ -279,7 +279,7 @@ async def test_access_log_records_every_request_without_the_key(
     assert tts["method"] == "POST"
     assert tts["status"] == 200
     assert (tts["voice_id"], tts["model_id"], tts["output_format"]) == (
-        RACHEL,
+        JESSICA,
         "eleven_multilingual_v2",
         "mp3_44100_128",
     )

@@ -12,9 +12,9 @@ import pytest
 
 from batchtts.emulator import Emulator
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-ADAM = "pNInz6obpgDQGcFmaJgB"
-TTS = f"/v1/text-to-speech/{RACHEL}"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+BRIAN = "nPczCjzI2devNBz1zQrb"
+TTS = f"/v1/text-to-speech/{JESSICA}"
 BUSY = {
     "detail": {
         "status": "system_busy",
@@ -38,7 +38,7 @@ async def running(
 
 
 async def tts(
-    api: aiohttp.ClientSession, text: str, *, voice_id: str = RACHEL, **body: Any
+    api: aiohttp.ClientSession, text: str, *, voice_id: str = JESSICA, **body: Any
 ) -> tuple[int, dict[str, str], bytes]:
     async with api.post(f"/v1/text-to-speech/{voice_id}/stream", json={"text": text, **body}) as response:
         return response.status, dict(response.headers), await response.read()
@@ -84,7 +84,7 @@ async def test_history_records_each_billed_request(api: aiohttp.ClientSession, e
         item = await response.json()
     assert item["history_item_id"] == headers["history-item-id"]
     assert item["request_id"] == headers["request-id"]
-    assert (item["voice_id"], item["voice_name"], item["voice_category"]) == (RACHEL, "Rachel", "premade")
+    assert (item["voice_id"], item["voice_name"], item["voice_category"]) == (JESSICA, "Jessica", "premade")
     assert (item["model_id"], item["text"], item["source"]) == (
         "eleven_multilingual_v2",
         "Remember this.",
@@ -108,7 +108,7 @@ async def test_history_pages_newest_first_with_a_cursor(api: aiohttp.ClientSessi
     """page_size and start_after_history_item_id walk the history; asc reverses it; filters narrow it."""
     created = []
     for i in range(7):
-        _, headers, _ = await tts(api, f"Item {i}.", voice_id=ADAM if i % 3 == 0 else RACHEL)
+        _, headers, _ = await tts(api, f"Item {i}.", voice_id=BRIAN if i % 3 == 0 else JESSICA)
         created.append(headers["history-item-id"])
     seen: list[str] = []
     params: dict[str, Any] = {"page_size": 3}
@@ -127,7 +127,7 @@ async def test_history_pages_newest_first_with_a_cursor(api: aiohttp.ClientSessi
     assert flags == [True, True, False]
     async with api.get("/v1/history", params={"sort_direction": "asc", "page_size": 100}) as response:
         assert [i["history_item_id"] for i in (await response.json())["history"]] == created
-    async with api.get("/v1/history", params={"voice_id": ADAM}) as response:
+    async with api.get("/v1/history", params={"voice_id": BRIAN}) as response:
         assert [i["history_item_id"] for i in (await response.json())["history"]] == [
             created[6],
             created[3],
@@ -253,8 +253,9 @@ async def test_faults_are_reproducible_from_the_seed(make_emulator: MakeEmulator
 
 
 async def test_concurrency_limit_per_group(make_emulator: MakeEmulator) -> None:
-    """With N slow streams open the next standard request is 429; the turbo group has twice the room."""
-    async with running(make_emulator, concurrency_limit=2, chunk_delay_ms=60_000, chunk_bytes=256) as (
+    """With N slow streams open and no queue the next standard request is 429; turbo has twice the room."""
+    config = {"concurrency_limit": 2, "queue_timeout_ms": 0, "chunk_delay_ms": 60_000, "chunk_bytes": 256}
+    async with running(make_emulator, **config) as (
         _,
         api,
     ):
@@ -290,8 +291,8 @@ async def test_concurrency_limit_per_group(make_emulator: MakeEmulator) -> None:
 
 
 async def test_finished_requests_free_their_slot(make_emulator: MakeEmulator) -> None:
-    """Sequential requests never trip a limit of one; concurrent ones beyond it do."""
-    async with running(make_emulator, concurrency_limit=1) as (emu, api):
+    """Sequential requests never trip a limit of one; concurrent ones beyond it do (with no queue)."""
+    async with running(make_emulator, concurrency_limit=1, queue_timeout_ms=0) as (emu, api):
         for _ in range(3):
             status, headers, _ = await tts(api, "One at a time.")
             assert (status, headers["current-concurrent-requests"]) == (200, "1")

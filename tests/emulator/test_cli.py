@@ -19,6 +19,8 @@ OPTIONS = (
     "--api-key",
     "--tier",
     "--concurrency-limit",
+    "--queue-timeout-ms",
+    "--permissions",
     "--character-limit",
     "--ttfb-ms",
     "--chunk-delay-ms",
@@ -47,6 +49,11 @@ def test_bad_option_values_are_usage_errors() -> None:
     result = CliRunner().invoke(cli, ["emulator", "--port", "0", "--busy-rate", "0.6", "--cut-rate", "0.6"])
     assert result.exit_code == 2
     assert "must not exceed 1" in result.output
+    result = CliRunner().invoke(cli, ["emulator", "--port", "0", "--permissions", "voices_read,history_read"])
+    assert result.exit_code == 2
+    assert "unknown permission(s) history_read (history is speech_history_read" in result.output
+    result = CliRunner().invoke(cli, ["emulator", "--queue-timeout-ms", "-1"])
+    assert result.exit_code == 2
 
 
 async def test_foreground_run_prints_url_and_key_and_stops_cleanly_on_ctrl_c() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from batchtts.emulator import Emulator
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-TTS = f"/v1/text-to-speech/{RACHEL}"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+TTS = f"/v1/text-to-speech/{JESSICA}"
 
 
 async def post(api: aiohttp.ClientSession, path: str, body: Any, **query: str) -> tuple[int, Any]:
@@ -149,16 +149,17 @@ async def test_invalid_json_is_422(api: aiohttp.ClientSession) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "fmt", "ok"),
     [
+        ("/stream", "wav_22050", False),
         ("/stream", "wav_44100", False),
-        ("", "wav_44100", True),
-        ("/stream", "pcm_44100", True),
+        ("", "wav_22050", True),
+        ("/stream", "pcm_24000", True),
         ("", "mp3_44100_999", False),
     ],
 )
 async def test_output_format_is_checked_per_endpoint(
     api: aiohttp.ClientSession, endpoint: str, fmt: str, ok: bool
 ) -> None:
-    """Stream endpoints take no wav_*; unknown formats are a 422 on the query."""
+    """Stream endpoints take no wav_*; unknown formats are a 422 on the query (before any tier check)."""
     status, body = await post(api, TTS + endpoint, {"text": "hi"}, output_format=fmt)
     if ok:
         assert status == 200

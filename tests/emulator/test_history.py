@@ -15,7 +15,7 @@ from batchtts.audio.validate import check_body
 from batchtts.emulator import Emulator
 from tests.helpers import mp3_info
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
 TEXT = "History keeps what was said."  # 28 characters: 1.87 s at 15 characters a second
 SECONDS = len(TEXT) / 15
 MP3 = parse_output_format("mp3_44100_128")
@@ -25,7 +25,9 @@ async def generate(api: aiohttp.ClientSession, output_format: str, text: str = T
     """A billed request in ``output_format`` (wav_* through the full endpoint): its history id and body."""
     endpoint = "" if output_format.startswith("wav_") else "/stream"
     async with api.post(
-        f"/v1/text-to-speech/{RACHEL}{endpoint}", json={"text": text}, params={"output_format": output_format}
+        f"/v1/text-to-speech/{JESSICA}{endpoint}",
+        json={"text": text},
+        params={"output_format": output_format},
     ) as response:
         assert response.status == 200
         return response.headers["history-item-id"], await response.read()

@@ -30,6 +30,8 @@ VOICE = {"voice_id": "abcdefghij0123456789", "name": "Test Voice", "category": "
         ({"chunk_bytes": 0}, "chunk_bytes"),
         ({"concurrency_limit": 0}, "concurrency_limit"),
         ({"api_key": ""}, "api_key"),
+        ({"queue_timeout_ms": -1}, "queue_timeout_ms"),
+        ({"permissions": "voices_read,voice_read"}, "unknown permission"),
     ],
 )
 def test_config_rejects_nonsense(fields: dict[str, Any], fragment: str) -> None:
@@ -68,6 +70,7 @@ def test_custom_voices_file_loads(tmp_path: Path, shape: str) -> None:
         (json.dumps([{**VOICE, "voice_id": "has space"}]), "voice_id"),
         (json.dumps([{**VOICE, "category": "robot"}]), "category"),
         (json.dumps([{**VOICE, "labels": {"age": 3}}]), "labels"),
+        (json.dumps([{**VOICE, "is_legacy": "yes"}]), "is_legacy"),
         (json.dumps([VOICE, VOICE]), "duplicate voice_id"),
         (json.dumps([{"name": "Nameless"}, 7]), "voice #2"),
     ],

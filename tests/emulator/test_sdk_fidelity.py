@@ -12,7 +12,7 @@ import math
 import struct
 import wave
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -33,7 +33,8 @@ from elevenlabs.types import (
 from batchtts.emulator import Emulator
 from tests.helpers import mp3_info
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+LEGACY_RACHEL = "21m00Tcm4TlvDq8ikWAM"
 TEXT = "Fidelity matters more than speed."
 
 
@@ -63,7 +64,7 @@ async def test_voices_v1_v2_and_by_id(sdk: AsyncElevenLabs, emulator: Emulator) 
     """get_all, search (paged) and get parse into the SDK's voice models."""
     everything = await sdk.voices.get_all()
     names = {voice.name for voice in everything.voices}
-    assert {"Rachel", "Adam", "Studio Narrator", "Nova", "NOVA"} <= names
+    assert {"Jessica", "Brian", "Studio Narrator", "Nova", "NOVA"} <= names
     ids: list[str] = []
     token: str | None = None
     while True:
@@ -76,10 +77,10 @@ async def test_voices_v1_v2_and_by_id(sdk: AsyncElevenLabs, emulator: Emulator) 
     found = await sdk.voices.search(search="studio narrator")
     assert [voice.name for voice in found.voices] == ["Studio Narrator"]
     assert found.total_count == 1
-    rachel = await sdk.voices.get(RACHEL)
-    assert (rachel.name, rachel.category) == ("Rachel", "premade")
-    assert rachel.settings is not None
-    assert rachel.settings.stability == 0.5
+    jessica = await sdk.voices.get(JESSICA)
+    assert (jessica.name, jessica.category) == ("Jessica", "premade")
+    assert jessica.settings is not None
+    assert jessica.settings.stability == 0.5
     GetVoicesResponse.model_validate(await raw_json(emulator, "/v1/voices"))
     GetVoicesV2Response.model_validate(await raw_json(emulator, "/v2/voices", page_size=5))
 
@@ -101,7 +102,7 @@ async def test_subscription_and_user(sdk: AsyncElevenLabs, emulator: Emulator) -
     """user.subscription.get and user.get parse; character_count moves with billing."""
     before = await sdk.user.subscription.get()
     assert (before.tier, before.character_count, before.character_limit) == ("creator", 0, 10_000_000)
-    await collect(sdk.text_to_speech.convert(RACHEL, text=TEXT))
+    await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT))
     after = await sdk.user.subscription.get()
     assert after.character_count == len(TEXT)
     user = await sdk.user.get()
@@ -115,38 +116,38 @@ async def test_tts_convert_stream_and_raw_headers(sdk: AsyncElevenLabs) -> None:
     settings = VoiceSettings(stability=0.4, similarity_boost=0.8, speed=1.0)
     converted = await collect(
         sdk.text_to_speech.convert(
-            RACHEL, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
+            JESSICA, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
         )
     )
     streamed = await collect(
         sdk.text_to_speech.stream(
-            RACHEL, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
+            JESSICA, text=TEXT, model_id="eleven_multilingual_v2", voice_settings=settings, seed=1
         )
     )
     assert converted == streamed
     assert mp3_info(converted).length == pytest.approx(len(TEXT) / 15, abs=0.16)
     async with sdk.text_to_speech.with_raw_response.convert(
-        RACHEL, text=TEXT, output_format="pcm_16000"
+        JESSICA, text=TEXT, output_format="pcm_16000"
     ) as response:
         audio = await collect(response.data)
         assert response.headers["character-cost"] == str(len(TEXT))
         request_id = response.headers["request-id"]
     assert len(audio) == 2 * round(len(TEXT) / 15 * 16000)
     stitched = await collect(
-        sdk.text_to_speech.stream(RACHEL, text="And then.", previous_request_ids=[request_id])
+        sdk.text_to_speech.stream(JESSICA, text="And then.", previous_request_ids=[request_id])
     )
     assert stitched
 
 
 async def test_tts_with_timestamps(sdk: AsyncElevenLabs) -> None:
     """convert_with_timestamps and stream_with_timestamps parse, with alignment over the text."""
-    whole = await sdk.text_to_speech.convert_with_timestamps(RACHEL, text=TEXT)
+    whole = await sdk.text_to_speech.convert_with_timestamps(JESSICA, text=TEXT)
     assert whole.alignment is not None
     assert "".join(whole.alignment.characters) == TEXT
     assert base64.b64decode(whole.audio_base_64)
     characters: list[str] = []
     audio = b""
-    async for chunk in sdk.text_to_speech.stream_with_timestamps(RACHEL, text=TEXT):
+    async for chunk in sdk.text_to_speech.stream_with_timestamps(JESSICA, text=TEXT):
         audio += base64.b64decode(chunk.audio_base_64 or "")
         if chunk.alignment is not None:
             characters += chunk.alignment.characters or []
@@ -165,11 +166,11 @@ async def test_speech_to_speech_convert_and_stream(sdk: AsyncElevenLabs, emulato
     upload = ("input.wav", buffer.getvalue(), "audio/wav")
     converted = await collect(
         sdk.speech_to_speech.convert(
-            RACHEL, audio=upload, voice_settings='{"stability": 0.6}', remove_background_noise=True
+            JESSICA, audio=upload, voice_settings='{"stability": 0.6}', remove_background_noise=True
         )
     )
     assert mp3_info(converted).length == pytest.approx(1.5, abs=0.16)
-    streamed = await collect(sdk.speech_to_speech.stream(RACHEL, audio=upload, output_format="pcm_16000"))
+    streamed = await collect(sdk.speech_to_speech.stream(JESSICA, audio=upload, output_format="pcm_16000"))
     assert len(streamed) == 2 * 24000
     assert emulator.billed_credits == 2 * math.ceil(1.5 * 1000 / 60)
 
@@ -177,7 +178,7 @@ async def test_speech_to_speech_convert_and_stream(sdk: AsyncElevenLabs, emulato
 async def test_history_list_get_audio_delete(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
     """history.list pages with the cursor; get, get_audio and delete work on an item."""
     for i in range(5):
-        await collect(sdk.text_to_speech.convert(RACHEL, text=f"History entry {i}."))
+        await collect(sdk.text_to_speech.convert(JESSICA, text=f"History entry {i}."))
     ids: list[str] = []
     cursor: str | None = None
     while True:
@@ -189,9 +190,9 @@ async def test_history_list_get_audio_delete(sdk: AsyncElevenLabs, emulator: Emu
     assert len(ids) == 5
     assert len(set(ids)) == 5
     newest = await sdk.history.get(ids[0])
-    assert (newest.text, newest.source, newest.voice_name) == ("History entry 4.", "TTS", "Rachel")
+    assert (newest.text, newest.source, newest.voice_name) == ("History entry 4.", "TTS", "Jessica")
     audio = await collect(sdk.history.get_audio(ids[0]))
-    assert audio == await collect(sdk.text_to_speech.convert(RACHEL, text="History entry 4."))
+    assert audio == await collect(sdk.text_to_speech.convert(JESSICA, text="History entry 4."))
     for document in (await raw_json(emulator, "/v1/history"))["history"]:
         SpeechHistoryItemResponse.model_validate(document)
     deleted = await sdk.history.delete(ids[0])
@@ -203,8 +204,8 @@ async def test_history_list_get_audio_delete(sdk: AsyncElevenLabs, emulator: Emu
 
 async def test_history_download_one_several_and_a_bad_format(sdk: AsyncElevenLabs) -> None:
     """history.download gives one item's MP3 or WAV, a zip for several, and BadRequestError's flat body."""
-    await collect(sdk.text_to_speech.convert(RACHEL, text=TEXT, output_format="pcm_16000"))
-    await collect(sdk.text_to_speech.convert(RACHEL, text="A second item."))
+    await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, output_format="pcm_16000"))
+    await collect(sdk.text_to_speech.convert(JESSICA, text="A second item."))
     ids = [item.history_item_id for item in (await sdk.history.list()).history]
     mp3 = await collect(sdk.history.download(history_item_ids=ids[1:]))
     assert mp3 == await collect(sdk.history.get_audio(ids[1]))
@@ -231,3 +232,39 @@ async def test_sdk_sees_the_real_error_shapes(sdk: AsyncElevenLabs) -> None:
     assert caught.value.body["detail"]["status"] == "voice_not_found"
     with pytest.raises(UnprocessableEntityError):
         await sdk.voices.search(page_size=500)
+
+
+async def test_legacy_voices_through_the_sdk(sdk: AsyncElevenLabs) -> None:
+    """search never finds a legacy voice; get_all(show_legacy=True) lists them; get and convert by id work."""
+    assert (await sdk.voices.search(search="Rachel")).total_count == 0
+    plain = {voice.name for voice in (await sdk.voices.get_all()).voices}
+    every = (await sdk.voices.get_all(show_legacy=True)).voices
+    legacy = {voice.name for voice in every if voice.is_legacy}
+    assert legacy == {voice.name for voice in every} - plain
+    assert legacy == {"Rachel", "Adam", "Antoni", "Arnold", "Domi", "Josh", "Elli", "Sam"}
+    rachel = await sdk.voices.get(LEGACY_RACHEL)
+    assert (rachel.name, rachel.is_legacy) == ("Rachel", True)
+    assert await collect(sdk.text_to_speech.convert(LEGACY_RACHEL, text=TEXT))
+
+
+async def test_a_restricted_key_and_a_gated_format_through_the_sdk(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    """The SDK raises ApiError with the live bodies: 401 missing_permissions, 403 for pcm_44100 on Creator."""
+    async with (
+        make_emulator(permissions="text_to_speech") as emu,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        sdk = AsyncElevenLabs(api_key=emu.api_key, base_url=emu.base_url, httpx_client=http)
+        with pytest.raises(ApiError) as caught:
+            await sdk.voices.search(request_options={"max_retries": 0})
+        assert caught.value.status_code == 401
+        assert caught.value.body["detail"]["status"] == "missing_permissions"
+        assert "permission voices_read " in caught.value.body["detail"]["message"]
+        with pytest.raises(ApiError) as caught:
+            await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, output_format="pcm_44100"))
+        assert caught.value.status_code == 403
+        assert caught.value.body["detail"]["message"] == (
+            "Output format 'pcm_44100' is only available on the Pro tier and above."
+        )
+        assert await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, output_format="pcm_24000"))

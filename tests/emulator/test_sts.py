@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 
 from batchtts.emulator import Emulator
+from tests.emulator.calls import call, silent_wav, sts_form
 from tests.helpers import mp3_info
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-STS = f"/v1/speech-to-speech/{RACHEL}"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+STS = f"/v1/speech-to-speech/{JESSICA}"
 
 
 def wav_bytes(seconds: float, rate: int = 16000) -> bytes:
@@ -62,7 +63,7 @@ async def test_output_lasts_as_long_as_the_input(api: aiohttp.ClientSession, emu
 
 async def test_stream_endpoint_and_mp3_input(api: aiohttp.ClientSession) -> None:
     """The stream variant is chunked; an MP3 input's duration comes from its frames."""
-    async with api.post(f"/v1/text-to-speech/{RACHEL}", json={"text": "x" * 45}) as response:
+    async with api.post(f"/v1/text-to-speech/{JESSICA}", json={"text": "x" * 45}) as response:
         mp3_input = await response.read()  # about 3 s
     status, headers, audio = await convert(api, form(mp3_input), f"{STS}/stream", output_format="pcm_16000")
     assert status == 200
@@ -137,3 +138,24 @@ async def test_tts_model_and_unknown_voice_are_refused(
         assert response.status == 400
         assert (await response.json())["detail"]["status"] == "audio_too_short"
     assert emulator.billed_credits == 0
+
+
+@pytest.mark.parametrize(
+    ("model_id", "accepted", "refused", "limit"),
+    [("eleven_english_sts_v2", 300.0, 300.5, 300), ("eleven_multilingual_sts_v2", 600.0, 600.5, 600)],
+)
+async def test_speech_to_speech_input_is_limited_per_model(
+    api: aiohttp.ClientSession, emulator: Emulator, model_id: str, accepted: float, refused: float, limit: int
+) -> None:
+    """English v2 takes 5 minutes of input, Multilingual v2 10; longer is 400 audio_too_long, unbilled."""
+    fields = {"model_id": model_id}
+    query = {"output_format": "ulaw_8000"}
+    status, _ = await call(api, "POST", STS, data=sts_form(silent_wav(accepted), **fields), params=query)
+    assert status == 200
+    billed = emulator.billed_credits
+    status, body = await call(api, "POST", STS, data=sts_form(silent_wav(refused), **fields), params=query)
+    assert status == 400
+    assert body["detail"]["status"] == "audio_too_long"
+    assert f"{refused:.1f} seconds" in body["detail"]["message"]
+    assert f"at most {limit} seconds" in body["detail"]["message"]
+    assert emulator.billed_credits == billed

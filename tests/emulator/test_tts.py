@@ -8,6 +8,7 @@ import itertools
 import json
 import struct
 import wave
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -18,9 +19,19 @@ from batchtts.api.formats import ALL_FORMATS
 from batchtts.emulator import Emulator
 from tests.helpers import mp3_info
 
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
-ADAM = "pNInz6obpgDQGcFmaJgB"
+JESSICA = "cgSgspJ2msm6clMCkdW9"
+BRIAN = "nPczCjzI2devNBz1zQrb"
 TEXT = "The quick brown fox jumps over the lazy dog, twice over."  # 57 characters: 3.8 s at 15 chars/s
+
+
+@pytest.fixture
+async def pro_api(make_emulator: Callable[..., Emulator]) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client of a Pro account, to which every output format is open (44.1 kHz PCM/WAV need Pro)."""
+    async with (
+        make_emulator(tier="pro") as emu,
+        aiohttp.ClientSession(base_url=emu.base_url, headers={"xi-api-key": emu.api_key}) as session,
+    ):
+        yield session
 
 
 def opus_info(data: bytes) -> Any:
@@ -32,7 +43,7 @@ async def speak(
     api: aiohttp.ClientSession,
     body: dict[str, Any],
     *,
-    voice_id: str = RACHEL,
+    voice_id: str = JESSICA,
     endpoint: str = "",
     **query: str,
 ) -> tuple[int, dict[str, str], bytes]:
@@ -68,7 +79,7 @@ async def test_body_is_written_in_many_chunks(make_emulator: Any) -> None:
     async with (
         make_emulator(chunk_bytes=512) as emu,
         aiohttp.ClientSession(base_url=emu.base_url, headers={"xi-api-key": emu.api_key}) as api,
-        api.post(f"/v1/text-to-speech/{RACHEL}/stream", json={"text": TEXT}) as response,
+        api.post(f"/v1/text-to-speech/{JESSICA}/stream", json={"text": TEXT}) as response,
     ):
         sizes = [len(chunk) async for chunk, _ in response.content.iter_chunks()]
     assert len(sizes) > 10
@@ -99,9 +110,9 @@ async def test_mp3_variants(api: aiohttp.ClientSession, fmt: str, rate: int, bit
 
 
 @pytest.mark.parametrize("rate", [8000, 22050, 44100])
-async def test_wav_has_a_correct_header(api: aiohttp.ClientSession, rate: int) -> None:
+async def test_wav_has_a_correct_header(pro_api: aiohttp.ClientSession, rate: int) -> None:
     """wav_* is 16-bit mono WAV the standard library reads, of exactly the text's duration."""
-    status, headers, audio = await speak(api, {"text": TEXT}, output_format=f"wav_{rate}")
+    status, headers, audio = await speak(pro_api, {"text": TEXT}, output_format=f"wav_{rate}")
     assert status == 200
     assert headers["Content-Type"] == "audio/wav"
     with wave.open(io.BytesIO(audio)) as wav:
@@ -188,10 +199,10 @@ async def test_opus_is_a_valid_ogg_stream(api: aiohttp.ClientSession) -> None:
     assert granules == sorted(granules)
 
 
-async def test_every_full_format_answers(api: aiohttp.ClientSession) -> None:
-    """All 28 output formats render on the full endpoint."""
+async def test_every_full_format_answers(pro_api: aiohttp.ClientSession) -> None:
+    """All 28 output formats render on the full endpoint (for a Pro account, which may use them all)."""
     for fmt in ALL_FORMATS:
-        status, _headers, audio = await speak(api, {"text": "Short."}, output_format=fmt)
+        status, _headers, audio = await speak(pro_api, {"text": "Short."}, output_format=fmt)
         assert status == 200, fmt
         assert audio, fmt
 
@@ -201,7 +212,7 @@ async def test_same_request_same_bytes_other_voice_other_bytes(api: aiohttp.Clie
     body = {"text": TEXT, "seed": 7}
     _, _, first = await speak(api, body)
     _, _, again = await speak(api, body, endpoint="/stream")
-    _, _, other_voice = await speak(api, body, voice_id=ADAM)
+    _, _, other_voice = await speak(api, body, voice_id=BRIAN)
     _, _, other_seed = await speak(api, {**body, "seed": 8})
     _, _, other_settings = await speak(api, {**body, "voice_settings": {"stability": 0.9}})
     _, _, other_text = await speak(api, {**body, "text": TEXT.upper()})
@@ -210,10 +221,39 @@ async def test_same_request_same_bytes_other_voice_other_bytes(api: aiohttp.Clie
 
 
 async def test_speed_setting_shortens_the_clip(api: aiohttp.ClientSession) -> None:
-    """voice_settings.speed 2.0 halves the duration."""
+    """voice_settings.speed 1.2 (the documented maximum) makes the clip last 1/1.2 as long."""
     _, _, normal = await speak(api, {"text": TEXT}, output_format="pcm_8000")
-    _, _, fast = await speak(api, {"text": TEXT, "voice_settings": {"speed": 2.0}}, output_format="pcm_8000")
-    assert len(fast) == pytest.approx(len(normal) / 2, abs=2)
+    _, _, fast = await speak(api, {"text": TEXT, "voice_settings": {"speed": 1.2}}, output_format="pcm_8000")
+    assert len(fast) == pytest.approx(len(normal) / 1.2, abs=2)
+
+
+async def pcm_seconds(
+    api: aiohttp.ClientSession, speed: float, model_id: str = "eleven_multilingual_v2"
+) -> float:
+    body = {"text": "x" * 60, "model_id": model_id, "voice_settings": {"speed": speed}}
+    status, _, audio = await speak(api, body, output_format="pcm_8000")
+    assert status == 200, speed
+    return len(audio) / 16000
+
+
+@pytest.mark.parametrize(
+    ("asked", "spoken"), [(0.25, 0.7), (0.5, 0.7), (0.8, 0.8), (1.2, 1.2), (2.0, 1.2), (4.0, 1.2)]
+)
+async def test_speed_outside_the_documented_range_is_clamped(
+    api: aiohttp.ClientSession, asked: float, spoken: float
+) -> None:
+    """A speed within 0.25–4.0 is accepted and spoken at its value clamped into 0.7–1.2."""
+    assert await pcm_seconds(api, asked) == pytest.approx(60 / 15 / spoken, abs=1 / 8000)
+
+
+async def test_clamped_speeds_sound_alike_and_v3_ignores_speed(api: aiohttp.ClientSession) -> None:
+    """Speed 2.0 renders the very clip 1.2 does; eleven_v3 speaks at 1.0 whatever is asked."""
+    clips = []
+    for speed in (2.0, 1.2):
+        body = {"text": "Same clip.", "seed": 3, "voice_settings": {"speed": speed}}
+        clips.append((await speak(api, body))[2])
+    assert clips[0] == clips[1]
+    assert await pcm_seconds(api, 0.8, "eleven_v3") == pytest.approx(4.0, abs=1 / 8000)
 
 
 def check_alignment(alignment: dict[str, list[Any]], text: str, duration: float) -> None:

@@ -112,7 +112,7 @@ async def test_eleven_v3_chapters_use_text_context_only(
         [
             {
                 "name": "ch",
-                "voice": "Rachel",
+                "voice": "Jessica",
                 "text_file": "ch.txt",
                 "model_id": "eleven_v3",
                 "chunk_chars": 4000,
@@ -137,7 +137,7 @@ async def test_editing_one_paragraph_rerenders_only_its_chunk(
     chapter_file = tmp_path / "ch.txt"
     chapter_file.write_text(text, encoding="utf-8")
     manifest = write_chapter_manifest(
-        tmp_path, [{"name": "ch", "voice": "Adam", "text_file": "ch.txt", "silence_ms": 300}]
+        tmp_path, [{"name": "ch", "voice": "Brian", "text_file": "ch.txt", "silence_ms": 300}]
     )
     out = tmp_path / "out"
     async with make_emulator() as emu:
@@ -165,7 +165,7 @@ async def test_cancel_mid_chapter_then_rerun_bills_only_missing_chunks(
     """Interrupted after some chunks, a re-run requests only the chunks not yet done."""
     text = book_text(20_000)
     (tmp_path / "ch.txt").write_text(text, encoding="utf-8")
-    manifest = write_chapter_manifest(tmp_path, [{"name": "ch", "voice": "Rachel", "text_file": "ch.txt"}])
+    manifest = write_chapter_manifest(tmp_path, [{"name": "ch", "voice": "Jessica", "text_file": "ch.txt"}])
     out = tmp_path / "out"
     total_chars = sum(len(c.request_text) for c in split_text(text, 2_500))
     async with make_emulator(chunk_delay_ms=5, chunk_bytes=65536) as emu:
@@ -198,7 +198,7 @@ async def test_wav_chapter_joins_under_one_header_with_paragraph_silence(
         [
             {
                 "name": "ch",
-                "voice": "Rachel",
+                "voice": "Jessica",
                 "text_file": "ch.txt",
                 "output_format": "pcm_16000",
                 "silence_ms": 500,
@@ -228,9 +228,49 @@ async def test_opus_chapter_is_rejected_before_sending(
     """Opus pieces cannot be joined: a chapter in opus is a manifest error."""
     (tmp_path / "ch.txt").write_text(book_text(3_000), encoding="utf-8")
     manifest = write_chapter_manifest(
-        tmp_path, [{"name": "ch", "voice": "Rachel", "text_file": "ch.txt", "output_format": "opus_48000_64"}]
+        tmp_path,
+        [{"name": "ch", "voice": "Jessica", "text_file": "ch.txt", "output_format": "opus_48000_64"}],
     )
     async with make_emulator() as emu:
         with pytest.raises(ManifestError, match="cannot be joined"):
             await run(manifest, config_for(emu, tmp_path / "out"))
         assert tts(emu) == []
+
+
+async def test_an_earlier_runs_ids_stitch_only_while_fresh_by_when_the_api_accepted_them(
+    tmp_path: Path, make_emulator: Callable[..., Emulator]
+) -> None:
+    """Re-rendering one chunk next to an earlier run's: its ids are sent within the 2 h, text context after."""
+    text = book_text(8_000)
+    chapter_file = tmp_path / "ch.txt"
+    chapter_file.write_text(text, encoding="utf-8")
+    manifest = write_chapter_manifest(
+        tmp_path, [{"name": "ch", "voice": "Studio Narrator", "text_file": "ch.txt"}]
+    )
+    out = tmp_path / "out"
+    chunks = split_text(text, 2_500)
+    assert len(chunks) >= 3
+
+    def edit_chunk(n: int, mark: str) -> None:
+        # A chunk's end holds its paragraph's "(Part k.)": unique in the text, unlike its first words.
+        current = chapter_file.read_text(encoding="utf-8")
+        target = chunks[n].request_text[-12:]
+        assert current.count(target) == 1
+        chapter_file.write_text(current.replace(target, mark + target), encoding="utf-8")
+
+    async with make_emulator() as emu:
+        await run(manifest, config_for(emu, out))
+        first_ids = [r["request_id"] for r in tts(emu)]
+        edit_chunk(2, "Now ")
+        await run(manifest, config_for(emu, out))
+        fresh = tts(emu)[-1]
+        # The same chunk edited again, after the earlier ids have aged past the API's two hours.
+        with Ledger.for_output(out) as ledger:
+            ledger.db.execute("UPDATE jobs SET accepted_at = accepted_at - 3 * 3600")
+        edit_chunk(2, " Again")
+        report = await run(manifest, config_for(emu, out))
+        stale = tts(emu)[-1]
+    assert report.exit_code == 0, report.failures
+    assert fresh["previous_request_ids"] == first_ids[:2]
+    assert not stale["previous_request_ids"]
+    assert stale["previous_text"]

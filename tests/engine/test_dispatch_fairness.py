@@ -28,7 +28,7 @@ TTFB_MS = 30
 
 def write_manifest(folder: Path, models: list[str]) -> Path:
     jobs = [
-        {"name": f"{model.split('_')[1]}{i:04d}", "voice": "Rachel", "model_id": model, "text": f"Line {i}."}
+        {"name": f"{model.split('_')[1]}{i:04d}", "voice": "Jessica", "model_id": model, "text": f"Line {i}."}
         for i, model in enumerate(models)
     ]
     path = folder / "jobs.yaml"

@@ -14,7 +14,7 @@ from tests.helpers import config_for
 
 def _manifest(folder: Path, n: int) -> Path:
     path = folder / "jobs.csv"
-    rows = "".join(f"c{i},Rachel,Clip {i} says hello.\n" for i in range(n))
+    rows = "".join(f"c{i},Jessica,Clip {i} says hello.\n" for i in range(n))
     path.write_text("name,voice,text\n" + rows, encoding="utf-8")
     return path
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from mutagen.id3 import ID3, ID3NoHeaderError
 
 from batchtts import RunConfig, preview, run
 from batchtts.emulator import Emulator
@@ -34,11 +35,16 @@ async def test_snippets_render_to_whole_files_with_report(
 ) -> None:
     """Three snippets in MP3 and WAV land as decodable files; report counts and credits are right."""
     jobs = [
-        {"name": "greeting", "voice": "Rachel", "text": "Hello there, and welcome."},
-        {"name": "sub/wave", "voice": "adam", "text": "A wave file this time.", "output_format": "wav_22050"},
+        {"name": "greeting", "voice": "Jessica", "text": "Hello there, and welcome."},
+        {
+            "name": "sub/wave",
+            "voice": "brian",
+            "text": "A wave file this time.",
+            "output_format": "wav_22050",
+        },
         {
             "name": "pcm",
-            "voice_id": "21m00Tcm4TlvDq8ikWAM",
+            "voice_id": "cgSgspJ2msm6clMCkdW9",
             "text": "Raw samples.",
             "output_format": "pcm_16000",
         },
@@ -180,7 +186,7 @@ async def test_removed_jobs_are_listed_and_kept_unless_pruned(
 async def test_max_characters_is_never_exceeded(
     tmp_path: Path, make_emulator: Callable[..., Emulator]
 ) -> None:
-    """--max-characters stops scheduling before the budget would be passed; exit 0, rest not started."""
+    """--max-characters stops scheduling before the budget would be passed; exit 4, rest not started."""
     jobs = clip_jobs(10)
     manifest = write_manifest(tmp_path, jobs)
     budget = sum(len(j["text"]) for j in jobs[:4]) + 3
@@ -190,7 +196,8 @@ async def test_max_characters_is_never_exceeded(
     assert billed <= budget
     assert report.rendered == 4
     assert report.not_started == 6
-    assert report.exit_code == 0
+    assert report.exit_code == 4  # not every job is done: the budget stop's own code, not success
+    assert report.stop_reason == "budget"
 
 
 async def test_plan_over_quota_refuses_then_allow_partial_stops_at_quota(
@@ -233,9 +240,9 @@ async def test_unknown_and_ambiguous_voices_are_manifest_errors_with_lines(
 ) -> None:
     """An unknown voice names its line and close matches; a case-only clash is ambiguous."""
     jobs = [
-        {"name": "a", "voice": "Rachl", "text": "Hi."},
+        {"name": "a", "voice": "Jesica", "text": "Hi."},
         {"name": "b", "voice": "nova", "text": "Hi."},
-        {"name": "c", "voice": "Rachel", "text": "Hi.", "model_id": "eleven_nonexistent_v9"},
+        {"name": "c", "voice": "Jessica", "text": "Hi.", "model_id": "eleven_nonexistent_v9"},
     ]
     manifest = write_manifest(tmp_path, jobs)
     async with make_emulator() as emu:
@@ -244,7 +251,7 @@ async def test_unknown_and_ambiguous_voices_are_manifest_errors_with_lines(
         assert tts_records(emu.access_log) == []
     issues = caught.value.issues
     assert [(i.line, i.field) for i in issues] == [(2, "voice"), (3, "voice"), (4, "model_id")]
-    assert "close matches: 'Rachel'" in issues[0].message
+    assert "close matches: 'Jessica'" in issues[0].message
     assert "ambiguous" in issues[1].message
     assert not (tmp_path / "out" / "a.mp3").exists()
 
@@ -254,7 +261,7 @@ async def test_snippet_over_the_model_limit_is_rejected_before_sending(
 ) -> None:
     """A snippet longer than eleven_v3's 5,000 characters is a manifest error, nothing billed."""
     manifest = write_manifest(
-        tmp_path, [{"name": "long", "voice": "Rachel", "text": "word " * 1100, "model_id": "eleven_v3"}]
+        tmp_path, [{"name": "long", "voice": "Jessica", "text": "word " * 1100, "model_id": "eleven_v3"}]
     )
     async with make_emulator() as emu:
         with pytest.raises(ManifestError, match="5,000-character limit of eleven_v3"):
@@ -268,8 +275,9 @@ async def test_concurrency_429s_stop_after_adaptation(
     """Starting above the account's real limit, the runner adapts and the 429s stop."""
     jobs = clip_jobs(60)
     manifest = write_manifest(tmp_path, jobs)
-    async with make_emulator(concurrency_limit=3, ttfb_ms=20) as emu:
-        # The subscription says "creator" (5 at once) but the account really allows only 3.
+    async with make_emulator(concurrency_limit=3, queue_timeout_ms=0, ttfb_ms=20) as emu:
+        # The subscription says "creator" (5 at once) but the account really allows only 3, and
+        # answers 429 at once instead of queueing first (queue_timeout_ms=0) as the real API would.
         report = await run(manifest, config_for(emu, tmp_path / "out"))
         statuses = [r["status"] for r in tts_records(emu.access_log)]
     assert report.exit_code == 0
@@ -323,3 +331,23 @@ async def test_offline_flag_starts_the_built_in_emulator(tmp_path: Path) -> None
     )
     assert report.rendered == 3
     assert report.base_url == "offline emulator"
+
+
+async def test_a_plain_clip_carries_the_id3_tags_its_job_gives(
+    tmp_path: Path, make_emulator: Callable[..., Emulator]
+) -> None:
+    """title/album/author/track reach a clip's MP3 (not only chapters); an unchanged re-run skips it."""
+    job = {"name": "intro", "voice": "Studio Narrator", "text": "Welcome to the show.", "title": "Intro"}
+    job |= {"album": "The Show", "author": "A. Host", "track": 2}
+    plain = {"name": "untagged", "voice": "Studio Narrator", "text": "No tags here."}
+    manifest = write_manifest(tmp_path, [job, plain])
+    out = tmp_path / "out"
+    async with make_emulator() as emu:
+        first = await run(manifest, config_for(emu, out))
+        again = await run(manifest, config_for(emu, out))
+    assert (first.rendered, again.skipped, again.rendered) == (2, 2, 0)
+    tags = ID3(str(out / "intro.mp3"))
+    assert [str(tags[f]) for f in ("TIT2", "TALB", "TPE1", "TRCK")] == ["Intro", "The Show", "A. Host", "2"]
+    assert mp3_info((out / "intro.mp3").read_bytes()).length > 0.5
+    with pytest.raises(ID3NoHeaderError):
+        ID3(str(out / "untagged.mp3"))

@@ -76,7 +76,7 @@ async def test_force_requests_every_chunk_of_a_chapter_again(
 
 
 def _unit(path: Path) -> Unit:
-    return Unit(key="k", name="a", text="Hello.", output=path, characters=6)
+    return Unit(key="k", name="a", text="Hello.", output=path, characters=6, credits=6)
 
 
 def _done(path: Path, *, history: str | None = "h1") -> DoneRecord:

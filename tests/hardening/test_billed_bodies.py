@@ -91,10 +91,10 @@ async def test_raw_formats_cut_mid_stream_come_back_from_history_as_what_the_job
 ) -> None:
     """Every stream cut: MP3 from history audio, pcm_/wav_ as WAV from history download, G.711 left waiting."""
     jobs = [
-        {"name": "a_mp3", "voice": "Rachel", "text": "An MP3 clip, cut mid-stream.", "output_format": "mp3_44100_128"},
-        {"name": "b_pcm", "voice": "Rachel", "text": "A PCM clip, cut mid-stream.", "output_format": "pcm_16000"},
-        {"name": "c_wav", "voice": "Rachel", "text": "A WAV clip, cut mid-stream.", "output_format": "wav_22050"},
-        {"name": "d_ulaw", "voice": "Rachel", "text": "A mu-law clip, cut mid-stream.", "output_format": "ulaw_8000"},
+        {"name": "a_mp3", "voice": "Jessica", "text": "An MP3 clip, cut mid-stream.", "output_format": "mp3_44100_128"},
+        {"name": "b_pcm", "voice": "Jessica", "text": "A PCM clip, cut mid-stream.", "output_format": "pcm_16000"},
+        {"name": "c_wav", "voice": "Jessica", "text": "A WAV clip, cut mid-stream.", "output_format": "wav_22050"},
+        {"name": "d_ulaw", "voice": "Jessica", "text": "A mu-law clip, cut mid-stream.", "output_format": "ulaw_8000"},
     ]  # fmt: skip
     manifest = write_manifest(tmp_path, jobs)
     out = tmp_path / "out"

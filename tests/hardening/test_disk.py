@@ -280,8 +280,8 @@ async def test_a_symlinked_subfolder_leading_outside_is_not_written_through(tmp_
     jobs = [
         *clip_jobs(2),
         *clip_jobs(1, folder="clips/deeper"),
-        {"name": "clips/book", "voice": "Rachel", "text_file": "book.txt", "chunk_chars": 200},
-        {"name": "safe", "voice": "Rachel", "text": "Inside."},
+        {"name": "clips/book", "voice": "Jessica", "text_file": "book.txt", "chunk_chars": 200},
+        {"name": "safe", "voice": "Jessica", "text": "Inside."},
     ]
     manifest = write_manifest(tmp_path, jobs)
     async with Emulator(EmulatorConfig()) as emu:
@@ -309,7 +309,7 @@ async def test_a_symlink_planted_while_the_request_runs_is_caught_at_write_time(
         (out / "clips").symlink_to(elsewhere, target_is_directory=True)
         return await ok(request, call)
 
-    manifest = write_manifest(tmp_path, [{"name": "clips/a", "voice": "Rachel", "text": "Late link."}])
+    manifest = write_manifest(tmp_path, [{"name": "clips/a", "voice": "Jessica", "text": "Late link."}])
     async with Misbehaving(plant_then_answer) as api:
         config = config_for(api, out)
         report = await bounded_run(manifest, config)
@@ -328,7 +328,7 @@ async def test_a_symlink_at_a_final_name_is_replaced_never_written_through(tmp_p
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.mp3").symlink_to(precious)
-    manifest = write_manifest(tmp_path, [{"name": "a", "voice": "Rachel", "text": "Replace the link."}])
+    manifest = write_manifest(tmp_path, [{"name": "a", "voice": "Jessica", "text": "Replace the link."}])
     async with Emulator(EmulatorConfig()) as emu:
         report = await bounded_run(manifest, config_for(emu, out))
     assert (report.rendered, report.exit_code) == (1, 0)
@@ -342,7 +342,9 @@ async def test_a_symlink_that_stays_inside_the_output_folder_is_fine(tmp_path: P
     out = tmp_path / "out"
     (out / "real").mkdir(parents=True)
     (out / "alias").symlink_to(out / "real", target_is_directory=True)
-    manifest = write_manifest(tmp_path, [{"name": "alias/a", "voice": "Rachel", "text": "Through an alias."}])
+    manifest = write_manifest(
+        tmp_path, [{"name": "alias/a", "voice": "Jessica", "text": "Through an alias."}]
+    )
     async with Emulator(EmulatorConfig()) as emu:
         report = await bounded_run(manifest, config_for(emu, out))
     assert (report.rendered, report.exit_code) == (1, 0)

@@ -20,7 +20,7 @@ from batchtts import RunConfig, run
 from batchtts.api.client import ApiClient, Timeouts
 from batchtts.api.limits import BodyLimits, tts_limits
 from batchtts.engine.report import JobFailure, RunReport
-from batchtts.exceptions import BodyLimitExceeded, ServerMisbehaved, StreamCut, TransportError
+from batchtts.exceptions import BodyLimitExceeded, ServerMisbehaved, StreamCut, TransportError, UsageError
 from batchtts.secret import Secret
 from batchtts.store.ledger import Ledger, State
 from tests.helpers import config_for, invoke, no_backoff, serving, temporaries, write_manifest
@@ -55,10 +55,10 @@ TTS_PATH = f"/v1/text-to-speech/{VOICE_ID}/stream"
 
 
 def two_jobs(folder: Path) -> Path:
-    """The manifest of every test here: "good" and "bad", both Rachel."""
+    """The manifest of every test here: "good" and "bad", both Jessica."""
     jobs = [
-        {"name": "good", "voice": "Rachel", "text": GOOD},
-        {"name": "bad", "voice": "Rachel", "text": BAD},
+        {"name": "good", "voice": "Jessica", "text": GOOD},
+        {"name": "bad", "voice": "Jessica", "text": BAD},
     ]
     return write_manifest(folder, jobs)
 
@@ -275,10 +275,8 @@ def test_cli_run_with_bad_answers_exits_1_listing_each_failure(tmp_path: Path) -
     ],
     ids=["dns-failure", "connection-refused"],
 )
-def test_an_unreachable_base_url_exits_1_with_a_clear_message(
-    base_url: str, reason: str, tmp_path: Path
-) -> None:
-    """A bad host name or a closed port ends the run at once with exit 1 and one line, no traceback."""
+def test_an_unreachable_base_url_exits_2_naming_it(base_url: str, reason: str, tmp_path: Path) -> None:
+    """A bad host name or a closed port given as --base-url ends the run at once: exit 2, one line naming the URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]  # bound, never listening: connecting is refused
@@ -287,26 +285,30 @@ def test_an_unreachable_base_url_exits_1_with_a_clear_message(
             "run", str(two_jobs(tmp_path)), "--base-url", url, "--out", str(tmp_path / "o"), key=KEY
         )
     err = result.stderr
-    assert result.exit_code == 1, err
+    assert result.exit_code == 2, err
     assert "Traceback" not in err
-    assert f"batchtts: GET /v2/voices: {reason.format(closed=closed)}" in err
+    assert f"batchtts: {url} cannot be reached (GET /v2/voices: {reason.format(closed=closed)}" in err
+    assert err.rstrip().endswith("expected the ElevenLabs API. Check --base-url")
     assert KEY not in err
 
 
-async def test_transport_errors_from_an_unreachable_host_never_carry_the_key(tmp_path: Path) -> None:
-    """The library raises TransportError (not an aiohttp type) whose message and cause hold no key."""
+async def test_errors_from_an_unreachable_host_never_carry_the_key(tmp_path: Path) -> None:
+    """The library raises UsageError (from TransportError, not an aiohttp type) whose message and causes hold no key."""
     config = RunConfig(
         base_url="http://nonexistent.invalid",
         api_key=Secret(KEY),
         out_dir=tmp_path / "o",
         retry=no_backoff(3),
     )
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(UsageError) as caught:
         await asyncio.wait_for(run(two_jobs(tmp_path), config), 30)
     assert "nonexistent.invalid" in str(caught.value)
-    assert KEY not in str(caught.value)
-    assert KEY not in str(caught.value.__cause__)
-    assert KEY not in repr(caught.value)
+    assert isinstance(caught.value.__cause__, TransportError)
+    exc: BaseException | None = caught.value
+    while exc is not None:
+        assert KEY not in str(exc)
+        assert KEY not in repr(exc)
+        exc = exc.__cause__
 
 
 # --- limits: bodies that never end or trickle, deadlines, voice lists that never end ------------------

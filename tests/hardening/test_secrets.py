@@ -48,9 +48,9 @@ TIMEOUTS = Timeouts(connect=5.0, first_byte=0.5, idle=0.3)
 
 
 def spoken_by_rachel(folder: Path, texts: dict[str, str]) -> Path:
-    """A manifest of one Rachel job per ``name: text``."""
+    """A manifest of one Jessica job per ``name: text``."""
     return write_manifest(
-        folder, [{"name": name, "voice": "Rachel", "text": text} for name, text in texts.items()]
+        folder, [{"name": name, "voice": "Jessica", "text": text} for name, text in texts.items()]
     )
 
 
@@ -441,7 +441,7 @@ async def test_loopback_or_https_does_not_warn(base_url: str, caplog: pytest.Log
 
 
 def test_cli_warns_on_stderr_before_sending_the_key_over_plain_http(tmp_path: Path) -> None:
-    """`run --base-url http://nonexistent.invalid` prints the plain-http warning, then the DNS error (exit 1)."""
+    """`run --base-url http://nonexistent.invalid` prints the plain-http warning, then the DNS error (exit 2)."""
     manifest = spoken_by_rachel(tmp_path, {"a": "One."})
     result = invoke(
         "run",
@@ -453,7 +453,7 @@ def test_cli_warns_on_stderr_before_sending_the_key_over_plain_http(tmp_path: Pa
         key=KEY,
     )
     err = result.stderr
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = err.splitlines()
     warning = next(
         i
@@ -461,7 +461,11 @@ def test_cli_warns_on_stderr_before_sending_the_key_over_plain_http(tmp_path: Pa
         if "sending the API key over plain http to nonexistent.invalid" in line
     )
     failure = next(
-        i for i, line in enumerate(lines) if line.startswith("batchtts: GET /v2/voices: Cannot connect")
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(
+            "batchtts: http://nonexistent.invalid cannot be reached (GET /v2/voices: Cannot connect"
+        )
     )
     assert warning < failure
     assert "WARNING" in lines[warning]

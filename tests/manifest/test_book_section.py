@@ -16,10 +16,10 @@ from tests.helpers import WAV_START, issues_of
 # Lines 1-5; the book section starts on line 6.
 JOBS = """\
 jobs:
-  - {name: intro, voice: Rachel, text: Hello.}
-  - {name: chapters/ch02, voice: Rachel, text_file: ch02.txt}
-  - {name: chapters/ch01, voice: Rachel, text_file: ch01.txt}
-  - {name: take, voice: Adam, audio_file: take.wav}
+  - {name: intro, voice: Jessica, text: Hello.}
+  - {name: chapters/ch02, voice: Jessica, text_file: ch02.txt}
+  - {name: chapters/ch01, voice: Jessica, text_file: ch01.txt}
+  - {name: take, voice: Brian, audio_file: take.wav}
 """
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
@@ -59,7 +59,7 @@ def test_full_section(book_dir: Path) -> None:
           output: books/the-time-machine.m4b
           title: The Time Machine
           author: H. G. Wells
-          narrator: Rachel
+          narrator: Jessica
           cover: cover.jpg
           chapters: [chapters/ch01, chapters/ch02]
         """
@@ -69,7 +69,7 @@ def test_full_section(book_dir: Path) -> None:
         output="books/the-time-machine.m4b",
         title="The Time Machine",
         author="H. G. Wells",
-        narrator="Rachel",
+        narrator="Jessica",
         cover=(book_dir / "cover.jpg").resolve(),
         chapters=("chapters/ch01", "chapters/ch02"),
         location=Location(
@@ -124,7 +124,7 @@ def test_an_inline_text_job_can_be_a_chapter(book_dir: Path) -> None:
 def test_no_book_section(book_dir: Path) -> None:
     """A manifest without book: has no book, and a CSV manifest cannot have one."""
     assert load_manifest(write("")).book is None
-    Path("m.csv").write_text("name,voice,text\na,Adam,Hi.\n", encoding="utf-8")
+    Path("m.csv").write_text("name,voice,text\na,Brian,Hi.\n", encoding="utf-8")
     assert load_manifest("m.csv").book is None
 
 
@@ -310,7 +310,7 @@ def test_book_issues(book_dir: Path, book: str, expected: list[tuple[int, str, s
 
 def test_no_text_file_jobs_and_no_chapters(book_dir: Path) -> None:
     """With no text_file job, the default chapter list would be empty: that is an issue, not an empty book."""
-    jobs = "jobs:\n  - {name: intro, voice: Rachel, text: Hello.}\n"
+    jobs = "jobs:\n  - {name: intro, voice: Jessica, text: Hello.}\n"
     path = write("book:\n  output: b.m4b\n  title: T\n", jobs=jobs)
     assert located(path) == [
         (
@@ -323,14 +323,14 @@ def test_no_text_file_jobs_and_no_chapters(book_dir: Path) -> None:
 
 def test_output_that_is_a_jobs_folder(book_dir: Path) -> None:
     """The book cannot be a file where a job needs a folder."""
-    jobs = "jobs:\n  - {name: B.m4b/x, voice: Rachel, text_file: ch01.txt}\n"
+    jobs = "jobs:\n  - {name: B.m4b/x, voice: Jessica, text_file: ch01.txt}\n"
     path = write("book:\n  output: b.m4b\n  title: T\n", jobs=jobs)
     assert located(path) == [(4, "book.output", "book.output 'b.m4b' is also the folder of job 'B.m4b/x'")]
 
 
 def test_a_broken_chapter_job_is_not_reported_again(book_dir: Path) -> None:
     """A listed job with issues of its own is still a known job: only its own issue is reported."""
-    jobs = "jobs:\n  - {name: a, voice: Rachel, text_file: missing.txt}\n"
+    jobs = "jobs:\n  - {name: a, voice: Jessica, text_file: missing.txt}\n"
     path = write("book:\n  output: b.m4b\n  title: T\n  chapters: [a]\n", jobs=jobs)
     (issue,) = issues_of(path)
     assert (issue.line, issue.field, issue.job) == (2, "text_file", "a")
@@ -338,7 +338,7 @@ def test_a_broken_chapter_job_is_not_reported_again(book_dir: Path) -> None:
 
 def test_every_book_issue_is_reported_at_once(book_dir: Path) -> None:
     """Issues in the book and in the jobs come back together, in line order."""
-    jobs = JOBS + "  - {name: bad, voice: Rachel, text: Hi., seed: x}\n"  # line 6
+    jobs = JOBS + "  - {name: bad, voice: Jessica, text: Hi., seed: x}\n"  # line 6
     path = write(
         """\
         book:

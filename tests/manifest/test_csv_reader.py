@@ -29,15 +29,15 @@ def test_rows_become_jobs(workdir: Path) -> None:
     path = write_csv(
         workdir,
         "name,voice,text,stability,use_speaker_boost,seed,track\n"
-        "a,Rachel,Hello.,,,,\n"
-        "b,Adam,Bye.,0.3,No,5,02\n",
+        "a,Jessica,Hello.,,,,\n"
+        "b,Brian,Bye.,0.3,No,5,02\n",
     )
     a, b = load_manifest(path).jobs
     assert a == JobSpec(
         name="a",
         kind=JobKind.TTS,
         location=Location(file="m.csv", row=2),
-        voice="Rachel",
+        voice="Jessica",
         text="Hello.",
         model_id="eleven_multilingual_v2",
     )
@@ -45,7 +45,7 @@ def test_rows_become_jobs(workdir: Path) -> None:
         name="b",
         kind=JobKind.TTS,
         location=Location(file="m.csv", row=3),
-        voice="Adam",
+        voice="Brian",
         text="Bye.",
         model_id="eleven_multilingual_v2",
         voice_settings=VoiceSettings(stability=0.3, use_speaker_boost=False),
@@ -66,21 +66,21 @@ def test_every_column_is_known() -> None:
 
 def test_header_is_case_and_space_insensitive(workdir: Path) -> None:
     """Spreadsheet headers like ' Name ' and 'Voice' name the same columns."""
-    path = write_csv(workdir, " Name ,Voice,TEXT\na,Rachel,Hi.\n")
+    path = write_csv(workdir, " Name ,Voice,TEXT\na,Jessica,Hi.\n")
     (job,) = load_manifest(path).jobs
-    assert (job.name, job.voice, job.text) == ("a", "Rachel", "Hi.")
+    assert (job.name, job.voice, job.text) == ("a", "Jessica", "Hi.")
 
 
 def test_cells_of_only_spaces_mean_default(workdir: Path) -> None:
     """A cell holding spaces is as empty as a blank one."""
-    path = write_csv(workdir, "name,voice,text,seed,output_format\na,Rachel,Hi.,  , \n")
+    path = write_csv(workdir, "name,voice,text,seed,output_format\na,Jessica,Hi.,  , \n")
     (job,) = load_manifest(path).jobs
     assert (job.seed, job.output_format) == (None, "mp3_44100_128")
 
 
 def test_bom_mixed_line_endings_and_quoted_newlines(workdir: Path) -> None:
     """A UTF-8 BOM is dropped; \\r\\n, \\n and \\r all end rows; newlines inside quotes become \\n."""
-    data = '\ufeffname,voice,text\r\na,Rachel,One.\nb,Adam,"Two\r\nlines."\rc,Rachel,Three.\r\n'
+    data = '\ufeffname,voice,text\r\na,Jessica,One.\nb,Brian,"Two\r\nlines."\rc,Jessica,Three.\r\n'
     jobs = load_manifest(write_csv(workdir, data)).jobs
     assert [(j.name, j.text, j.location.row) for j in jobs] == [
         ("a", "One.", 2),
@@ -91,20 +91,20 @@ def test_bom_mixed_line_endings_and_quoted_newlines(workdir: Path) -> None:
 
 def test_no_final_newline(workdir: Path) -> None:
     """The last row needs no line ending."""
-    (job,) = load_manifest(write_csv(workdir, "name,voice,text\na,Rachel,Hi.")).jobs
+    (job,) = load_manifest(write_csv(workdir, "name,voice,text\na,Jessica,Hi.")).jobs
     assert job.text == "Hi."
 
 
 def test_blank_rows_are_skipped_but_counted(workdir: Path) -> None:
     """Blank rows are not jobs, yet row numbers stay those of the spreadsheet."""
-    path = write_csv(workdir, "\nname,voice,text\n\n,,\na,Rachel,Hi.\nb,Adam,x,\n")
+    path = write_csv(workdir, "\nname,voice,text\n\n,,\na,Jessica,Hi.\nb,Brian,x,\n")
     jobs = load_manifest(path).jobs
     assert [(j.name, j.location.row) for j in jobs] == [("a", 5), ("b", 6)]
 
 
 def test_row_numbers_count_records_not_lines(workdir: Path) -> None:
     """A multi-line cell is one spreadsheet row, so later rows keep their spreadsheet numbers."""
-    path = write_csv(workdir, 'name,voice,text,seed\na,Rachel,"One\n\nTwo",\nb,Adam,Hi.,x\n')
+    path = write_csv(workdir, 'name,voice,text,seed\na,Jessica,"One\n\nTwo",\nb,Brian,Hi.,x\n')
     assert issues_of(path) == [
         ManifestIssue(
             file="m.csv",
@@ -121,14 +121,14 @@ def test_cell_errors_name_row_job_and_column(workdir: Path) -> None:
     path = write_csv(
         workdir,
         "name,voice,voice_id,text,stability,use_speaker_boost,speed,output_format,captions,timestamps\n"
-        "ok,Rachel,,Hi.,,,,,,\n"
+        "ok,Jessica,,Hi.,,,,,,\n"
         "bad,,,Hi.,2,perhaps,0.1,mp3,srt,\n"
-        ",Adam,abc,,,,,,,\n",
+        ",Brian,abc,,,,,,,\n",
     )
     assert issues_of(path) == [
         ManifestIssue(file="m.csv", row=3, field="stability", job="bad", message="stability must be a number from 0 to 1, got 2"),
         ManifestIssue(file="m.csv", row=3, field="use_speaker_boost", job="bad", message="use_speaker_boost must be true or false (or yes/no, 1/0), got 'perhaps'"),
-        ManifestIssue(file="m.csv", row=3, field="speed", job="bad", message="speed must be a number from 0.25 to 4, got 0.1"),
+        ManifestIssue(file="m.csv", row=3, field="speed", job="bad", message="speed must be a number from 0.7 to 1.2, got 0.1"),
         ManifestIssue(file="m.csv", row=3, field="output_format", job="bad", message="output_format 'mp3' is not a format the API offers; expected one of: alaw_8000, mp3_22050_32, mp3_24000_48, mp3_44100_32, mp3_44100_64, mp3_44100_96, mp3_44100_128, mp3_44100_192, opus_48000_32, opus_48000_64, opus_48000_96, opus_48000_128, opus_48000_192, pcm_8000, pcm_16000, pcm_22050, pcm_24000, pcm_32000, pcm_44100, pcm_48000, ulaw_8000, wav_8000, wav_16000, wav_22050, wav_24000, wav_32000, wav_44100, wav_48000"),
         ManifestIssue(file="m.csv", row=3, field="voice", job="bad", message="job has no voice; give voice (a name) or voice_id"),
         ManifestIssue(file="m.csv", row=3, field="captions", job="bad", message="captions need timestamps: true"),
@@ -162,10 +162,10 @@ def test_name_conflicts_in_csv_point_at_rows(workdir: Path) -> None:
         ("\n\n", [(None, None, "manifest is empty; the first row must be a header such as name,voice,text")]),
         ("name,voice,text\n", [(None, None, "manifest has no jobs; add one row per job below the header")]),
         ("name,voice,text\n,,\n", [(None, None, "manifest has no jobs; add one row per job below the header")]),
-        ("greeting,Rachel,Hello there.\nbye,Adam,Bye.\n", [
-            (1, None, "the first row must be a header naming the columns (name, voice, text, ...), but it reads 'greeting,Rachel,Hello there.'"),
+        ("greeting,Jessica,Hello there.\nbye,Brian,Bye.\n", [
+            (1, None, "the first row must be a header naming the columns (name, voice, text, ...), but it reads 'greeting,Jessica,Hello there.'"),
         ]),
-        ("name;voice;text\na;Rachel;Hi.\n", [
+        ("name;voice;text\na;Jessica;Hi.\n", [
             (1, None, "the header is separated by ';', but batchtts reads comma-separated CSV; save the file with commas as separators"),
         ]),
         ("name\tvoice\ttext\na\tRachel\tHi.\n", [
@@ -175,21 +175,21 @@ def test_name_conflicts_in_csv_point_at_rows(workdir: Path) -> None:
             (1, None, "the header is separated by '|', but batchtts reads comma-separated CSV; save the file with commas as separators"),
         ]),
         ("voice,text\nRachel,Hi.\n", [(1, "name", "the header has no 'name' column; every job needs a name")]),
-        ("name,vocie,text\na,Rachel,Hi.\n", [
+        ("name,vocie,text\na,Jessica,Hi.\n", [
             (1, "vocie", "unknown column 'vocie'; did you mean 'voice'?"),
             (2, "voice", "job has no voice; give voice (a name) or voice_id"),
         ]),
-        ("name,voice,text,loudness\na,Rachel,Hi.,11\n", [
+        ("name,voice,text,loudness\na,Jessica,Hi.,11\n", [
             (1, "loudness", "unknown column 'loudness'; expected some of: " + ", ".join(CSV_COLUMNS)),
         ]),
-        ("name,voice,text,voice_settings\na,Rachel,Hi.,\n", [
+        ("name,voice,text,voice_settings\na,Jessica,Hi.,\n", [
             (1, "voice_settings", "unknown column 'voice_settings'; give each setting its own column: stability, similarity_boost, style, use_speaker_boost, speed"),
         ]),
-        ("name,voice,text,voice\na,Rachel,Hi.,Adam\n", [(1, "voice", "column 'voice' appears twice (columns 2 and 4)")]),
-        ("name,voice,text\na,Rachel,Hi.,extra\n", [
+        ("name,voice,text,voice\na,Jessica,Hi.,Brian\n", [(1, "voice", "column 'voice' appears twice (columns 2 and 4)")]),
+        ("name,voice,text\na,Jessica,Hi.,extra\n", [
             (2, None, "the row has 4 cells but the header names 3 columns; is a comma inside a value missing its quotes?"),
         ]),
-        ("name,voice,,text\na,Rachel,oops,Hi.\n", [
+        ("name,voice,,text\na,Jessica,oops,Hi.\n", [
             (2, None, "column 3 has no header but this row has a value in it; name the column"),
         ]),
     ],
@@ -205,13 +205,13 @@ def test_header_and_shape_errors(
 
 def test_extra_cell_issue_names_the_job(workdir: Path) -> None:
     """The row issue for a stray cell carries the job's name."""
-    (issue,) = issues_of(write_csv(workdir, "name,voice,text\na,Rachel,Hi,there\n"))
+    (issue,) = issues_of(write_csv(workdir, "name,voice,text\na,Jessica,Hi,there\n"))
     assert (issue.row, issue.job) == (2, "a")
 
 
 def test_trailing_empty_columns_are_fine(workdir: Path) -> None:
     """Spreadsheets often export empty trailing columns and cells; they mean nothing."""
-    (job,) = load_manifest(write_csv(workdir, "name,voice,text,,\na,Rachel,Hi.,,,,\n")).jobs
+    (job,) = load_manifest(write_csv(workdir, "name,voice,text,,\na,Jessica,Hi.,,,,\n")).jobs
     assert job.name == "a"
 
 
@@ -219,7 +219,7 @@ def test_huge_cell_is_an_issue(workdir: Path) -> None:
     """A cell over 10 MB is one issue at its row, whatever the csv module's own limit was."""
     before = csv.field_size_limit()
     big = "x" * (10 * 1024 * 1024 + 1)
-    path = write_csv(workdir, f'name,voice,text\na,Rachel,Hi.\nb,Adam,"{big}"\n')
+    path = write_csv(workdir, f'name,voice,text\na,Jessica,Hi.\nb,Brian,"{big}"\n')
     assert issues_of(path) == [
         ManifestIssue(file="m.csv", row=3, message="a cell is larger than the limit of 10.0 MB"),
     ]
@@ -229,13 +229,13 @@ def test_huge_cell_is_an_issue(workdir: Path) -> None:
 def test_a_long_cell_under_the_limit_loads(workdir: Path) -> None:
     """A cell far over the csv module's default 128 KiB limit, but under 10 MB, is fine."""
     text = "word " * 100_000
-    (job,) = load_manifest(write_csv(workdir, f"name,voice,text,chunk_chars\na,Rachel,{text},5000\n")).jobs
+    (job,) = load_manifest(write_csv(workdir, f"name,voice,text,chunk_chars\na,Jessica,{text},5000\n")).jobs
     assert job.text == text.strip()
 
 
 def test_nul_byte(workdir: Path) -> None:
     """A NUL byte is reported with its line, before the csv module sees it."""
-    path = write_csv(workdir, b"name,voice,text\na,Rachel,Hi.\nb,Adam,x\x00y\n")
+    path = write_csv(workdir, b"name,voice,text\na,Jessica,Hi.\nb,Brian,x\x00y\n")
     assert issues_of(path) == [
         ManifestIssue(file="m.csv", line=3, message="manifest contains a NUL byte; is it a binary file?")
     ]
@@ -243,17 +243,17 @@ def test_nul_byte(workdir: Path) -> None:
 
 def test_non_utf8(workdir: Path) -> None:
     """A Latin-1 export is refused with the byte offset and line of the first bad byte."""
-    path = write_csv(workdir, "name,voice,text\na,Rachel,Café\n".encode("latin-1"))
+    path = write_csv(workdir, "name,voice,text\na,Jessica,Café\n".encode("latin-1"))
     assert issues_of(path) == [
         ManifestIssue(
-            file="m.csv", line=2, message="manifest is not valid UTF-8 (byte offset 28); save it as UTF-8"
+            file="m.csv", line=2, message="manifest is not valid UTF-8 (byte offset 29); save it as UTF-8"
         )
     ]
 
 
 def test_utf16(workdir: Path) -> None:
     """Excel's 'Unicode text' (UTF-16 with a BOM) gets a message that says so."""
-    path = write_csv(workdir, "name,voice,text\na,Rachel,Hi.\n".encode("utf-16"))
+    path = write_csv(workdir, "name,voice,text\na,Jessica,Hi.\n".encode("utf-16"))
     assert issues_of(path) == [
         ManifestIssue(file="m.csv", message="manifest is UTF-16 encoded; save it as UTF-8")
     ]
@@ -264,7 +264,7 @@ def test_fifty_thousand_rows(workdir: Path) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["name", "voice", "text", "stability", "seed"])
-    voices = ("Rachel", "Adam", "Studio Narrator")
+    voices = ("Jessica", "Brian", "Studio Narrator")
     for n in range(50_000):
         writer.writerow(
             [f"batch/{n // 1000}/line{n}", voices[n % 3], f"Line number {n}, read aloud.", "0.5", n]
@@ -293,47 +293,47 @@ def test_fifty_thousand_rows(workdir: Path) -> None:
     ("text", "issue"),
     [
         pytest.param(
-            'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,Three.\n',
+            'name,voice,text\na,Jessica,Hi.\nb,Brian,"Hello\nc,Brian,Bye.\nd,Brian,Three.\n',
             ManifestIssue(file="m.csv", row=3, field="text", job="b", message="the quote opened on line 3 is never closed, so lines 4 to 5 (to the end of the file) would be read as this one value; add the closing quote"),
             id="swallows-every-later-row",
         ),
         pytest.param(
-            'name,voice,text\na,Rachel,"Hi\n\n\n',
+            'name,voice,text\na,Jessica,"Hi\n\n\n',
             ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed; add the closing quote"),
             id="last-row-blank-lines-after",
         ),
         pytest.param(
-            'name,voice,text\na,Rachel,"Hi',
+            'name,voice,text\na,Jessica,"Hi',
             ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed; add the closing quote"),
             id="last-row-no-newline",
         ),
         pytest.param(
-            'name,voice,text,title\r\na,"Studio Narrator","One ""two""\r\nthree",Fine\r\nb,Adam,Hi.,"Open\r\nc,Adam,Bye.,\r\n',
+            'name,voice,text,title\r\na,"Studio Narrator","One ""two""\r\nthree",Fine\r\nb,Brian,Hi.,"Open\r\nc,Brian,Bye.,\r\n',
             ManifestIssue(file="m.csv", row=3, field="title", job="b", message="the quote opened on line 4 is never closed, so line 5 (to the end of the file) would be read as this one value; add the closing quote"),
             id="after-proper-multi-line-cells",
         ),
         pytest.param(
-            'name,voice,text,stability\na,Rachel,Hi.,"0.5\nb,Adam,Bye.,0.1\n',
+            'name,voice,text,stability\na,Jessica,Hi.,"0.5\nb,Brian,Bye.,0.1\n',
             ManifestIssue(file="m.csv", row=2, field="stability", job="a", message="the quote opened on line 2 is never closed, so line 3 (to the end of the file) would be read as this one value; add the closing quote"),
             id="a-voice-setting-names-its-column",
         ),
         pytest.param(
-            'name,voice,text,\na,Rachel,Hi.,"x\nb,Adam,Bye.,\n',
+            'name,voice,text,\na,Jessica,Hi.,"x\nb,Brian,Bye.,\n',
             ManifestIssue(file="m.csv", row=2, job="a", message="the quote opened on line 2 (column 4) is never closed, so line 3 (to the end of the file) would be read as this one value; add the closing quote"),
             id="unnamed-column",
         ),
         pytest.param(
-            '"name,voice,text\na,Rachel,Hi.\n',
+            '"name,voice,text\na,Jessica,Hi.\n',
             ManifestIssue(file="m.csv", row=1, message="the quote opened on line 1 (column 1) is never closed, so line 2 (to the end of the file) would be read as this one value; add the closing quote"),
             id="in-the-header",
         ),
         pytest.param(
-            'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,"Three."\ne,Adam,Four.\n',
+            'name,voice,text\na,Jessica,Hi.\nb,Brian,"Hello\nc,Brian,Bye.\nd,Brian,"Three."\ne,Brian,Four.\n',
             ManifestIssue(file="m.csv", row=3, field="text", job="b", message="the quote opened on line 3 is only closed on line 5, followed by more text ('Three.\"'), so lines 4 to 5 would be read as part of this value; is a closing quote missing on line 3?"),
             id="closed-by-a-later-rows-quote",
         ),
         pytest.param(
-            'name,voice,text\na,Rachel,"Hello," she said\nb,Adam,Bye.\n',
+            'name,voice,text\na,Jessica,"Hello," she said\nb,Brian,Bye.\n',
             ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quoted value on line 2 goes on after its closing quote (' she said'); quote the whole value, and write each quote inside it twice (\"\")"),
             id="text-after-the-closing-quote",
         ),
@@ -348,8 +348,8 @@ def test_a_quote_that_never_closes_is_an_issue_where_it_opened(
 
 def test_an_open_quote_running_past_the_cell_limit_is_reported_as_the_quote(workdir: Path) -> None:
     """Past 10 MB the csv module stops on the cell's size; the issue still says which quote never closed."""
-    rows = "".join(f"r{n},Adam,Line {n} of the rest.\n" for n in range(400_000))
-    path = write_csv(workdir, f'name,voice,text\na,Rachel,"Hello\n{rows}')
+    rows = "".join(f"r{n},Brian,Line {n} of the rest.\n" for n in range(400_000))
+    path = write_csv(workdir, f'name,voice,text\na,Jessica,"Hello\n{rows}')
     assert issues_of(path) == [
         ManifestIssue(file="m.csv", row=2, field="text", job="a", message="the quote opened on line 2 is never closed, so lines 3 to 400002 (to the end of the file) would be read as this one value; add the closing quote"),
     ]  # fmt: skip
@@ -357,7 +357,7 @@ def test_an_open_quote_running_past_the_cell_limit_is_reported_as_the_quote(work
 
 def test_closed_multi_line_cells_still_load(workdir: Path) -> None:
     """Quoted cells with commas, doubled quotes and line breaks, closed properly, are one cell each, even at the end of the file."""
-    text = 'name,voice,text\na,Rachel,"One, ""two"",\n\nthree"\nb,Adam,"Last\r\nline"'
+    text = 'name,voice,text\na,Jessica,"One, ""two"",\n\nthree"\nb,Brian,"Last\r\nline"'
     jobs = load_manifest(write_csv(workdir, text)).jobs
     assert [(j.name, j.text, j.location.row) for j in jobs] == [
         ("a", 'One, "two",\n\nthree', 2),
@@ -367,5 +367,7 @@ def test_closed_multi_line_cells_still_load(workdir: Path) -> None:
 
 def test_a_quote_inside_an_unquoted_cell_is_text(workdir: Path) -> None:
     """A quote that does not start a cell opens nothing: it is part of the text, as in any spreadsheet."""
-    (a, b) = load_manifest(write_csv(workdir, 'name,voice,text\na,Rachel,5\'11" tall\nb,Adam,say "hi\n')).jobs
+    (a, b) = load_manifest(
+        write_csv(workdir, 'name,voice,text\na,Jessica,5\'11" tall\nb,Brian,say "hi\n')
+    ).jobs
     assert (a.text, b.text) == ("5'11\" tall", 'say "hi')

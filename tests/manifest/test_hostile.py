@@ -116,14 +116,14 @@ def test_tags_that_would_construct_objects(workdir: Path, text: str, issues: lis
 def test_standard_tags_are_fine(workdir: Path) -> None:
     """Explicit !!str, !!int, !!float, !!bool, !!map, !!seq and the non-specific ! are plain YAML."""
     text = (
-        "!!map\njobs: !!seq\n  - name: !!str 001\n    voice: ! Adam\n    text: Hi.\n"
-        "    seed: !!int '5'\n    timestamps: !!bool true\n    voice_settings: {speed: !!float 1.5}\n"
+        "!!map\njobs: !!seq\n  - name: !!str 001\n    voice: ! Brian\n    text: Hi.\n"
+        "    seed: !!int '5'\n    timestamps: !!bool true\n    voice_settings: {speed: !!float 1.1}\n"
     )
     (workdir / "m.yaml").write_text(text, encoding="utf-8")
     (job,) = load_manifest("m.yaml").jobs
-    assert (job.name, job.voice, job.seed, job.timestamps) == ("001", "Adam", 5, True)
+    assert (job.name, job.voice, job.seed, job.timestamps) == ("001", "Brian", 5, True)
     assert job.voice_settings is not None
-    assert job.voice_settings.speed == 1.5
+    assert job.voice_settings.speed == 1.1
 
 
 @pytest.mark.parametrize("depth", [21, 10_000])
@@ -192,7 +192,7 @@ def test_a_flood_of_bad_items_stops_at_the_issue_limit(workdir: Path) -> None:
 
 def test_csv_hostile_content(workdir: Path) -> None:
     """YAML-looking content in a CSV is just cells: no anchors or tags are interpreted."""
-    text = 'name,voice,text\na,Adam,"&a [*a, !!python/object:os.system x]"\n'
+    text = 'name,voice,text\na,Brian,"&a [*a, !!python/object:os.system x]"\n'
     (workdir / "m.csv").write_text(text, encoding="utf-8")
     (job,) = load_manifest("m.csv").jobs
     assert job.text == "&a [*a, !!python/object:os.system x]"
@@ -204,7 +204,7 @@ def test_csv_hostile_content(workdir: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("voice", r"Rachel\x1b[2J", "voice contains an escape character (U+001B); it must be one line of plain text"),
+        ("voice", r"Jessica\x1b[2J", "voice contains an escape character (U+001B); it must be one line of plain text"),
         ("voice", r"\u202eRachel", "voice contains the invisible bidirectional control U+202E; it must be one line of plain text"),
         ("model_id", r"eleven\u0000v2", "model_id contains a NUL character; it must be one line of plain text"),
         ("text", r"Hello\0 there", "text contains a NUL character; text may hold tabs and line breaks only"),
@@ -243,7 +243,7 @@ def test_control_characters_in_defaults_and_the_book_are_refused(workdir: Path) 
     text = (
         'defaults: {album: "Al\\x1bbum"}\n'
         'book: {output: b.m4b, title: "T\\u0085itle", author: "\\u202eA", chapters: [c]}\n'
-        "jobs:\n  - {name: c, voice: Adam, text_file: c.txt}\n"
+        "jobs:\n  - {name: c, voice: Brian, text_file: c.txt}\n"
     )
     assert [(i.line, i.field, i.message) for i in issues_in(workdir, text)] == [
         (1, "album", "album contains an escape character (U+001B); it must be one line of plain text"),
@@ -255,9 +255,7 @@ def test_control_characters_in_defaults_and_the_book_are_refused(workdir: Path) 
 def test_control_characters_in_csv_cells_and_text_files_are_refused(workdir: Path) -> None:
     """A CSV cell holds control characters as written, and a text file's text is spoken: both are refused, by row and field."""
     (workdir / "page.txt").write_text("Page one.\n\x0bPage two.", encoding="utf-8")
-    text = (
-        "name,voice,text,text_file,title\na,Rachel\x1b[0m,Hi.,,\nb,Adam,,page.txt,\nc,Adam,Hi.,,Ti\u0090tle\n"
-    )
+    text = "name,voice,text,text_file,title\na,Jessica\x1b[0m,Hi.,,\nb,Brian,,page.txt,\nc,Brian,Hi.,,Ti\u0090tle\n"
     assert issues_in(workdir, text, "m.csv") == [
         ManifestIssue(file="m.csv", row=2, field="voice", job="a", message="voice contains an escape character (U+001B); it must be one line of plain text"),
         ManifestIssue(file="m.csv", row=3, field="text_file", job="b", message="text_file 'page.txt' contains a vertical tab (U+000B) (line 2 of the text); text may hold tabs and line breaks only"),
@@ -282,7 +280,7 @@ def test_a_form_feed_in_a_text_file_is_a_paragraph_break(workdir: Path) -> None:
     """pdftotext puts a form feed between pages: it reads as a paragraph break, not an error."""
     (workdir / "book.txt").write_text("End of page one.\fStart of page two.", encoding="utf-8")
     (workdir / "m.yaml").write_text(
-        "jobs:\n  - {name: a, voice: Adam, text_file: book.txt}\n", encoding="utf-8"
+        "jobs:\n  - {name: a, voice: Brian, text_file: book.txt}\n", encoding="utf-8"
     )
     (job,) = load_manifest("m.yaml").jobs
     assert job.text == "End of page one.\n\nStart of page two."
@@ -294,7 +292,7 @@ def test_a_form_feed_in_a_text_file_is_a_paragraph_break(workdir: Path) -> None:
 def test_a_run_with_an_unterminated_csv_quote_sends_nothing(workdir: Path) -> None:
     """The rows below an open quote would be billed as one job's text: the run stops at exit 2 instead, naming row and field."""
     (workdir / "m.csv").write_text(
-        'name,voice,text\na,Rachel,Hi.\nb,Adam,"Hello\nc,Adam,Bye.\nd,Adam,Three.\n', encoding="utf-8"
+        'name,voice,text\na,Jessica,Hi.\nb,Brian,"Hello\nc,Brian,Bye.\nd,Brian,Three.\n', encoding="utf-8"
     )
     before = paths_under(workdir)
     assert refused_run("m.csv", "out") == (
@@ -307,7 +305,7 @@ def test_a_run_with_an_unterminated_csv_quote_sends_nothing(workdir: Path) -> No
 def test_a_run_with_escaped_control_characters_sends_nothing(workdir: Path) -> None:
     """Control characters from YAML escapes never reach the API or metadata.csv: exit 2, every one located."""
     (workdir / "m.yaml").write_text(
-        'jobs:\n  - name: a\n    voice: "Rachel\\x1b[31m"\n    text: "Hi\\0."\n    title: "\\u0007"\n',
+        'jobs:\n  - name: a\n    voice: "Jessica\\x1b[31m"\n    text: "Hi\\0."\n    title: "\\u0007"\n',
         encoding="utf-8",
     )
     before = paths_under(workdir)
@@ -332,7 +330,7 @@ def test_a_run_with_an_audio_file_that_is_not_audio_sends_nothing(
     """An empty or text audio_file is refused before the upload (exit 2), not uploaded and "converted" or failed at run time."""
     (workdir / "take.wav").write_bytes(content)
     (workdir / "m.yaml").write_text(
-        "jobs:\n  - name: s\n    voice: Adam\n    audio_file: take.wav\n", encoding="utf-8"
+        "jobs:\n  - name: s\n    voice: Brian\n    audio_file: take.wav\n", encoding="utf-8"
     )
     before = paths_under(workdir)
     assert (

@@ -23,7 +23,7 @@ def project(workdir: Path) -> Path:
 
 def job_with(project: Path, field: str, value: str) -> str:
     (project / "m.yaml").write_text(
-        f"jobs:\n  - name: j\n    voice: Adam\n    {field}: {json.dumps(value)}\n", encoding="utf-8"
+        f"jobs:\n  - name: j\n    voice: Brian\n    {field}: {json.dumps(value)}\n", encoding="utf-8"
     )
     return "project/m.yaml"
 
@@ -229,7 +229,7 @@ def test_size_limits_are_checked_by_stat(project: Path) -> None:
 def test_nul_in_path(project: Path) -> None:
     """A NUL inside a path is an issue, not a ValueError from the OS layer."""
     (project / "m.yaml").write_text(
-        'jobs:\n  - name: j\n    voice: Adam\n    text_file: "a\\0b"\n', encoding="utf-8"
+        'jobs:\n  - name: j\n    voice: Brian\n    text_file: "a\\0b"\n', encoding="utf-8"
     )
     assert issue_of("project/m.yaml").message == "text_file 'a\\x00b' contains a NUL character"
 

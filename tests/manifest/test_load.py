@@ -14,7 +14,7 @@ from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
 from batchtts.manifest.jobs import MAX_ISSUES
 from batchtts.manifest.load import Manifest, load_manifest
-from tests.helpers import WAV_START, issues_of, one_issue
+from tests.helpers import WAV_START, issues_of, one_issue, refused_run, write_mp3, write_wav
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,8 +47,8 @@ def test_manifest_paths_and_jobs(workdir: Path) -> None:
         workdir / "sub" / "m.yaml",
         """\
         jobs:
-          - {name: b, voice: Rachel, text: Two}
-          - {name: a, voice: Adam, text: One}
+          - {name: b, voice: Jessica, text: Two}
+          - {name: a, voice: Brian, text: One}
         """,
     )
     manifest = load_manifest("sub/m.yaml")
@@ -80,7 +80,7 @@ def test_a_full_yaml_job(workdir: Path) -> None:
               similarity_boost: 1
               style: 0
               use_speaker_boost: no
-              speed: 1.5
+              speed: 1.1
             seed: 4294967295
             language_code: en
             title: Chapter One
@@ -125,7 +125,7 @@ def test_a_full_yaml_job(workdir: Path) -> None:
         model_id="eleven_flash_v2_5",
         output_format="wav_22050",
         voice_settings=VoiceSettings(
-            stability=0.25, similarity_boost=1.0, style=0.0, use_speaker_boost=False, speed=1.5
+            stability=0.25, similarity_boost=1.0, style=0.0, use_speaker_boost=False, speed=1.1
         ),
         seed=4294967295,
         language_code="en",
@@ -145,14 +145,14 @@ def test_a_full_yaml_job(workdir: Path) -> None:
 def test_a_minimal_job_gets_the_builtin_defaults(workdir: Path) -> None:
     """Without defaults, a text job uses eleven_multilingual_v2, mp3_44100_128 and no voice settings."""
     (job,) = load_manifest(
-        yaml_job(workdir, "{name: hi, voice_id: 21m00Tcm4TlvDq8ikWAM, text: ' Hi. '}")
+        yaml_job(workdir, "{name: hi, voice_id: cgSgspJ2msm6clMCkdW9, text: ' Hi. '}")
     ).jobs
     assert without_location(job) == without_location(
         JobSpec(
             name="hi",
             kind=JobKind.TTS,
             location=Location(file=""),
-            voice_id="21m00Tcm4TlvDq8ikWAM",
+            voice_id="cgSgspJ2msm6clMCkdW9",
             text="Hi.",
             model_id="eleven_multilingual_v2",
         )
@@ -169,7 +169,7 @@ def test_speech_to_speech_job(workdir: Path) -> None:
     (workdir / "takes").mkdir()
     (workdir / "takes" / "take3.wav").write_bytes(WAV_START + b"not really a wav")
     (job,) = load_manifest(
-        yaml_job(workdir, "{name: converted/take3, voice: Adam, audio_file: takes/take3.wav}")
+        yaml_job(workdir, "{name: converted/take3, voice: Brian, audio_file: takes/take3.wav}")
     ).jobs
     assert job.kind is JobKind.STS
     assert job.model_id == "eleven_english_sts_v2"
@@ -183,7 +183,7 @@ def test_example_manifests_load() -> None:
     for name, count in (("example.yaml", 5), ("example.csv", 6)):
         manifest = load_manifest(REPO / "jobs" / name)
         assert len(manifest.jobs) == count
-        assert {job.voice for job in manifest.jobs} == {"Rachel", "Adam", "Studio Narrator"}
+        assert {job.voice for job in manifest.jobs} == {"Jessica", "Brian", "Studio Narrator"}
         assert all(job.text and len(job.text) < 400 for job in manifest.jobs)
     formats = {job.output_format for job in load_manifest(REPO / "jobs" / "example.yaml").jobs}
     assert formats == {"mp3_44100_128", "wav_22050"}
@@ -206,10 +206,10 @@ def test_defaults_merge_with_jobs(workdir: Path) -> None:
           timestamps: true
         jobs:
           - name: plain
-            voice: Rachel
+            voice: Jessica
             text: Hi.
           - name: own
-            voice: Rachel
+            voice: Jessica
             text: Hi.
             model_id: eleven_v3
             output_format: mp3_22050_32
@@ -261,8 +261,8 @@ def test_defaults_model_for_sts_comes_from_kind_unless_set(workdir: Path) -> Non
         """\
         defaults: {output_format: mp3_44100_64}
         jobs:
-          - {name: t, voice: Adam, text: Hi.}
-          - {name: s, voice: Adam, audio_file: in.wav}
+          - {name: t, voice: Brian, text: Hi.}
+          - {name: s, voice: Brian, audio_file: in.wav}
         """,
     )
     tts, sts = load_manifest("m.yaml").jobs
@@ -279,7 +279,7 @@ def test_a_tts_model_from_defaults_on_an_sts_job_is_an_issue(workdir: Path) -> N
         defaults:
           model_id: eleven_multilingual_v2
         jobs:
-          - {name: s, voice: Adam, audio_file: in.wav}
+          - {name: s, voice: Brian, audio_file: in.wav}
         """,
     )
     assert one_issue("m.yaml") == ManifestIssue(
@@ -294,7 +294,7 @@ def test_a_tts_model_from_defaults_on_an_sts_job_is_an_issue(workdir: Path) -> N
 
 def test_an_sts_model_on_a_tts_job_is_an_issue(workdir: Path) -> None:
     """A known speech-to-speech model cannot render text."""
-    path = yaml_job(workdir, "{name: t, voice: Adam, text: Hi., model_id: eleven_multilingual_sts_v2}")
+    path = yaml_job(workdir, "{name: t, voice: Brian, text: Hi., model_id: eleven_multilingual_sts_v2}")
     assert one_issue(path) == ManifestIssue(
         file="m.yaml",
         line=2,
@@ -308,7 +308,7 @@ def test_an_sts_model_on_a_tts_job_is_an_issue(workdir: Path) -> None:
 def test_unknown_models_are_left_to_the_api(workdir: Path) -> None:
     """A model id not in the built-in table passes here; the run checks it against GET /v1/models."""
     (job,) = load_manifest(
-        yaml_job(workdir, "{name: t, voice: Adam, text: Hi., model_id: eleven_future_v9}")
+        yaml_job(workdir, "{name: t, voice: Brian, text: Hi., model_id: eleven_future_v9}")
     ).jobs
     assert job.model_id == "eleven_future_v9"
 
@@ -324,8 +324,8 @@ def test_bad_defaults_are_reported_once_at_their_line(workdir: Path) -> None:
           voice_settings: {speed: 9}
           sed: 1
         jobs:
-          - {name: a, voice: Adam, text: Hi.}
-          - {name: b, voice: Adam, text: Hi.}
+          - {name: a, voice: Brian, text: Hi.}
+          - {name: b, voice: Brian, text: Hi.}
         """,
     )
     assert issues_of("m.yaml") == [
@@ -342,7 +342,7 @@ def test_bad_defaults_are_reported_once_at_their_line(workdir: Path) -> None:
             file="m.yaml",
             line=4,
             field="voice_settings.speed",
-            message="voice_settings.speed must be a number from 0.25 to 4, got 9",
+            message="voice_settings.speed must be a number from 0.7 to 1.2, got 9",
         ),
         ManifestIssue(
             file="m.yaml",
@@ -364,14 +364,14 @@ def test_bad_defaults_are_reported_once_at_their_line(workdir: Path) -> None:
         ("stability: .nan", "voice_settings.stability", "voice_settings.stability must be a number from 0 to 1, got '.nan'"),
         ("similarity_boost: high", "voice_settings.similarity_boost", "voice_settings.similarity_boost must be a number from 0 to 1, got 'high'"),
         ("style: 2", "voice_settings.style", "voice_settings.style must be a number from 0 to 1, got 2"),
-        ("speed: 0.2", "voice_settings.speed", "voice_settings.speed must be a number from 0.25 to 4, got 0.2"),
-        ("speed: 1e400", "voice_settings.speed", "voice_settings.speed must be a number from 0.25 to 4, got 1e400"),
+        ("speed: 0.2", "voice_settings.speed", "voice_settings.speed must be a number from 0.7 to 1.2, got 0.2"),
+        ("speed: 1e400", "voice_settings.speed", "voice_settings.speed must be a number from 0.7 to 1.2, got 1e400"),
         ("use_speaker_boost: maybe", "voice_settings.use_speaker_boost", "voice_settings.use_speaker_boost must be true or false (or yes/no, 1/0), got 'maybe'"),
     ],
 )  # fmt: skip
 def test_voice_setting_errors(workdir: Path, field_yaml: str, field: str, message: str) -> None:
     """Voice settings are checked for type and range at their own line."""
-    path = yaml_job(workdir, f"name: j\nvoice: Adam\ntext: Hi.\nvoice_settings:\n  {field_yaml}")
+    path = yaml_job(workdir, f"name: j\nvoice: Brian\ntext: Hi.\nvoice_settings:\n  {field_yaml}")
     assert one_issue(path) == ManifestIssue(file="m.yaml", line=6, field=field, job="j", message=message)
 
 
@@ -405,36 +405,36 @@ def test_voice_setting_errors(workdir: Path, field_yaml: str, field: str, messag
 )  # fmt: skip
 def test_field_errors(workdir: Path, field_yaml: str, field: str, message: str) -> None:
     """Each field's type and range is checked; the issue points at the field's own line."""
-    path = yaml_job(workdir, f"name: j\nvoice: Adam\ntext: Hi.\n{field_yaml}")
+    path = yaml_job(workdir, f"name: j\nvoice: Brian\ntext: Hi.\n{field_yaml}")
     assert one_issue(path) == ManifestIssue(file="m.yaml", line=5, field=field, job="j", message=message)
 
 
 @pytest.mark.parametrize(
     ("body", "line", "field", "job", "message"),
     [
-        ("voice: Adam\ntext: Hi.", 2, "name", None, "job has no name; every job needs a unique name"),
-        ("name:\nvoice: Adam\ntext: Hi.", 2, "name", None, "name has no value; give one or leave the field out"),
-        ("name: 'a b'\nvoice: Adam\ntext: Hi.", 2, "name", "a b", "name contains ' '; use only letters, digits, '-', '_', '.' and '/' for subfolders"),
-        ("name: ../x\nvoice: Adam\ntext: Hi.", 2, "name", "../x", "name has a '..' segment; names must stay inside the output folder"),
+        ("voice: Brian\ntext: Hi.", 2, "name", None, "job has no name; every job needs a unique name"),
+        ("name:\nvoice: Brian\ntext: Hi.", 2, "name", None, "name has no value; give one or leave the field out"),
+        ("name: 'a b'\nvoice: Brian\ntext: Hi.", 2, "name", "a b", "name contains ' '; use only letters, digits, '-', '_', '.' and '/' for subfolders"),
+        ("name: ../x\nvoice: Brian\ntext: Hi.", 2, "name", "../x", "name has a '..' segment; names must stay inside the output folder"),
         ("name: j\ntext: Hi.", 2, "voice", "j", "job has no voice; give voice (a name) or voice_id"),
-        ("name: j\nvoice: Adam\nvoice_id: abc\ntext: Hi.", 4, "voice_id", "j", "give either voice or voice_id, not both"),
-        ("name: j\nvoice: Adam", 2, "text", "j", "job has nothing to say; give one of text, text_file or audio_file"),
-        ("name: j\nvoice: Adam\ntext: Hi.\naudio_file: a.wav", 5, "audio_file", "j", "give only one of text, text_file and audio_file, not text and audio_file"),
-        ("name: j\nvoice: Adam\ntext: '  \n\n  '", 4, "text", "j", "text is empty"),
+        ("name: j\nvoice: Brian\nvoice_id: abc\ntext: Hi.", 4, "voice_id", "j", "give either voice or voice_id, not both"),
+        ("name: j\nvoice: Brian", 2, "text", "j", "job has nothing to say; give one of text, text_file or audio_file"),
+        ("name: j\nvoice: Brian\ntext: Hi.\naudio_file: a.wav", 5, "audio_file", "j", "give only one of text, text_file and audio_file, not text and audio_file"),
+        ("name: j\nvoice: Brian\ntext: '  \n\n  '", 4, "text", "j", "text is empty"),
         ("name: j\nvoice: ' '\ntext: Hi.", 3, "voice", "j", "voice is empty"),
         ("name: j\nvoice_id: 'a/b?c'\ntext: Hi.", 3, "voice_id", "j", "voice_id 'a/b?c' may contain only letters, digits, '-' and '_'"),
-        ("name: j\nvoice: Adam\ntext: Hi.\ncaptions: srt", 5, "captions", "j", "captions need timestamps: true"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nchunk_chars: 20000", 5, "chunk_chars", "j", "chunk_chars 20000 is over eleven_multilingual_v2's limit of 10000 characters per request"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice: Rachel", 5, "voice", "j", "voice is given twice (first on line 3)"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice_settings: fast", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not a single value"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice_settings:", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not empty"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice_settings: {stabilty: 1}", 5, "voice_settings.stabilty", "j", "unknown voice setting 'stabilty'; did you mean 'stability'?"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice_settings: {loudness: 1}", 5, "voice_settings.loudness", "j", "unknown voice setting 'loudness'; expected one of: stability, similarity_boost, style, use_speaker_boost, speed"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvoice_settings: {speed: 1, speed: 2}", 5, "voice_settings.speed", "j", "voice_settings.speed is given twice (first on line 5)"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nvocie: Adam", 5, "vocie", "j", "unknown field 'vocie'; did you mean 'voice'?"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nstability: 1", 5, "stability", "j", "unknown field 'stability'; voice settings go under voice_settings:"),
-        ("name: j\nvoice: Adam\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, timestamps, captions, album, author, track"),
-        ("text: Hi.\nvoice: Adam\nname: late\nvocie: x", 5, "vocie", "late", "unknown field 'vocie'; did you mean 'voice'?"),
+        ("name: j\nvoice: Brian\ntext: Hi.\ncaptions: srt", 5, "captions", "j", "captions need timestamps: true"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nchunk_chars: 20000", 5, "chunk_chars", "j", "chunk_chars 20000 is over eleven_multilingual_v2's limit of 10000 characters per request"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice: Jessica", 5, "voice", "j", "voice is given twice (first on line 3)"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: fast", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not a single value"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings:", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not empty"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {stabilty: 1}", 5, "voice_settings.stabilty", "j", "unknown voice setting 'stabilty'; did you mean 'stability'?"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {loudness: 1}", 5, "voice_settings.loudness", "j", "unknown voice setting 'loudness'; expected one of: stability, similarity_boost, style, use_speaker_boost, speed"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {speed: 1, speed: 2}", 5, "voice_settings.speed", "j", "voice_settings.speed is given twice (first on line 5)"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nvocie: Brian", 5, "vocie", "j", "unknown field 'vocie'; did you mean 'voice'?"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nstability: 1", 5, "stability", "j", "unknown field 'stability'; voice settings go under voice_settings:"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, timestamps, captions, album, author, track"),
+        ("text: Hi.\nvoice: Brian\nname: late\nvocie: x", 5, "vocie", "late", "unknown field 'vocie'; did you mean 'voice'?"),
     ],
 )  # fmt: skip
 def test_job_errors(workdir: Path, body: str, line: int, field: str, job: str | None, message: str) -> None:
@@ -446,7 +446,7 @@ def test_job_errors(workdir: Path, body: str, line: int, field: str, job: str | 
 
 def test_text_keeps_inner_whitespace_and_unifies_newlines(workdir: Path) -> None:
     """Outer whitespace (a block scalar's last newline) is dropped; paragraph breaks are kept as \\n."""
-    path = yaml_job(workdir, "name: j\nvoice: Adam\ntext: |\n  One.\n\n  Two.\n")
+    path = yaml_job(workdir, "name: j\nvoice: Brian\ntext: |\n  One.\n\n  Two.\n")
     (job,) = load_manifest(path).jobs
     assert job.text == "One.\n\nTwo."
 
@@ -482,8 +482,104 @@ def test_scalars_are_taken_as_written(workdir: Path) -> None:
 )
 def test_booleans(workdir: Path, written: str, expected: bool) -> None:
     """Booleans accept true/false, yes/no and 1/0 in any case."""
-    (job,) = load_manifest(yaml_job(workdir, f"name: j\nvoice: Adam\ntext: Hi.\ntimestamps: {written}")).jobs
+    (job,) = load_manifest(yaml_job(workdir, f"name: j\nvoice: Brian\ntext: Hi.\ntimestamps: {written}")).jobs
     assert job.timestamps is expected
+
+
+@pytest.mark.parametrize("speed", ["0.7", "1.2", "1.0"])
+def test_speed_within_the_documented_range_is_kept(workdir: Path, speed: str) -> None:
+    """voice_settings.speed takes the documented 0.7–1.2, both ends included."""
+    path = yaml_job(workdir, f"name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {{speed: {speed}}}")
+    (job,) = load_manifest(path).jobs
+    assert job.voice_settings == VoiceSettings(speed=float(speed))
+
+
+@pytest.mark.parametrize("speed", ["0.69", "1.21", "0.25", "4"])
+def test_speed_outside_the_documented_range_is_refused_before_sending(workdir: Path, speed: str) -> None:
+    """A speed the API would clamp or refuse (outside 0.7–1.2) stops the run at its line, nothing sent."""
+    yaml_job(workdir, f"name: j\nvoice: Brian\ntext: Hi.\nvoice_settings:\n  speed: {speed}")
+    message = f"voice_settings.speed must be a number from 0.7 to 1.2, got {speed}"
+    assert (
+        refused_run("m.yaml", "out")
+        == f"batchtts: m.yaml, line 6, job 'j', field 'voice_settings.speed': {message}\n"
+    )
+
+
+# --- speech-to-speech ------------------------------------------------------------------------------
+
+_NO_TIMINGS = "speech-to-speech (audio_file) returns audio only, with no timings"
+
+
+@pytest.mark.parametrize(
+    ("field_yaml", "field", "message"),
+    [
+        ("timestamps: true", "timestamps", f"timestamps are for text-to-speech: {_NO_TIMINGS}; remove timestamps"),
+        ("captions: srt", "captions", f"captions are for text-to-speech: {_NO_TIMINGS} to caption; remove captions"),
+        ("language_code: de", "language_code", "language_code is for text-to-speech: speech-to-speech (audio_file) takes no language and keeps the one spoken in the audio; remove language_code"),
+    ],
+)  # fmt: skip
+def test_text_only_fields_on_a_speech_to_speech_job_are_refused_before_sending(
+    workdir: Path, field_yaml: str, field: str, message: str
+) -> None:
+    """timestamps, captions and language_code on an audio_file job stop the run at their line, nothing sent."""
+    write_wav(workdir / "take.wav", 2)
+    yaml_job(workdir, f"name: s\nvoice: Brian\naudio_file: take.wav\n{field_yaml}")
+    assert refused_run("m.yaml", "out") == f"batchtts: m.yaml, line 5, job 's', field '{field}': {message}\n"
+
+
+def test_every_text_only_field_of_a_speech_to_speech_job_is_reported(workdir: Path) -> None:
+    """All three are reported at once, in CSV too (row and column); timestamps: false is no issue."""
+    write_wav(workdir / "take.wav", 2)
+    write(
+        workdir / "m.csv",
+        """\
+        name,voice,audio_file,timestamps,captions,language_code
+        quiet,Brian,take.wav,false,,
+        loud,Brian,take.wav,true,vtt,en
+        """,
+    )
+    assert [(i.row, i.job, i.field) for i in issues_of("m.csv")] == [
+        (3, "loud", "timestamps"),
+        (3, "loud", "captions"),
+        (3, "loud", "language_code"),
+    ]
+
+
+def test_text_only_defaults_pass_speech_to_speech_jobs_by(workdir: Path) -> None:
+    """A language, timestamps and captions from defaults reach the text jobs, not the audio_file ones."""
+    write_wav(workdir / "take.wav", 2)
+    write(
+        workdir / "m.yaml",
+        """\
+        defaults: {language_code: de, timestamps: true, captions: srt}
+        jobs:
+          - {name: s, voice: Brian, audio_file: take.wav}
+          - {name: t, voice: Brian, text: Hi.}
+        """,
+    )
+    sts, tts = load_manifest("m.yaml").jobs
+    assert (sts.language_code, sts.timestamps, sts.captions) == (None, False, None)
+    assert (tts.language_code, tts.timestamps, tts.captions) == ("de", True, "srt")
+
+
+def test_an_audio_files_duration_is_measured(workdir: Path) -> None:
+    """WAV and MP3 inputs carry their duration (for the model's limit and the credits); unreadable ones None."""
+    write_wav(workdir / "a.wav", 12.5)
+    write_mp3(workdir / "b.mp3", 30)
+    (workdir / "c.wav").write_bytes(WAV_START + b"not really a wav")
+    write(
+        workdir / "m.yaml",
+        """\
+        jobs:
+          - {name: a, voice: Brian, audio_file: a.wav}
+          - {name: b, voice: Brian, audio_file: b.mp3}
+          - {name: c, voice: Brian, audio_file: c.wav}
+        """,
+    )
+    a, b, c = load_manifest("m.yaml").jobs
+    assert a.audio_seconds == 12.5
+    assert b.audio_seconds == pytest.approx(30, abs=0.2)
+    assert c.audio_seconds is None
 
 
 # --- document structure ---------------------------------------------------------------------------
@@ -536,7 +632,7 @@ def test_book_section_does_not_affect_the_jobs(workdir: Path) -> None:
           title: Something
           chapters: [a]
         jobs:
-          - {name: a, voice: Adam, text: Hi.}
+          - {name: a, voice: Brian, text: Hi.}
         """,
     )
     manifest = load_manifest("m.yaml")
@@ -552,14 +648,14 @@ def test_all_issues_are_reported_in_file_order(workdir: Path) -> None:
         """\
         jobs:
           - name: one
-            voice: Adam
+            voice: Brian
             text: Hi.
             seed: x
           - name: two
             text: Hi.
             speed: 2
           - name: one
-            voice: Adam
+            voice: Brian
             text: Again.
         defaults:
           output_format: mp3_4410_128
@@ -700,9 +796,9 @@ def test_yaml_and_csv_give_equal_jobs(workdir: Path) -> None:
         """\
         jobs:
           - name: a/one
-            voice: Rachel
+            voice: Jessica
             text: "Hello, there."
-            voice_settings: {stability: 0.5, use_speaker_boost: yes, speed: 1.25}
+            voice_settings: {stability: 0.5, use_speaker_boost: yes, speed: 1.15}
             seed: 12
             language_code: de
             title: One
@@ -718,7 +814,7 @@ def test_yaml_and_csv_give_equal_jobs(workdir: Path) -> None:
             captions: srt
             author: Au
           - name: c
-            voice: Adam
+            voice: Brian
             audio_file: in.wav
             model_id: eleven_multilingual_sts_v2
             voice_settings: {similarity_boost: 0.1}
@@ -728,9 +824,9 @@ def test_yaml_and_csv_give_equal_jobs(workdir: Path) -> None:
         workdir / "m.csv",
         """\
         name,voice,voice_id,text,text_file,audio_file,model_id,output_format,stability,similarity_boost,style,use_speaker_boost,speed,seed,language_code,title,chunk_chars,silence_ms,timestamps,captions,album,author,track
-        a/one,Rachel,,"Hello, there.",,,,,0.5,,,yes,1.25,12,de,One,,,,,Al,,3
+        a/one,Jessica,,"Hello, there.",,,,,0.5,,,yes,1.15,12,de,One,,,,,Al,,3
         b,,abcDEF123,,t.txt,,,pcm_16000,,,,,,,,,500,250,true,srt,,Au,
-        c,Adam,,,,in.wav,eleven_multilingual_sts_v2,,,0.1,,,,,,,,,,,,,
+        c,Brian,,,,in.wav,eleven_multilingual_sts_v2,,,0.1,,,,,,,,,,,,,
         """,
     )
     from_yaml = load_manifest("m.yaml").jobs

@@ -297,7 +297,7 @@ def test_tags_and_cover(av: ModuleType, tmp_path: Path, kind: str) -> None:
         target,
         title="The Time Machine",
         author="H. G. Wells",
-        narrator="Rachel",
+        narrator="Jessica",
         cover=cover,
     )
 
@@ -305,7 +305,7 @@ def test_tags_and_cover(av: ModuleType, tmp_path: Path, kind: str) -> None:
     assert tags is not None
     assert tags["©nam"] == tags["©alb"] == ["The Time Machine"]
     assert tags["©ART"] == tags["aART"] == ["H. G. Wells"]
-    assert tags["©wrt"] == ["Rachel"]
+    assert tags["©wrt"] == ["Jessica"]
     assert tags["stik"] == [2]
     (art,) = tags["covr"]
     assert bytes(art) == image

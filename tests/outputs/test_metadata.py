@@ -24,7 +24,7 @@ def _manifest(folder: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 async def test_metadata_describes_every_clip_from_every_run(tmp_path: Path) -> None:
     """After two runs (the second adds clips), metadata.csv/jsonl list all clips with true durations."""
-    first = [(f"set/a{i}", "Rachel" if i % 2 else "Adam", f"First batch clip {i}.") for i in range(4)]
+    first = [(f"set/a{i}", "Jessica" if i % 2 else "Brian", f"First batch clip {i}.") for i in range(4)]
     more = [
         (f"set/b{i}", "Studio Narrator", f"Second batch, clip number {i}, a bit longer.") for i in range(3)
     ]

@@ -18,7 +18,7 @@ from batchtts.store.ledger import Ledger
 from batchtts.store.lock import output_lock
 from tests.helpers import invoke, paths_under, refused_run, serving, write_manifest
 
-ONE_JOB = [{"name": "a", "voice": "Rachel", "text": "Hi."}]
+ONE_JOB = [{"name": "a", "voice": "Jessica", "text": "Hi."}]
 
 
 @pytest.fixture
