@@ -27,7 +27,8 @@ from batchtts.audio.mp3 import join_mp3_timed
 from batchtts.audio.wav import join_wav_timed
 from batchtts.engine.limiter import Pass
 from batchtts.engine.plan import RenderTask, Unit
-from batchtts.engine.render import Accepted, Rendered, tts_body
+from batchtts.engine.render import tts_body
+from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import Decision, Work
 from batchtts.store.files import atomic_write_bytes, ensure_inside, sha256_file
 

@@ -21,9 +21,11 @@ from batchtts.engine.chapters import UnitRunner, render_chapter
 from batchtts.engine.journal import Journal
 from batchtts.engine.limiter import LimiterClosed, Pass
 from batchtts.engine.plan import RenderTask, Unit
-from batchtts.engine.render import Accepted, Rendered, Unanswered, recover_from_history, render_unit
+from batchtts.engine.recover import recover_from_history
+from batchtts.engine.render import Unanswered, render_unit
 from batchtts.engine.report import Outcome, StopReason
 from batchtts.engine.retry import RetryPolicy, retrying
+from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import Decision, Work
 from batchtts.exceptions import AccountError, ApiError, BatchTTSError
 from batchtts.store.files import sha256_file

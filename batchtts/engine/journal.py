@@ -22,8 +22,8 @@ from typing import Any
 
 from batchtts.audio.info import audio_info
 from batchtts.engine.plan import RenderTask, Unit
-from batchtts.engine.render import Accepted, Rendered
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
+from batchtts.engine.stream import Accepted, Rendered
 from batchtts.exceptions import BatchTTSError, RateLimited
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import atomic_write_bytes

@@ -1,0 +1,137 @@
+"""A response body written to its file: checked to be the audio asked for, whole or not at all.
+
+The same for every audio answer batchtts keeps — a rendered stream, a with-timestamps stream
+(audio decoded from its JSON lines as they arrive), audio fetched from history: the first bytes
+must be the container the job's format promises, raw samples get their WAV header, and the file
+gets its final name only once complete. A billed body that is not the audio asked for raises
+NotAudio, which sends it to history rather than to a new (billed) request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from batchtts.alignment.chars import CharTiming
+from batchtts.alignment.stream import AlignmentCollector, parse_stream_line
+from batchtts.api.client import AudioResponse
+from batchtts.audio.validate import HEAD_BYTES, NotTheAudio, check_body, check_head
+from batchtts.audio.wav import WAV_HEADER_SIZE, wav_header
+from batchtts.engine.plan import RenderTask
+from batchtts.exceptions import NotAudio, StreamCut
+from batchtts.store.files import async_atomic_writer, sha256_file
+
+__all__ = ["Accepted", "Rendered", "stream_to"]
+
+_NOT_AUDIO = ("application/json", "text/html", "text/plain")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The API accepted (and billed) a request: enough to recover its audio later."""
+
+    request_id: str | None
+    history_item_id: str | None
+    character_cost: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """A finished output file."""
+
+    path: Path
+    sha256: str
+    size: int
+    accepted: Accepted
+    recovered: bool
+    alignment: tuple[CharTiming, ...] | None = None  # with timestamps; None when recovered from history
+    duration_s: float | None = None  # measured once the file is whole (None: not yet, or unreadable)
+
+
+async def _timestamped_audio(response: AudioResponse, collector: AlignmentCollector) -> AsyncIterator[bytes]:
+    """The audio of a with-timestamps stream (one JSON object per line), alignment collected aside."""
+    pending = b""
+    async for chunk in response.chunks():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield _decoded(line, collector, response)
+    if pending.strip():
+        yield _decoded(pending, collector, response)
+
+
+def _decoded(line: bytes, collector: AlignmentCollector, response: AudioResponse) -> bytes:
+    try:
+        audio, alignment = parse_stream_line(line)
+        collector.feed(alignment)
+    except ValueError as exc:
+        # Garbled after the API billed it: recoverable from history like a cut stream.
+        msg = f"unreadable with-timestamps line: {exc}"
+        raise StreamCut(
+            msg, request_id=response.request_id, history_item_id=response.history_item_id
+        ) from exc
+    return audio
+
+
+async def stream_to(
+    target: Path, response: AudioResponse, task: RenderTask, *, timestamps: bool = False
+) -> tuple[str, int, tuple[CharTiming, ...] | None]:
+    """Write the audio to ``target`` (whole or not at all); return its sha256, size and alignment."""
+    collector = AlignmentCollector() if timestamps else None
+    if collector is None and response.content_type.split(";")[0].strip().lower() in _NOT_AUDIO:
+        # Billed all the same (the API accepted it): history has the audio; a new request would bill again.
+        msg = f"expected audio, got {response.content_type or 'no content-type'}"
+        raise NotAudio(msg, request_id=response.request_id, history_item_id=response.history_item_id)
+    audio = response.chunks() if collector is None else _timestamped_audio(response, collector)
+    encoding = task.fmt.wav_encoding
+    # A WAV header is patched after the data, so its file is hashed once written, not as it streams.
+    digest = hashlib.sha256() if encoding is None else None
+    size = 0
+    head: bytes | None = b""  # the body's first bytes, until they prove to be the audio asked for
+    # Chunks and history recoveries land inside the output folder too: one root for all of them.
+    async with async_atomic_writer(target, root=task.out_dir) as fh:
+        if encoding is not None:
+            await fh.write(bytes(WAV_HEADER_SIZE))  # patched once the data size is known
+        async for chunk in audio:
+            if head is not None:
+                head += chunk
+                if len(head) >= HEAD_BYTES:
+                    _check_audio(task, head, response)
+                    head = None
+            await fh.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
+            size += len(chunk)
+        if size == 0:
+            msg = "the API answered 200 with an empty body"
+            raise StreamCut(msg, request_id=response.request_id, history_item_id=response.history_item_id)
+        if head is not None:
+            _check_audio(task, head, response, whole=True)
+        elif encoding == "pcm_s16le" and size % 2:
+            _not_audio(f"expected 16-bit samples, got an odd {size}-byte body", response)
+        if encoding is not None:
+            await fh.seek(0)
+            await fh.write(wav_header(sample_rate=task.fmt.sample_rate, data_size=size, encoding=encoding))
+            size += WAV_HEADER_SIZE
+    alignment = tuple(collector.chars()) if collector is not None else None
+    if digest is None:
+        return await asyncio.to_thread(sha256_file, target), size, alignment
+    return digest.hexdigest(), size, alignment
+
+
+def _not_audio(message: str, response: AudioResponse) -> NoReturn:
+    # Billed all the same: history has the real audio; a new request would bill it again.
+    raise NotAudio(message, request_id=response.request_id, history_item_id=response.history_item_id)
+
+
+def _check_audio(task: RenderTask, data: bytes, response: AudioResponse, *, whole: bool = False) -> None:
+    """The body is the container the format promises (an error page labelled audio/mpeg is not)."""
+    try:
+        (check_body if whole else check_head)(task.fmt, data)
+    except NotTheAudio as exc:
+        _not_audio(str(exc), response)
