@@ -1,6 +1,7 @@
 """batchtts: render speech in bulk through the ElevenLabs HTTP API.
 
-The library face of the ``batchtts`` command: load a manifest, run it, read the report.
+The library face of the ``batchtts`` command: load a manifest, run it, read the report, export the
+finished clips as a training dataset.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from batchtts.exceptions import (
     UsageError,
     VoiceNotFound,
 )
+from batchtts.export import ExportFormat, ExportOptions, ExportResult, Splits, export_dataset
 from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.secret import Secret
 
@@ -52,6 +54,9 @@ __all__ = [
     "BatchTTSError",
     "BodyLimitExceeded",
     "BudgetExceeded",
+    "ExportFormat",
+    "ExportOptions",
+    "ExportResult",
     "InvalidApiKey",
     "JobFailure",
     "LedgerError",
@@ -75,6 +80,7 @@ __all__ = [
     "Secret",
     "ServerError",
     "ServerMisbehaved",
+    "Splits",
     "StopReason",
     "StopRequest",
     "StreamCut",
@@ -84,6 +90,7 @@ __all__ = [
     "Unreachable",
     "UsageError",
     "VoiceNotFound",
+    "export_dataset",
     "load_manifest",
     "preview",
     "run",

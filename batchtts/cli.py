@@ -1,7 +1,13 @@
 """The ``batchtts`` command: a thin face over the library.
 
 Only this module turns exceptions into messages and exit codes (0 done, 1 some jobs failed,
-2 bad input, 3 the account stopped the run, 130/143 interrupted).
+2 bad input, 3 the account stopped the run — or ``plan`` says it would —, 4 the budget was
+reached, 130/143 interrupted).
+
+Every command takes ``-v``/``-q`` before or after its name. The options cron sets once take
+their value from the environment when the flag is not given (flag > environment > default):
+``BATCHTTS_OUT``, ``BATCHTTS_BASE_URL``, ``BATCHTTS_CONCURRENCY``, ``BATCHTTS_MAX_CHARACTERS``,
+``BATCHTTS_NOTIFY``, ``BATCHTTS_METRICS_FILE``. The API key comes from ``ELEVENLABS_API_KEY`` only.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from batchtts._version import __version__
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
@@ -26,27 +33,34 @@ from batchtts.emulator.cli import emulator_command
 from batchtts.engine.config import RunConfig
 from batchtts.engine.control import StopRequest
 from batchtts.engine.plan import DEFAULT_CHUNK_CHARS
-from batchtts.engine.progress import BarProgress, LineProgress, ProgressSink
-from batchtts.engine.report import StopReason
+from batchtts.engine.progress import BarProgress, LineProgress
+from batchtts.engine.report import RunReport, StopReason
 from batchtts.engine.run import preview, run
 from batchtts.engine.session import open_session
+from batchtts.engine.status import JobState, counts, job_statuses
 from batchtts.engine.triage import PlanSummary
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
 from batchtts.manifest.input_files import InputFileError, read_text_file
 from batchtts.manifest.load import load_manifest
 from batchtts.outputs.book import rebuild_book
-from batchtts.store.ledger import Ledger, State, ledger_dir
+from batchtts.outputs.notify import check_notify_url
+from batchtts.store.ledger import Ledger, ledger_dir
 from batchtts.text.chunking import split_text
 
 T = TypeVar("T")
 log = logging.getLogger("batchtts")
 
 
-def _run_async(make: Callable[[], Awaitable[T]], stop: StopRequest | None = None) -> T:
+def _run_async(
+    make: Callable[[], Awaitable[T]],
+    stop: StopRequest | None = None,
+    say: Callable[[str], None] | None = None,
+) -> T:
     """Run a coroutine under Ctrl-C / SIGTERM handlers; a second signal aborts at once.
 
     With ``stop`` the first signal asks the run to stop gracefully (requests already sent get to
-    record what they cost); without, it cancels the coroutine.
+    record what they cost); without, it cancels the coroutine. ``say`` prints the line saying so
+    (through the progress bar, when one is drawn).
     """
 
     async def main() -> T:
@@ -60,7 +74,11 @@ def _run_async(make: Callable[[], Awaitable[T]], stop: StopRequest | None = None
                 # Second signal: leave now. Temporaries never sit at a final name, so this is safe.
                 os._exit(143 if name == "SIGTERM" else 130)
             received.append(name)
-            click.echo(f"batchtts: {name} received, stopping (again to abort at once)", err=True)
+            message = f"batchtts: {name} received, stopping (again to abort at once)"
+            if say is not None:
+                say(message)
+            else:
+                click.echo(message, err=True)
             if stop is None:
                 task.cancel()
                 return
@@ -89,12 +107,68 @@ def _fail(message: str, exit_code: int) -> NoReturn:
     raise click.exceptions.Exit(exit_code)
 
 
+_VERBOSE = "batchtts.verbose"  # keys of the root context's meta: what -v/-q said, wherever given
+_QUIET = "batchtts.quiet"
+
+
+def _apply_log_level(meta: dict[str, Any]) -> None:
+    """The root logger's level from -v/-q so far: -v INFO, -vv DEBUG, -q ERROR, else WARNING."""
+    verbose = meta.get(_VERBOSE, 0)
+    if verbose:
+        level = logging.WARNING - 10 * min(verbose, 2)
+    else:
+        # -q silences the per-job warnings: an outage must not become thousands of lines of mail.
+        level = logging.ERROR if meta.get(_QUIET) else logging.WARNING
+    logging.getLogger().setLevel(level)
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Record -v/-q (counted across the group and the command) and set the log level."""
+    meta = ctx.find_root().meta
+    if param.name == "verbose":
+        meta[_VERBOSE] = meta.get(_VERBOSE, 0) + value
+    elif value:
+        meta[_QUIET] = True
+    _apply_log_level(meta)
+    return value
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_verbosity,
+            help="More log output (-vv for debug).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_verbosity,
+            help="No progress and no warnings; `run` prints nothing when every job is done (for cron).",
+        ),
+    ]
+
+
+def _quiet() -> bool:
+    """True when -q was given, before or after the command's name."""
+    return bool(click.get_current_context().find_root().meta.get(_QUIET))
+
+
 class _Group(click.Group):
     """The one place errors become messages and exit codes, for every subcommand.
 
     Commands call the library and let its errors propagate to here. click's own usage errors pass
-    through untouched (exit 2, click's message), as do the exits commands ask for.
+    through untouched (exit 2, click's message), as do the exits commands ask for. Every command
+    added gets ``-v``/``-q``, so they work after its name as well as before.
     """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        taken = {opt for param in cmd.params for opt in getattr(param, "opts", ())}
+        cmd.params.extend(option for option in _verbosity_options() if not taken & set(option.opts))
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -111,39 +185,105 @@ class _Group(click.Group):
             _fail(str(exc), 1)
 
 
+def _from_environment(name: str) -> bool:
+    """True when the parameter ``name`` of the current command took its value from the environment."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT
+
+
 def _config(
     *, offline: bool, base_url: str | None, concurrency: int | None = None, **kwargs: Any
 ) -> RunConfig:
+    if offline and base_url and _from_environment("base_url"):
+        base_url = None  # the --offline flag beats BATCHTTS_BASE_URL from the environment
     if offline and base_url:
         msg = "--offline and --base-url exclude each other: pick the emulator or a server"
         raise UsageError(msg)
     return RunConfig.from_env(offline=offline, base_url=base_url, concurrency=concurrency, **kwargs)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    params=_verbosity_options(),
+)
 @click.version_option(__version__, prog_name="batchtts")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Render speech in bulk through the ElevenLabs HTTP API.
 
-    The API key is read from the ELEVENLABS_API_KEY environment variable only.
+    The API key is read from the ELEVENLABS_API_KEY environment variable only. Options cron sets
+    once can come from the environment (BATCHTTS_OUT, BATCHTTS_BASE_URL, BATCHTTS_CONCURRENCY,
+    BATCHTTS_MAX_CHARACTERS, BATCHTTS_NOTIFY, BATCHTTS_METRICS_FILE); a flag given wins.
     """
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    # Log lines carry their time: on a terminal they print above the bar, in cron mail they date
+    # what happened.
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _apply_log_level(ctx.meta)
 
 
 _offline = click.option("--offline", is_flag=True, help="Use the built-in offline emulator (no key needed).")
 _base_url = click.option(
-    "--base-url", metavar="URL", help="An API-compatible server (default: https://api.elevenlabs.io)."
+    "--base-url",
+    metavar="URL",
+    envvar="BATCHTTS_BASE_URL",
+    show_envvar=True,
+    help="An API-compatible server (default: https://api.elevenlabs.io).",
 )
+
+
+def _plan_json(summary: PlanSummary) -> dict[str, Any]:
+    """``plan --json``: what a run would send and cost, for scripts."""
+    models = sorted(summary.credits_by_model)
+    return {
+        "jobs": summary.total,
+        "already_done": summary.skipped,
+        "jobs_to_run": len(summary.work),
+        "requests_to_render": len(summary.to_render),
+        "requests_to_recover": len(summary.to_recover),
+        "chapter_chunks_to_render": sum(len(w.to_render) for w in summary.work if w.task.is_chapter),
+        "by_model": {
+            model_id: {
+                "requests": summary.requests_by_model.get(model_id, 0),
+                "characters": summary.characters_by_model.get(model_id, 0),
+                "audio_seconds": summary.audio_seconds_by_model.get(model_id, 0.0),
+                "credits": summary.credits_by_model[model_id],
+            }
+            for model_id in models
+        },
+        "credits": summary.credits,
+        "remaining_credits": summary.remaining_credits,
+        "over_quota": summary.over_quota,
+        "removed_from_manifest": list(summary.removed_from_manifest),
+    }
+
+
+def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool) -> None:
+    """Print a plan (``plan``, ``run --dry-run``); over quota, say so and exit 3 as ``run`` would."""
+    if as_json:
+        click.echo(json.dumps(_plan_json(summary), indent=2, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    if summary.over_quota:
+        remaining = summary.remaining_credits or 0.0
+        verdict = "`run` would refuse it (exit 3)" if refuse_over_quota else "--allow-partial starts it"
+        click.echo(
+            f"batchtts: this plan needs about {summary.credits:,.0f} credits but the account has "
+            f"{remaining:,.0f} left: {verdict}; --allow-partial with --max-characters renders part of it",
+            err=True,
+        )
+        if refuse_over_quota:
+            raise click.exceptions.Exit(3)
 
 
 def _print_summary(summary: PlanSummary) -> None:
     click.echo(f"jobs: {summary.total} in the manifest, {summary.skipped} already done")
+    chunks = [len(w.to_render) for w in summary.work if w.task.is_chapter and w.to_render]
+    chapters = f"{len(chunks)} chapter{'' if len(chunks) == 1 else 's'}"
+    of_chapters = f" ({sum(chunks):,} of them chunks of {chapters})" if chunks else ""
     click.echo(
-        f"requests: {len(summary.to_render)} to render, {len(summary.to_recover)} to recover from history"
+        f"requests: {len(summary.to_render):,} to render{of_chapters}, "
+        f"{len(summary.to_recover):,} to recover from history (free)"
     )
     for model_id in sorted(summary.credits_by_model):
         credits = summary.credits_by_model[model_id]
@@ -166,11 +306,16 @@ _out = click.option(
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("output"),
-    show_default=True,
-    help="Output folder.",
+    envvar="BATCHTTS_OUT",
+    show_envvar=True,
+    help="Output folder (default: output/ in the current folder).",
 )
 _concurrency = click.option(
-    "--concurrency", type=click.IntRange(1, 1000), help="Requests in flight (default: the account's limit)."
+    "--concurrency",
+    type=click.IntRange(1, 1000),
+    envvar="BATCHTTS_CONCURRENCY",
+    show_envvar=True,
+    help="Requests in flight (default: the account's limit).",
 )
 _force = click.option("--force", is_flag=True, help="Re-render even jobs the ledger says are done.")
 _only = click.option(
@@ -179,6 +324,15 @@ _only = click.option(
     metavar="NAME",
     help="Only these jobs (repeatable); with --force, re-render them.",
 )
+
+
+def _report_name(report: RunReport, report_path: Path | None) -> str:
+    """Where the summary says the full report is."""
+    if report_path is None:
+        return str(Path(report.out_dir) / "report.json")
+    if str(report_path) in {"-", "/dev/stdout"}:
+        return "the JSON report on stdout"
+    return str(report_path)
 
 
 @cli.command("run")
@@ -190,16 +344,36 @@ _only = click.option(
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the JSON report (default: OUT/report.json).",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Where to write the JSON report instead of OUT/report.json; - for stdout.",
 )
 @_force
 @_only
-@click.option("--max-characters", type=click.IntRange(0), help="Never schedule work billing past N credits.")
+@click.option(
+    "--max-characters",
+    type=click.IntRange(0),
+    envvar="BATCHTTS_MAX_CHARACTERS",
+    show_envvar=True,
+    help="Never schedule work billing past N credits.",
+)
 @click.option("--allow-partial", is_flag=True, help="Start even if the plan exceeds the remaining quota.")
 @click.option("--prune", is_flag=True, help="Delete outputs of jobs removed from the manifest.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent (like `plan`) and stop.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress; only the one-line summary (for cron).")
+@click.option(
+    "--notify",
+    "notify_url",
+    metavar="URL",
+    envvar="BATCHTTS_NOTIFY",
+    show_envvar=True,
+    help="POST the run's summary as JSON to URL when it ends (never the API key).",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    envvar="BATCHTTS_METRICS_FILE",
+    show_envvar=True,
+    help="Write the run's numbers to PATH as a Prometheus textfile (node_exporter).",
+)
 def run_command(
     manifest: Path,
     out_dir: Path,
@@ -213,7 +387,8 @@ def run_command(
     allow_partial: bool,
     prune: bool,
     dry_run: bool,
-    quiet: bool,
+    notify_url: str | None,
+    metrics_file: Path | None,
 ) -> None:
     """Render every job of MANIFEST (YAML or CSV) that is not already done."""
     config = _config(
@@ -227,18 +402,26 @@ def run_command(
         max_characters=max_characters,
         allow_partial=allow_partial,
         prune=prune,
+        notify_url=check_notify_url(notify_url) if notify_url else None,
+        metrics_file=metrics_file,
     )
     if dry_run:
-        _print_summary(_run_async(lambda: preview(manifest, config)))
+        summary = _run_async(lambda: preview(manifest, config))
+        _show_plan(summary, as_json=False, refuse_over_quota=not allow_partial)
         return
-    progress: ProgressSink | None = None
+    quiet = _quiet()
+    progress: BarProgress | LineProgress | None = None
     if not quiet:
         progress = BarProgress() if sys.stderr.isatty() else LineProgress()
     stop = StopRequest()
-    report = _run_async(lambda: run(manifest, config, progress=progress, stop=stop), stop)
-    summary = report.summary()
-    click.echo(summary.splitlines()[0] if quiet else summary, err=True)
-    sys.exit(report.exit_code)
+    say = progress.write if progress is not None else None
+    report = _run_async(lambda: run(manifest, config, progress=progress, stop=stop), stop, say)
+    code = report.exit_code
+    # Quiet: nothing when every job is done; otherwise the counts and the first few failures.
+    if not quiet or code != 0:
+        name = _report_name(report, report_path)
+        click.echo(report.summary(failures=5 if quiet else 10, report_name=name), err=True)
+    sys.exit(code)
 
 
 @cli.command("plan")
@@ -248,30 +431,70 @@ def run_command(
 @_base_url
 @_force
 @_only
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def plan_command(
-    manifest: Path, out_dir: Path, offline: bool, base_url: str | None, force: bool, only: tuple[str, ...]
+    manifest: Path,
+    out_dir: Path,
+    offline: bool,
+    base_url: str | None,
+    force: bool,
+    only: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Print what a run of MANIFEST would send and cost, without billing anything."""
+    """Print what a run of MANIFEST would send and cost, without billing or writing anything.
+
+    Exits 3 when the account has fewer credits left than the plan needs, as `run` would refuse it.
+    """
     config = _config(offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only)
-    _print_summary(_run_async(lambda: preview(manifest, config)))
+    _show_plan(_run_async(lambda: preview(manifest, config)), as_json=as_json, refuse_over_quota=True)
+
+
+_STATUS_LABELS = {
+    JobState.FAILED: "failed",
+    JobState.IN_FLIGHT: "in_flight",
+    JobState.PENDING: "pending",
+    JobState.NOT_RUN: "not run",
+}
 
 
 @cli.command("status")
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @_out
-def status_command(out_dir: Path) -> None:
-    """Print the ledger's view of an output folder: done, failed (with reasons), pending."""
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
+    """Print where each job of an output folder stands: done, failed (with reasons), pending.
+
+    Counts jobs (a chapter is one job, however many chunks). With MANIFEST, every job of it, in
+    order, including those not run yet. Reads the ledger only: nothing is sent or written.
+    """
+    jobs = load_manifest(manifest).jobs if manifest is not None else None
     path = ledger_dir(out_dir) / "ledger.sqlite"
-    if not path.is_file():
+    if jobs is None and not path.is_file():
         msg = f"no ledger in {out_dir}: nothing has been rendered there yet"
         raise UsageError(msg)
-    with Ledger(path) as ledger:
-        counts = ledger.counts()
-        click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in ("done", "failed", "in_flight", "pending")))
-        for row in ledger.rows(State.FAILED):
-            click.echo(f"failed  {row.name}: {row.last_error or 'unknown error'}")
-        for state in (State.IN_FLIGHT, State.PENDING):
-            for row in ledger.rows(state):
-                click.echo(f"{state:<8}{row.name}")
+    with Ledger.for_reading(out_dir) as ledger:
+        statuses = job_statuses(ledger.rows(), jobs)
+    tally = counts(statuses)
+    if as_json:
+        payload = {
+            "out_dir": str(out_dir.absolute()),
+            "manifest": str(manifest) if manifest is not None else None,
+            "jobs": len(statuses),
+            "counts": tally,
+            "statuses": [status.to_json() for status in statuses],
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    line = ", ".join(f"{tally[str(state)]} {state}" for state in list(JobState)[:4])
+    if jobs is not None:
+        line += f", {tally[JobState.NOT_RUN]} not yet run"
+    click.echo(f"{line} ({len(statuses)} jobs)")
+    for status in statuses:
+        label = _STATUS_LABELS.get(status.state)
+        if label is None:
+            continue  # done: the count says it; thousands of lines would not
+        why = f": {status.error}" if status.error else f" ({status.detail})" if status.detail else ""
+        click.echo(f"{label:<10}{status.name}{why}")
 
 
 @cli.command("voices")
@@ -353,7 +576,7 @@ def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write (default: one named after the book, in the current folder).",
 )
-@click.option("--voice", default="George", show_default=True, help="Voice of every chapter.")
+@click.option("--voice", help="Voice of every chapter (default: George, an ElevenLabs default voice).")
 @click.option(
     "--model", "model_id", default=DEFAULT_TTS_MODEL, show_default=True, help="Model to render with."
 )
@@ -365,22 +588,74 @@ def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
     help="Also write sample.yaml: the first CHARS of each chapter, for a cheap proof-listen.",
 )
 def import_command(
-    book: Path, out_dir: Path | None, voice: str, model_id: str, sample_chars: int | None
+    book: Path, out_dir: Path | None, voice: str | None, model_id: str, sample_chars: int | None
 ) -> None:
     """Turn BOOK (.epub, .md, .txt, .html) into a manifest and one text file per chapter."""
     # The books stage is imported here: its readers need the optional `books` extra.
     from batchtts.books.load import read_book
-    from batchtts.books.write import ImportOptions, book_slug, table_lines, write_import
+    from batchtts.books.write import DEFAULT_VOICE, ImportOptions, book_slug, table_lines, write_import
 
     found = read_book(book)
     options = ImportOptions(
         out_dir=out_dir if out_dir is not None else Path(book_slug(found)),
-        voice=voice,
+        voice=voice or DEFAULT_VOICE,
         model_id=model_id,
         sample_chars=sample_chars,
     )
     for line in table_lines(write_import(found, book, options)):
         click.echo(line)
+
+
+@cli.command("export")
+@click.argument("out_dir", metavar="OUT", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["audiofolder", "ljspeech", "piper", "parquet", "webdataset"]),
+    help="Layout to write.",
+)
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (default: OUT-FORMAT, beside OUT).",
+)
+@click.option(
+    "--split",
+    "split_spec",
+    default="train=1",
+    show_default=True,
+    metavar="NAME=SHARE,...",
+    help="Shares of train, validation and test, e.g. train=0.9,validation=0.05,test=0.05.",
+)
+@click.option(
+    "--sample-rate",
+    type=click.IntRange(8_000, 192_000),
+    help="Convert the audio to 16-bit mono WAV at this rate (ljspeech and piper: 22050 by default).",
+)
+@click.option(
+    "--shard-size", default="500MB", show_default=True, help="Target size of a parquet or webdataset shard."
+)
+def export_command(
+    out_dir: Path, fmt: str, to_dir: Path | None, split_spec: str, sample_rate: int | None, shard_size: str
+) -> None:
+    """Export OUT's finished clips as a training dataset (from its ledger; files checked whole)."""
+    from batchtts.export import ExportFormat, ExportOptions, Splits, export_dataset, parse_size
+
+    options = ExportOptions(
+        format=ExportFormat(fmt),
+        to_dir=to_dir,
+        splits=Splits.parse(split_spec),
+        sample_rate=sample_rate,
+        shard_size=parse_size(shard_size),
+    )
+    result = export_dataset(out_dir, options)
+    for skipped in result.skipped:
+        click.echo(f"batchtts: skipped {skipped.name}: {skipped.reason}", err=True)
+    splits = ", ".join(f"{name} {count:,}" for name, count in result.by_split.items())
+    click.echo(f"exported {result.clips:,} clips ({splits}) to {result.folder} as {result.format}")
+    click.echo(f"files: {result.written:,} written, {result.kept:,} unchanged, {result.removed:,} removed")
 
 
 cli.add_command(emulator_command)

@@ -283,7 +283,8 @@ class MissingPermission(ApiError):
 
 
 class RenderNotPermitted(MissingPermission, AccountError):
-    """401 missing_permissions on text- or speech-to-speech itself: no job of the run can render."""
+    """401 missing_permissions on text- or speech-to-speech itself (or text to dialogue, or the
+    pronunciation dictionaries a run sets up before rendering): no job of the run can render."""
 
     exit_code = 3
 

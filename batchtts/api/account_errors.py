@@ -44,8 +44,20 @@ from batchtts.exceptions import (
 
 __all__ = ["RULES", "Rule", "Scope", "classify", "is_render_path"]
 
-_RENDER_PATHS = ("/v1/text-to-speech/", "/v1/speech-to-speech/")
-_RENDER_PERMISSIONS = ("text_to_speech", "speech_to_speech")
+# Endpoints every job of a run needs once it asks for them: rendering (speech, dialogue), and the
+# pronunciation dictionaries batchtts sets up for the run's jobs before it renders any of them.
+_RENDER_PATHS = (
+    "/v1/text-to-speech/",
+    "/v1/speech-to-speech/",
+    "/v1/text-to-dialogue",
+    "/v1/pronunciation-dictionaries",
+)
+_RENDER_PERMISSIONS = (
+    "text_to_speech",
+    "speech_to_speech",
+    "pronunciation_dictionaries_read",
+    "pronunciation_dictionaries_write",
+)
 _SERVER = frozenset(range(500, 600))
 
 
@@ -67,7 +79,7 @@ class Rule:
     scope: Scope
     error: type[ApiError]
     says: str | None = None  # only answers whose message holds this (lower case)
-    on_render: bool = False  # only answers to text- or speech-to-speech themselves
+    on_render: bool = False  # only answers to rendering (or pronunciation-dictionary) endpoints
 
     def fits(self, status: int, codes: tuple[str, ...], message: str, *, render: bool) -> bool:
         """True when this row takes the answer."""
@@ -99,10 +111,14 @@ RULES: tuple[Rule, ...] = (
     Rule("detected_unusual_activity", frozenset({401}), _RUN, AccountBlocked),
     # 401 missing_permissions, "The API key you used is missing the permission text_to_speech to
     # execute this operation.": VapiAI/docs PR #1198; indexable-inc/index PR #513;
-    # danielmiessler/LifeOS PR #950. As wide as its endpoint: on text- or speech-to-speech no job
-    # can render, so the run stops (in a manifest mixing both, the other kind's jobs stop too:
-    # stopping costs nothing, and the next run resumes once the key is allowed). 403
-    # insufficient_permissions is its name in the newer catalogue (§7.4, unverified).
+    # danielmiessler/LifeOS PR #950. As wide as its endpoint: on text- or speech-to-speech (or text
+    # to dialogue, which takes text_to_speech) no job can render, so the run stops (in a manifest
+    # mixing both, the other kind's jobs stop too: stopping costs nothing, and the next run resumes
+    # once the key is allowed). The same on the pronunciation-dictionary endpoints (a key without
+    # pronunciation_dictionaries_read/_write): batchtts reads and makes a run's dictionaries before
+    # it renders, and a job rendered without its rules would be billed for the wrong words, so the
+    # run stops there, before anything is billed. 403 insufficient_permissions is its name in the
+    # newer catalogue (§7.4, unverified).
     *(
         Rule(code, frozenset({401, 403}), _RUN, RenderNotPermitted, on_render=True)
         for code in ("missing_permissions", "insufficient_permissions")
@@ -145,6 +161,12 @@ RULES: tuple[Rule, ...] = (
     # 404 voice_not_found (elevenlabs-docs PR #1317); a 400 before mid-2025, also named
     # voice_does_not_exist (elevenlabs-python #454, #293).
     *_codes(_JOB, VoiceNotFound, frozenset({400, 404}), "voice_not_found", "voice_does_not_exist"),
+    # 404 pronunciation_dictionary_not_found: a locator naming a dictionary that does not exist, is
+    # archived, or has no such version (the docs' Errors page; measured on the live API, 2026-08-07,
+    # in a third party's findings). Refused before billing; only the jobs using that locator fail.
+    Rule("pronunciation_dictionary_not_found", frozenset({404}), _JOB, ApiError),
+    # Text to dialogue's 400 invalid_argument "The input has too many reference voices." (over 10
+    # distinct voices; elevenlabs-python #715) is that request's, like any other 4xx (the fallback).
     # 400 voice_limit_reached (receptron/mulmocast-cli PR #1067), unsupported_language
     # (livekit/agents #985, #6197), max_character_limit_exceeded (docs error-messages.mdx) and
     # any other 4xx: the request itself is refused (the fallback below).
@@ -161,7 +183,8 @@ _FALLBACK = Rule(None, _ANY, _JOB, ApiError)  # any other error status: this req
 
 
 def is_render_path(path: str) -> bool:
-    """True for the text- and speech-to-speech endpoints, whose refusal holds for every job."""
+    """True for the endpoints whose refusal holds for every job: text- and speech-to-speech, text to
+    dialogue, and the pronunciation dictionaries a run sets up before it renders."""
     return path.startswith(_RENDER_PATHS)
 
 
@@ -173,7 +196,7 @@ def classify(
     ``codes`` are the answer's codes: the classic ``detail.status``, and the newer body's
     ``detail.code`` beside it (a row may know either). ``path`` is the endpoint that answered;
     without it, a missing permission is taken as one needed to render when it names
-    ``text_to_speech`` or ``speech_to_speech``.
+    ``text_to_speech``, ``speech_to_speech`` or a ``pronunciation_dictionaries_*`` scope.
     """
     if codes is None:
         codes = ()

@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +46,16 @@ from batchtts.exceptions import (
 )
 from batchtts.secret import Secret, redact
 
-__all__ = ["DEFAULT_BASE_URL", "ApiClient", "AudioResponse", "Timeouts", "error_from_response"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ApiClient",
+    "AudioResponse",
+    "PostAnswer",
+    "Timeouts",
+    "error_from_response",
+    "post_json",
+    "url_origin",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,8 @@ _VOICE_PAGE_SIZE = 100  # the most /v2/voices allows
 _MAX_VOICE_PAGES = 1_000  # 100,000 voices: more than any account lists
 _MAX_VOICE_LIST_BYTES = 256 * _MiB  # all pages together, so a hostile list cannot fill memory
 _VOICE_LIST_CALLS = 10  # the whole list is read within this many Timeouts.json_call
+_DICTIONARY_PAGE_SIZE = 100  # the most /v1/pronunciation-dictionaries allows
+_MAX_DICTIONARY_PAGES = 1_000
 # Real request and history-item ids are 20 letters and digits. They go into the ledger, metadata.csv
 # and .jsonl, report.json, and back into URLs and request bodies (history fetches, stitching), so a
 # value of another shape — a path, markup, a quoted header, a megabyte of text — is dropped, not kept.
@@ -294,6 +305,11 @@ def _as_asked(exc: ApiError, sent: str, asked: str) -> ApiError:
     )
 
 
+def _segment(value: str) -> str:
+    """``value`` as one path segment: an id with a slash or a dot-dot cannot reach another endpoint."""
+    return urllib.parse.quote(value, safe="")
+
+
 def _stream_name(output_format: str) -> str:
     """What a ``/stream`` endpoint is sent for a manifest's format (``wav_*`` → ``pcm_*``)."""
     try:
@@ -440,13 +456,21 @@ class ApiClient:
         return body
 
     async def _json(
-        self, path: str, params: Mapping[str, str] | None = None, *, within: _Deadline | None = None
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        within: _Deadline | None = None,
+        method: str = "GET",
+        json_body: Any = None,
     ) -> tuple[Any, int]:
-        """GET a JSON document within ``Timeouts.json_call`` (and ``within``): the document, its size."""
+        """A JSON answer (GET, or ``method`` with ``json_body``) within ``Timeouts.json_call`` (and
+        ``within``): the document, its size."""
         deadline = _Deadline.after(self._timeouts.json_call)
         if within is not None:
             deadline = deadline.sooner(within)
-        async with self._request("GET", path, deadline=deadline, params=params) as resp:
+        request = self._request(method, path, deadline=deadline, params=params, json_body=json_body)
+        async with request as resp:
             status, content_type = resp.status, resp.headers.get("content-type", "")
             body = bytearray()
             timer = asyncio.timeout_at(deadline.at)
@@ -456,20 +480,20 @@ class ApiClient:
                         body += chunk
                         if len(body) > _MAX_JSON_BODY:
                             cap = _MAX_JSON_BODY // _MiB
-                            msg = f"GET {path}: the answer exceeded {cap} MB, more than the API sends"
+                            msg = f"{method} {path}: the answer exceeded {cap} MB, more than the API sends"
                             raise TransportError(msg)
             except TimeoutError as exc:
                 limit = f"within {deadline.seconds:,g} s" if timer.expired() else "within the time limit"
-                msg = f"GET {path}: no complete answer {limit}"
+                msg = f"{method} {path}: no complete answer {limit}"
                 raise TransportError(msg) from exc
             except aiohttp.ClientError as exc:
-                msg = f"GET {path}: answer cut ({type(exc).__name__})"
+                msg = f"{method} {path}: answer cut ({type(exc).__name__})"
                 raise TransportError(msg) from exc
         try:
             return json.loads(body), len(body)
         except ValueError as exc:
             kind = " ".join(_scrubbed(content_type, self._key).split())[:100] or "no content type"
-            msg = f"GET {path} answered {status} {kind}, not JSON"
+            msg = f"{method} {path} answered {status} {kind}, not JSON"
             raise UnexpectedAnswer(msg) from exc
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
@@ -577,6 +601,96 @@ class ApiClient:
             raise UnexpectedAnswer(msg)
         return data
 
+    async def _dictionary_call(
+        self, method: str, path: str, body: Any = None, *, ids: tuple[str, ...] = ("id",)
+    ) -> dict[str, Any]:
+        """One pronunciation-dictionary call: a JSON object whose ``ids`` are ids (else UnexpectedAnswer).
+
+        The ids go back into later URLs and TTS bodies (locators), so they are held to the id shape.
+        """
+        data, _ = await self._json(path, method=method, json_body=body)
+        if not isinstance(data, dict) or not all(_ID.fullmatch(str(data.get(key, ""))) for key in ids):
+            msg = f"{method} {path} answered JSON without a pronunciation dictionary's {' and '.join(ids)}"
+            raise UnexpectedAnswer(msg)
+        return data
+
+    async def add_dictionary_from_rules(
+        self, name: str, rules: Sequence[Mapping[str, Any]], *, description: str | None = None
+    ) -> dict[str, Any]:
+        """POST /v1/pronunciation-dictionaries/add-from-rules: a new dictionary holding ``rules``.
+
+        ``rules`` in the API's shape: ``{"type": "alias", "string_to_replace", "alias"}`` or
+        ``{"type": "phoneme", "string_to_replace", "phoneme", "alphabet": "ipa"|"cmu-arpabet"}``,
+        optionally ``case_sensitive`` and ``word_boundaries`` (both true by default). Returns the
+        ``AddPronunciationDictionaryResponseModel``: ``id`` and ``version_id`` make its locator.
+        """
+        body: dict[str, Any] = {"name": name, "rules": [dict(rule) for rule in rules]}
+        if description is not None:
+            body["description"] = description
+        path = "/v1/pronunciation-dictionaries/add-from-rules"
+        return await self._dictionary_call("POST", path, body, ids=("id", "version_id"))
+
+    async def set_dictionary_rules(
+        self, dictionary_id: str, rules: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """POST …/{id}/set-rules: a new version holding exactly ``rules``.
+
+        Returns ``{id, version_id, version_rules_num}``: the new version's locator.
+        """
+        path = f"/v1/pronunciation-dictionaries/{_segment(dictionary_id)}/set-rules"
+        body = {"rules": [dict(rule) for rule in rules]}
+        return await self._dictionary_call("POST", path, body, ids=("id", "version_id"))
+
+    async def add_dictionary_rules(
+        self, dictionary_id: str, rules: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """POST …/{id}/add-rules: a new version with ``rules`` added (a rule for the same string replaced)."""
+        path = f"/v1/pronunciation-dictionaries/{_segment(dictionary_id)}/add-rules"
+        body = {"rules": [dict(rule) for rule in rules]}
+        return await self._dictionary_call("POST", path, body, ids=("id", "version_id"))
+
+    async def remove_dictionary_rules(
+        self, dictionary_id: str, rule_strings: Sequence[str]
+    ) -> dict[str, Any]:
+        """POST …/{id}/remove-rules: a new version without the rules for ``rule_strings``."""
+        path = f"/v1/pronunciation-dictionaries/{_segment(dictionary_id)}/remove-rules"
+        body = {"rule_strings": list(rule_strings)}
+        return await self._dictionary_call("POST", path, body, ids=("id", "version_id"))
+
+    async def get_dictionary(self, dictionary_id: str) -> dict[str, Any]:
+        """GET /v1/pronunciation-dictionaries/{id}: metadata, ``latest_version_id``, the latest ``rules``."""
+        path = f"/v1/pronunciation-dictionaries/{_segment(dictionary_id)}"
+        return await self._dictionary_call("GET", path, ids=("id", "latest_version_id"))
+
+    async def list_dictionaries(self) -> list[dict[str, Any]]:
+        """Every pronunciation dictionary of the account (metadata only), newest first, page by page.
+
+        Paging ends when the server says so; a cursor given twice or 1,000 pages is ServerMisbehaved,
+        and the whole list is read within ten ``Timeouts.json_call``.
+        """
+        path = "/v1/pronunciation-dictionaries"
+        found: list[dict[str, Any]] = []
+        cursors: set[str] = set()
+        params = {"page_size": str(_DICTIONARY_PAGE_SIZE)}
+        listing = _Deadline.after(self._timeouts.json_call * _VOICE_LIST_CALLS)
+        for number in range(1, _MAX_DICTIONARY_PAGES + 1):
+            page, _ = await self._json(path, params, within=listing)
+            items = page.get("pronunciation_dictionaries") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                msg = f"GET {path}: page {number} is not a list of pronunciation dictionaries"
+                raise (UnexpectedAnswer if number == 1 else ServerMisbehaved)(msg)
+            found += [item for item in items if isinstance(item, dict)]
+            cursor = page.get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return found
+            if str(cursor) in cursors:
+                msg = f"GET {path}: page {number} gave a cursor an earlier page gave; stopped"
+                raise ServerMisbehaved(msg)
+            cursors.add(str(cursor))
+            params = {**params, "cursor": str(cursor)}
+        msg = f"GET {path}: still has_more after {_MAX_DICTIONARY_PAGES:,} pages; stopped"
+        raise ServerMisbehaved(msg)
+
     @asynccontextmanager
     async def _audio(
         self,
@@ -647,6 +761,32 @@ class ApiClient:
         params = {"output_format": _stream_name(output_format)}
         return self._audio("POST", path, limits, params=params, json_body=dict(body), asked=output_format)
 
+    def dialogue_stream(
+        self,
+        inputs: Sequence[Mapping[str, str]],
+        body: Mapping[str, Any],
+        *,
+        output_format: str,
+        timestamps: bool = False,
+        limits: BodyLimits | None = None,
+    ) -> AbstractAsyncContextManager[AudioResponse]:
+        """POST /v1/text-to-dialogue/stream (or /stream/with-timestamps): ``inputs`` (``{text,
+        voice_id}`` each) spoken one after another, with the rest of the ``body`` (``model_id``,
+        ``settings``, ``seed``, ``pronunciation_dictionary_locators``, …).
+
+        As :meth:`tts_stream`: the same :class:`AudioResponse`, ``wav_*`` sent as ``pcm_*``, and
+        without ``limits`` those of ``tts_limits`` for the inputs' characters together.
+        """
+        suffix = "/stream/with-timestamps" if timestamps else "/stream"
+        path = f"/v1/text-to-dialogue{suffix}"
+        lines = [dict(line) for line in inputs]
+        if limits is None:
+            characters = sum(len(str(line.get("text", ""))) for line in lines)
+            limits = _or_any(lambda: tts_limits(characters, output_format, timestamps=timestamps))
+        params = {"output_format": _stream_name(output_format)}
+        json_body = {**body, "inputs": lines}
+        return self._audio("POST", path, limits, params=params, json_body=json_body, asked=output_format)
+
     def sts_stream(
         self,
         voice_id: str,
@@ -706,3 +846,59 @@ def _or_any(derive: Callable[[], BodyLimits]) -> BodyLimits:
         return derive()
     except ValueError:
         return ANY_AUDIO  # the API will refuse the name; until it does, any answer is bounded
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: all a message shows of a webhook (its path is often a token)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # not a number: left out, the rest still says where
+        port = ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostAnswer:
+    """What a webhook answered: its status and, if it sent one, its Retry-After in seconds."""
+
+    status: int
+    retry_after: float | None = None
+
+
+_MAX_WEBHOOK_ANSWER = 64 * 1024
+
+
+async def post_json(url: str, body: bytes, *, within: float) -> PostAnswer:
+    """POST ``body`` (JSON) to ``url`` — a webhook, not the API — and return its status.
+
+    A session of its own, so nothing of the API client's (its ``xi-api-key`` header above all)
+    can go with it; no redirect followed; the whole exchange within ``within`` seconds; at most
+    64 KiB of the answer read and dropped. Raises TransportError (naming only the URL's origin)
+    when no answer came.
+    """
+    origin = url_origin(url)
+    try:
+        async with (
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=within),
+                headers={"user-agent": f"batchtts/{__version__}", "content-type": "application/json"},
+            ) as session,
+            session.post(url, data=body, allow_redirects=False) as resp,
+        ):
+            await resp.content.read(_MAX_WEBHOOK_ANSWER)
+            return PostAnswer(status=resp.status, retry_after=_retry_after(resp.headers))
+    except TimeoutError as exc:
+        msg = f"POST {origin}: no answer within {within:g} s"
+        raise TransportError(msg) from exc
+    except aiohttp.ClientConnectorError as exc:
+        msg = f"POST {origin}: cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+        raise Unreachable(msg) from exc
+    except (aiohttp.ClientError, ValueError) as exc:
+        # ValueError: aiohttp's answer to a URL it cannot use (checked before the run, but a
+        # library caller may pass anything).
+        msg = f"POST {origin}: {type(exc).__name__}"
+        raise TransportError(msg) from exc

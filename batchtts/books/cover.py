@@ -10,19 +10,19 @@ import os
 from pathlib import Path
 
 from batchtts.books.book import Cover
+from batchtts.manifest.book import COVER_IMAGES
 from batchtts.manifest.book_section import COVER_FILE_LIMIT
 
 __all__ = ["cover_from_bytes", "read_cover_file"]
 
 # Told by the first bytes, as manifest.book_section checks book.cover.
-_KINDS = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
 
 
 def cover_from_bytes(data: bytes, name: str) -> tuple[Cover | None, str | None]:
     """A Cover from an image's bytes, or None and why it cannot be one."""
     if len(data) > COVER_FILE_LIMIT:
         return None, f"the cover {name} is over {COVER_FILE_LIMIT // (1024 * 1024)} MB; left out"
-    for magic, extension in _KINDS:
+    for magic, _, extension in COVER_IMAGES:
         if data.startswith(magic):
             return Cover(data=data, extension=extension), None
     return None, f"the cover {name} is not a JPEG or PNG image (what an .m4b holds); left out"

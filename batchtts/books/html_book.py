@@ -48,6 +48,8 @@ def read_html_book(data: bytes, name: str) -> Book:
         chapters=tuple(chapters),
         skipped=tuple(skipped),
         kind="HTML",
-        navigation="headings (h1 and h2)" if marks else "no headings found: the whole page is one chapter",
+        navigation="headings (h1 and h2)"
+        if marks
+        else "none: no headings found, so the whole page is one chapter",
         dropped=document.dropped,
     )

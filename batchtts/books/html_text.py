@@ -267,7 +267,7 @@ class _Walker:
             tag in _SKIP_TAGS
             or element.get("hidden") is not None
             or _HIDDEN_STYLE.search(element.get("style") or "")
-            or depth > 200  # deeper than any book nests; lxml itself stops at 256
+            or depth > 400  # lxml's parsers stop at 256 levels; this only guards the recursion
         ):
             return
         if tag == "br":

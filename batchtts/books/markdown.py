@@ -113,7 +113,9 @@ def read_markdown_book(data: bytes, path: Path) -> Book:
         skipped=tuple(skipped),
         cover=cover,
         kind="Markdown",
-        navigation="headings (# and ##)" if marks else "no headings found: the whole text is one chapter",
+        navigation="headings (# and ##)"
+        if marks
+        else "none: no headings found, so the whole text is one chapter",
         notices=tuple(notices),
         dropped=document.dropped,
     )

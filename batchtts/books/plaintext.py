@@ -166,7 +166,7 @@ def read_text_book(data: bytes, name: str) -> Book:
     title, author = _title_and_author(paragraphs, name)
     marks = heading_marks(blocks)
     chapters, skipped = cut_chapters(blocks, marks, book_title=title)
-    navigation = rule if marks else "no headings found: the whole text is one chapter"
+    navigation = rule if marks else "none: no headings found, so the whole text is one chapter"
     return Book(
         title=title,
         author=author,

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
-from batchtts.books.book import Book
+from batchtts.books.blocks import clean_title
+from batchtts.books.book import Book, Skipped
 from batchtts.exceptions import UsageError
 from batchtts.manifest.names import validate_name
+from batchtts.manifest.values import InvalidValue, one_line
 from batchtts.store.files import atomic_write_bytes, ensure_inside, file_matches, sha256_file
 from batchtts.text.chunking import Chunk, context_after
 
@@ -174,7 +176,9 @@ def _manifest(
     manifest = SAMPLE_MANIFEST_NAME if sample else MANIFEST_NAME
     out = f"output/{slug}-sample" if sample else f"output/{slug}"
     byline = f", by {book.author}" if book.author else ""
-    lines = [f"# {book.title}{byline}: imported by `batchtts import` from {source} ({book.kind})."]
+    lines = [
+        f"# {book.title}{byline}: imported by `batchtts import` from {clean_title(source)} ({book.kind})."
+    ]
     if sample:
         lines += [
             f"# A proof-listen: only the first {options.sample_chars:,} characters or so of each chapter",
@@ -182,7 +186,7 @@ def _manifest(
         ]
     else:
         lines += [
-            f"# Chapters from {book.navigation}.",
+            f"# Chapters: {book.navigation}.",
             "# Edit the chapter files freely (a blank line between paragraphs), reorder or delete jobs;",
         ]
     lines += [
@@ -191,7 +195,8 @@ def _manifest(
     ]
     if book.skipped and not sample:
         lines.append("# Left out of the book (not rendered):")
-        lines += [f"#   - {item.title} [{item.source}]: {item.reason}" for item in book.skipped]
+        # One line each, whatever an archive's file names hold: a line break would end the comment.
+        lines += [f"#   - {clean_title(_skipped(item), 500)}" for item in book.skipped]
     lines += ["book:", f"  output: {output}", f"  title: {_yaml(book.title)}"]
     if book.author:
         lines.append(f"  author: {_yaml(book.author)}")
@@ -262,6 +267,14 @@ def _earlier_import(out_dir: Path, sha256: str, source: str) -> dict[str, str] |
 
 def write_import(book: Book, source: Path, options: ImportOptions) -> ImportResult:
     """Write ``book``'s import folder (see the module docstring) and say what was written."""
+    for flag, value in (("--voice", options.voice), ("--model", options.model_id)):
+        try:
+            one_line(value, flag)
+        except InvalidValue as exc:
+            raise UsageError(str(exc)) from None
+        if not value.strip():
+            msg = f"{flag} is empty"
+            raise UsageError(msg)
     out_dir = options.out_dir
     sha256 = sha256_file(source)
     earlier = _earlier_import(out_dir, sha256, source.name)
@@ -312,6 +325,10 @@ def write_import(book: Book, source: Path, options: ImportOptions) -> ImportResu
     )
 
 
+def _skipped(item: Skipped) -> str:
+    return f"{item.title} [{item.source}]: {item.reason}"
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -320,7 +337,7 @@ def table_lines(result: ImportResult) -> list[str]:
     """What the import found and wrote, as the lines ``batchtts import`` prints."""
     book = result.book
     byline = f", by {book.author}" if book.author else ""
-    lines = [f"{book.title}{byline} ({book.kind}; chapters from {book.navigation})", ""]
+    lines = [f"{book.title}{byline} ({book.kind}; chapters: {book.navigation})", ""]
     number_width = max(2, len(str(len(result.rows))))
     lines.append(f"{'#':>{number_width}}  {'chapter':<{_TITLE_WIDTH}}  {'characters':>10}  {'credits':>10}")
     for row in result.rows:
@@ -329,7 +346,7 @@ def table_lines(result: ImportResult) -> list[str]:
         lines.append(f"{row.number:>{number_width}}  {title:<{_TITLE_WIDTH}}  {figures}")
     characters = sum(row.characters for row in result.rows)
     credits = sum(row.credits for row in result.rows)
-    total = f"total, {len(result.rows)} chapters"
+    total = f"total, {len(result.rows)} chapter{'' if len(result.rows) == 1 else 's'}"
     lines.append(f"{'':>{number_width}}  {total:<{_TITLE_WIDTH}}  {characters:>10,}  {credits:>10,}")
     if result.multiplier is None:
         rate = f"{result.model_id} is not in batchtts' model table, so 1 is assumed"
@@ -343,7 +360,7 @@ def table_lines(result: ImportResult) -> list[str]:
         lines.append(f"sample: {sample_chars:,} characters, ~{sample_credits:,} credits")
     if book.skipped:
         lines += ["", "skipped (not rendered):"]
-        lines += [f"  {item.title} [{item.source}]: {item.reason}" for item in book.skipped]
+        lines += [f"  {clean_title(_skipped(item), 500)}" for item in book.skipped]
     dropped = book.dropped
     if dropped.footnote_markers or dropped.page_numbers:
         lines += [
@@ -353,10 +370,11 @@ def table_lines(result: ImportResult) -> list[str]:
         ]
     if book.notices:
         lines += ["", "notices:"]
-        lines += [f"  {notice}" for notice in book.notices]
+        lines += [f"  {clean_title(notice, 500)}" for notice in book.notices]
     cover = f", {result.cover_file}" if result.cover_file else ", no cover"
     again = " (over an earlier import of this book)" if result.again else ""
-    lines += ["", f"wrote {result.manifest} with {len(result.rows)} chapter files{cover}{again}"]
+    files = f"{len(result.rows)} chapter file{'' if len(result.rows) == 1 else 's'}"
+    lines += ["", f"wrote {result.manifest} with {files}{cover}{again}"]
     lines.append("next:")
     if result.sample_manifest is not None:
         lines.append(

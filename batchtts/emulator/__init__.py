@@ -1,15 +1,20 @@
 """An offline stand-in for the ElevenLabs HTTP API, for tests, benchmarks and dry runs.
 
 It serves voices (v1 and v2; legacy premade voices only through ``show_legacy``), models, user and
-subscription, speech history, and the four text-to-speech and two speech-to-speech endpoints with
-real, deterministic audio; it bills credits, queues requests over the tier's concurrency (429 past
-the queue timeout), enforces the quota, the tier's output formats and the free-user text cap, answers
-a restricted key's missing permissions, and injects seeded faults (busy, 5xx, cut streams).
+subscription, speech history, pronunciation dictionaries (rules, PLS files, versions), and the four
+text-to-speech, two speech-to-speech and four text-to-dialogue endpoints with real, deterministic
+audio that says the text under the request's pronunciation rules; it bills credits, queues requests
+over the tier's concurrency (429 past the queue timeout), enforces the quota, the tier's output
+formats and the free-user text cap, answers a restricted key's missing permissions, and injects
+seeded faults (busy, 5xx, cut streams).
 
 Modules: ``config`` (EmulatorConfig), ``server`` (Emulator, foreground serve), ``app`` (routes,
-auth, access log), ``speech``, ``account`` and ``history_endpoints`` (handlers), ``validation`` and
-``errors`` (422 items and error bodies), ``permissions`` (restricted keys), ``tiers`` (what a tier
-allows), ``state``, ``history``, ``voices``, ``catalog``, ``faults``, ``synth``, ``codecs``,
+auth, access log), ``speech``, ``dialogue``, ``dictionary_endpoints``, ``account`` and
+``history_endpoints`` (handlers), ``generation`` (what the generating handlers share: checks, slot,
+fault, billing, history, delivery), ``speech_requests`` and ``validation`` (queries, bodies, 422
+items), ``errors`` (error bodies), ``permissions`` (restricted keys), ``tiers`` (what a tier allows),
+``dictionaries`` (rules and versions), ``pls`` (lexicon files), ``pronunciation`` (what a text is
+said as), ``state``, ``history``, ``voices``, ``catalog``, ``faults``, ``synth``, ``codecs``,
 ``alignment``, ``delivery``, ``probe``, ``cli``.
 """
 

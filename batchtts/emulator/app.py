@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from batchtts.emulator import account, history_endpoints, speech
+from batchtts.emulator import account, dialogue, dictionary_endpoints, history_endpoints, speech
 from batchtts.emulator.errors import ApiFailure, invalid_api_key, missing_permissions
 from batchtts.emulator.keys import CURRENT_RECORD, STATE_KEY
 from batchtts.emulator.permissions import required_permission
@@ -28,9 +28,15 @@ def _new_record(request: web.Request) -> dict[str, Any]:
 
     ``status`` is the answer's status, or 499 when the client hung up before the handler finished;
     ``fault`` is None, "busy", "error", "cut" or "concurrency"; ``characters`` is ``len(text)`` for
-    TTS (None otherwise); ``credits`` what the request billed (0 when nothing); ``queued_ms`` how
-    long a TTS/STS request waited for a concurrency slot (None when it never asked for one);
-    ``duration_ms`` the handler's wall time, body (and queueing) included.
+    TTS, the inputs' total for a dialogue (None otherwise); ``credits`` what the request billed (0 when
+    nothing); ``queued_ms`` how long a generating request waited for a concurrency slot (None when it
+    never asked for one); ``duration_ms`` the handler's wall time, body (and queueing) included.
+
+    TTS and dialogue also note ``apply_text_normalization`` and, when they name locators,
+    ``pronunciation_locators`` (as sent) and the labels of the rules that fired,
+    ``pronunciation_rules_applied`` (``"Nguyen→Win"``), and of the phoneme rules the model skipped,
+    ``pronunciation_rules_skipped`` (``"tomato→/təˈmeɪtoʊ/ (ipa)"``, the word dropped); a dialogue
+    notes each input's voice in ``dialogue_voice_ids``; STS notes ``remove_background_noise``.
     """
     return {
         "ts": time.time(),
@@ -48,6 +54,12 @@ def _new_record(request: web.Request) -> dict[str, Any]:
         "next_request_ids": None,
         "previous_text": None,
         "next_text": None,
+        "apply_text_normalization": None,
+        "pronunciation_locators": None,
+        "pronunciation_rules_applied": None,
+        "pronunciation_rules_skipped": None,
+        "remove_background_noise": None,
+        "dialogue_voice_ids": None,
         "fault": None,
         "queued_ms": None,
         "duration_ms": None,
@@ -103,4 +115,6 @@ def make_app(state: EmulatorState) -> web.Application:
     app.add_routes(account.routes)
     app.add_routes(history_endpoints.routes)
     app.add_routes(speech.routes)
+    app.add_routes(dialogue.routes)
+    app.add_routes(dictionary_endpoints.routes)
     return app

@@ -21,6 +21,25 @@ choice is undocumented the emulator picks (and documents) one:
 - speech-to-speech input longer than the model takes → 400 ``audio_too_long`` (assumed: the limits
   are documented, the answer is not).
 
+Pronunciation dictionaries, normalisation and dialogue:
+
+- an unknown or archived dictionary, or a ``version_id`` it never had, whether named by a TTS locator
+  or a dictionary endpoint → 404 ``pronunciation_dictionary_not_found`` (measured on the live API,
+  2026-08-07, in a third party's findings; the docs' Errors page lists the code as ``not_found``);
+- more than 3 locators → 400 ``invalid_parameters`` naming ``pronunciation_dictionary_locators``
+  (assumed: the spec says "up to 3" but declares no ``maxItems``, so it is no 422, and no source
+  shows the answer; the code and ``param`` are the Errors page's for an invalid parameter), and the
+  same for a rule the spec's types let through but no dictionary can hold (an empty
+  ``string_to_replace``, an alphabet other than ``ipa``/``cmu-arpabet``) or a PLS file that cannot
+  be read (``param`` "file");
+- ``apply_text_normalization: "on"`` for eleven_flash_v2_5 / eleven_turbo_v2_5 below Enterprise →
+  403 ``feature_not_available`` (SPEC-2025: "text normalization can only be enabled with Enterprise
+  plans" for those models; the answer is assumed, the Errors page's code for a plan's feature);
+- an unknown dictionary-list ``cursor`` → 400 ``invalid_cursor`` (the Errors page's code);
+- text to dialogue with more than 10 distinct voices → 400 ``invalid_argument`` "Invalid argument
+  received. The input has too many reference voices." (observed: elevenlabs-python #715); with a
+  model other than eleven_v3 → 400 ``unsupported_model`` (assumed; the docs name eleven_v3 only).
+
 Two answers use the newer body live accounts send (2026 observations, API-NOTES §7.1 shape 3), with
 ``type`` and ``code`` beside the classic ``status`` and ``message``, because a client that reads
 ``detail.code`` first sees what it would see on a real account: a restricted key's 401
@@ -40,14 +59,19 @@ __all__ = [
     "ApiFailure",
     "api_error",
     "audio_too_long",
+    "feature_not_available",
     "field_error",
     "free_user_character_limit_exceeded",
     "history_item_not_found",
     "invalid_api_key",
+    "invalid_argument",
+    "invalid_cursor",
     "invalid_download",
+    "invalid_parameters",
     "max_character_limit_exceeded",
     "missing_permissions",
     "output_format_not_allowed",
+    "pronunciation_dictionary_not_found",
     "quota_exceeded",
     "server_error",
     "system_busy",
@@ -237,3 +261,43 @@ def server_error(status: int, headers: Mapping[str, str]) -> ApiFailure:
         "An internal server error occurred. Please try again later.",
         fault="error",
     )
+
+
+def _newer(status: int, type_: str, code: str, message: str, param: str | None = None) -> ApiFailure:
+    """An answer in the newer body (the docs' Errors page): ``type`` and ``code``, ``status`` = ``code``."""
+    detail: dict[str, Any] = {"type": type_, "code": code, "message": message, "status": code}
+    if param is not None:
+        detail["param"] = param
+    return ApiFailure(status, {"detail": detail})
+
+
+def pronunciation_dictionary_not_found(dictionary_id: str, version_id: str | None = None) -> ApiFailure:
+    """404 for a dictionary that does not exist (or is archived), or a version it never had."""
+    if version_id is None:
+        msg = f"A pronunciation dictionary with the id {dictionary_id} was not found."
+    else:
+        msg = (
+            f"A pronunciation dictionary with the id {dictionary_id} and the version id {version_id} "
+            "was not found."
+        )
+    return _newer(404, "not_found", "pronunciation_dictionary_not_found", msg)
+
+
+def invalid_parameters(param: str, message: str) -> ApiFailure:
+    """400 for a value the schema lets through but the API refuses (code assumed; see the docstring)."""
+    return _newer(400, "validation_error", "invalid_parameters", message, param)
+
+
+def invalid_cursor(cursor: str) -> ApiFailure:
+    """400 for a pagination cursor this listing never gave."""
+    return _newer(400, "validation_error", "invalid_cursor", f"The cursor {cursor!r} is invalid or expired.")
+
+
+def feature_not_available(message: str) -> ApiFailure:
+    """403 for a feature the account's plan does not include (assumed answer; see the docstring)."""
+    return _newer(403, "authorization_error", "feature_not_available", message)
+
+
+def invalid_argument(message: str) -> ApiFailure:
+    """400 ``invalid_argument`` in the classic shape, as text to dialogue answers too many voices."""
+    return api_error(400, "invalid_argument", message)

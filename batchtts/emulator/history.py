@@ -40,18 +40,21 @@ class HistoryItem:
     history_item_id: str
     request_id: str
     date_unix: int
-    voice_id: str
-    voice_name: str
+    voice_id: str | None  # None for a dialogue, whose voices are in ``dialogue``
+    voice_name: str | None
     voice_category: str | None
     model_id: str
-    text: str | None
+    text: str | None  # None for speech to speech and for a dialogue
     character_count_change_from: int
     character_count_change_to: int
     content_type: str
     settings: Mapping[str, Any]
-    source: str  # "TTS" or "STS"
+    source: str  # "TTS" (text to speech and to dialogue) or "STS"
     output_format: str
     render: RenderSpec = field(repr=False)
+    # A dialogue's inputs as DialogueInputResponseModel (text, voice_id, voice_name): "If this is set
+    # then the top level `text` and `voice_id` fields will be empty" (spec).
+    dialogue: tuple[Mapping[str, str], ...] | None = None
 
     def mp3_render(self) -> RenderSpec:
         """The MP3 that ``GET /v1/history/{id}/audio`` serves for this item."""
@@ -87,7 +90,7 @@ class HistoryItem:
             "share_link_id": None,
             "source": self.source,
             "alignments": None,
-            "dialogue": None,
+            "dialogue": [dict(line) for line in self.dialogue] if self.dialogue is not None else None,
             "output_format": self.output_format,
         }
 
@@ -157,7 +160,7 @@ class HistoryStore:
             and (
                 needle is None
                 or needle in (item.text or "").casefold()
-                or needle in item.voice_name.casefold()
+                or needle in (item.voice_name or "").casefold()
             )
         ]
         start = 0

@@ -8,10 +8,8 @@ serves MP3 whatever the item's original format, and ``POST /v1/history/download`
 from __future__ import annotations
 
 import io
-import json
 import time
 import zipfile
-from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +18,7 @@ from batchtts.emulator.history import HistoryItem
 from batchtts.emulator.keys import STATE_KEY
 from batchtts.emulator.state import EmulatorState
 from batchtts.emulator.synth import Clip
-from batchtts.emulator.validation import Checker
+from batchtts.emulator.validation import Checker, json_object
 
 __all__ = ["routes"]
 
@@ -150,19 +148,8 @@ def _attachment(name: str) -> dict[str, str]:
 
 def _download_body(check: Checker, raw: bytes) -> tuple[tuple[str, ...], str | None]:
     """``Body_Download_history_items_v1_history_download_post``: the ids and the output format."""
-    if not raw.strip():
-        check.fail(("body",), "Field required", "missing", None)
-        return (), None
-    try:
-        data: Any = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid UTF-8"
-        check.fail(("body", position), "JSON decode error", "json_invalid", {}, {"error": reason})
-        return (), None
-    if not isinstance(data, dict):
-        msg = "Input should be a valid dictionary or object to extract fields from"
-        check.fail(("body",), msg, "model_attributes_type", data)
+    data = json_object(check, raw)
+    if data is None:
         return (), None
     loc = ("body", "history_item_ids")
     value = data.get("history_item_ids", _MISSING)

@@ -5,7 +5,9 @@ permission gets 401 ``missing_permissions`` — "The API key you used is missing
 voices_read to execute this operation." (API-NOTES "Real-account behaviours"). Permission names are
 the spec's ``PermissionType`` enum; note that history is ``speech_history_read`` (listing, items,
 audio, downloads) and ``speech_history_write`` (deleting), as a live 401 on ``/v1/history`` also
-names it, not ``history_read``.
+names it, not ``history_read``. Pronunciation dictionaries are ``pronunciation_dictionaries_read``
+(list, get, download) and ``pronunciation_dictionaries_write`` (create, change rules, archive);
+text to dialogue, which has no scope of its own in the enum, takes ``text_to_speech``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ PERMISSIONS: tuple[str, ...] = (
 )
 
 _TTS = ("", "/stream", "/with-timestamps", "/stream/with-timestamps")
+_PD = "/v1/pronunciation-dictionaries"
 # (method, route pattern) → the permission; HEAD is answered like GET. Unlisted routes need none.
 _REQUIRED: Mapping[tuple[str, str], str] = {
     **{
@@ -58,6 +61,23 @@ _REQUIRED: Mapping[tuple[str, str], str] = {
     ("GET", "/v1/history/{history_item_id}/audio"): "speech_history_read",
     ("POST", "/v1/history/download"): "speech_history_read",
     ("DELETE", "/v1/history/{history_item_id}"): "speech_history_write",
+    # The PermissionType enum has no scope of its own for dialogue: it is text to speech (assumed).
+    **{("POST", f"/v1/text-to-dialogue{tail}"): "text_to_speech" for tail in _TTS},
+    ("GET", _PD): "pronunciation_dictionaries_read",
+    ("GET", f"{_PD}/{{pronunciation_dictionary_id}}"): "pronunciation_dictionaries_read",
+    ("GET", f"{_PD}/{{dictionary_id}}/{{version_id}}/download"): "pronunciation_dictionaries_read",
+    ("PATCH", f"{_PD}/{{pronunciation_dictionary_id}}"): "pronunciation_dictionaries_write",
+    **{
+        ("POST", path): "pronunciation_dictionaries_write"
+        for path in (
+            f"{_PD}/add-from-rules",
+            f"{_PD}/add-from-file",
+            *(
+                f"{_PD}/{{pronunciation_dictionary_id}}/{change}"
+                for change in ("set-rules", "add-rules", "remove-rules")
+            ),
+        )
+    },
 }
 
 

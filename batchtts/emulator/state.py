@@ -1,4 +1,4 @@
-"""Everything an emulator remembers while it runs: account, voices, history, in-flight requests, log."""
+"""Everything an emulator remembers while it runs: account, voices, history, dictionaries, requests, log."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from batchtts.emulator.config import EmulatorConfig
+from batchtts.emulator.dictionaries import DictionaryStore
 from batchtts.emulator.faults import FaultInjector
 from batchtts.emulator.history import HistoryStore
 from batchtts.emulator.synth import Synthesizer
@@ -215,6 +216,7 @@ class EmulatorState:
         self.faults = FaultInjector(config)
         self.concurrency = Concurrency(config.concurrency_limits())
         self.history = HistoryStore()
+        self.dictionaries = DictionaryStore(new_id)
         self.synth = Synthesizer()
         self.started_unix = int(time.time())
         # Stitching ages are measured on this clock; tests replace it to jump past the 2 h window.

@@ -4,6 +4,7 @@ A clip is a run of short "syllables": each voice has eight tones (its own pitch 
 clip strings them together in an order drawn from a hash of everything that defines the request, until
 it lasts about as long as the text would take to say. Syllables are rendered and encoded once per
 (voice, output format) and then only concatenated, so a clip costs a ``bytes.join``, not an encode.
+A dialogue is several such turns, one per input and each in its own voice, one after another.
 
 MP3 syllables are separate LAME encodings with any tag frame stripped: each starts with
 ``main_data_begin = 0``, so whole encodings concatenate into a valid stream. PCM, WAV and G.711 clips
@@ -28,7 +29,7 @@ from batchtts.api.formats import OutputFormat, parse_output_format
 from batchtts.audio.wav import wav_header
 from batchtts.emulator.codecs import encode_alaw, encode_ulaw, mp3_frames, ogg_opus_silence
 
-__all__ = ["Clip", "RenderSpec", "Synthesizer", "content_type_for", "fingerprint"]
+__all__ = ["Clip", "RenderSpec", "Synthesizer", "Turn", "content_type_for", "fingerprint"]
 
 _CONTENT_TYPES = {
     "mp3": "audio/mpeg",
@@ -56,22 +57,56 @@ def fingerprint(*parts: object) -> bytes:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    """One voice speaking: a whole TTS/STS clip, or one input of a dialogue."""
+
+    voice_id: str
+    duration_s: float  # the target; the turn lands within half a syllable (MP3) or exactly
+    fingerprint: bytes  # what was said, model, settings and seed (TTS) or the input audio (STS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RenderSpec:
-    """Everything that decides a clip's bytes; history keeps this and renders again on demand."""
+    """Everything that decides a clip's bytes; history keeps this and renders again on demand.
+
+    A TTS/STS clip is one voice; a dialogue (made by :meth:`dialogue`) is its ``dialogue_turns``
+    one after another, and its own fields then describe the whole: the first voice, the total
+    duration, a fingerprint of every turn.
+    """
 
     voice_id: str
     output_format: str
     duration_s: float  # the target; the clip lands within half a syllable (MP3) or exactly
     fingerprint: bytes  # text, model, settings and seed (TTS) or the input audio (STS)
+    dialogue_turns: tuple[Turn, ...] = ()
+
+    @classmethod
+    def dialogue(cls, *, output_format: str, turns: tuple[Turn, ...]) -> RenderSpec:
+        """A clip of several voices, one turn after another."""
+        return cls(
+            voice_id=turns[0].voice_id,
+            output_format=output_format,
+            duration_s=sum(turn.duration_s for turn in turns),
+            fingerprint=fingerprint(*(turn.fingerprint.hex() for turn in turns)),
+            dialogue_turns=turns,
+        )
+
+    @property
+    def turns(self) -> tuple[Turn, ...]:
+        """The voices speaking, in order: one for TTS/STS."""
+        if self.dialogue_turns:
+            return self.dialogue_turns
+        return (Turn(voice_id=self.voice_id, duration_s=self.duration_s, fingerprint=self.fingerprint),)
 
 
 @dataclass(frozen=True, slots=True)
 class Clip:
-    """Rendered audio."""
+    """Rendered audio; ``turn_durations`` is how long each turn of its spec really lasts, in order."""
 
     data: bytes
     duration_s: float
     content_type: str
+    turn_durations: tuple[float, ...]
 
 
 class Synthesizer:
@@ -85,31 +120,41 @@ class Synthesizer:
     def render(self, spec: RenderSpec) -> Clip:
         """The clip for ``spec``: the same spec always gives the same bytes."""
         fmt = parse_output_format(spec.output_format)
-        order = random.Random(int.from_bytes(spec.fingerprint[:8], "big"))
         content_type = _CONTENT_TYPES[fmt.codec]
-        if fmt.codec == "mp3":
-            data, duration = self._compose_mp3(spec, fmt, order)
-            return Clip(data, duration, content_type)
         if fmt.codec == "opus":
-            serial = int.from_bytes(spec.fingerprint[8:12], "big")
-            return Clip(ogg_opus_silence(spec.duration_s, serial=serial), spec.duration_s, content_type)
-        samples = max(1, round(spec.duration_s * fmt.sample_rate))
-        if fmt.codec in {"ulaw", "alaw"}:
-            blocks = self._g711_blocks(spec.voice_id, fmt)
-            return Clip(_fill(blocks, samples, order), samples / fmt.sample_rate, content_type)
-        pcm = _fill(self._pcm_blocks(spec.voice_id, fmt.sample_rate), samples * 2, order)
+            durations = tuple(turn.duration_s for turn in spec.turns)
+            serial = int.from_bytes(spec.turns[0].fingerprint[8:12], "big")
+            return Clip(
+                ogg_opus_silence(sum(durations), serial=serial), sum(durations), content_type, durations
+            )
+        parts: list[bytes] = []
+        lengths: list[float] = []
+        for turn in spec.turns:
+            order = random.Random(int.from_bytes(turn.fingerprint[:8], "big"))
+            if fmt.codec == "mp3":
+                data, duration = self._compose_mp3(turn, fmt, order)
+            else:
+                samples = max(1, round(turn.duration_s * fmt.sample_rate))
+                if fmt.codec in {"ulaw", "alaw"}:
+                    data = _fill(self._g711_blocks(turn.voice_id, fmt), samples, order)
+                else:
+                    data = _fill(self._pcm_blocks(turn.voice_id, fmt.sample_rate), samples * 2, order)
+                duration = samples / fmt.sample_rate
+            parts.append(data)
+            lengths.append(duration)
+        audio = b"".join(parts)
         if fmt.codec == "wav":
-            pcm = wav_header(sample_rate=fmt.sample_rate, data_size=len(pcm)) + pcm
-        return Clip(pcm, samples / fmt.sample_rate, content_type)
+            audio = wav_header(sample_rate=fmt.sample_rate, data_size=len(audio)) + audio
+        return Clip(audio, sum(lengths), content_type, tuple(lengths))
 
-    def _compose_mp3(self, spec: RenderSpec, fmt: OutputFormat, order: random.Random) -> tuple[bytes, float]:
-        blocks = self._mp3_blocks(spec.voice_id, fmt)
+    def _compose_mp3(self, turn: Turn, fmt: OutputFormat, order: random.Random) -> tuple[bytes, float]:
+        blocks = self._mp3_blocks(turn.voice_id, fmt)
         parts: list[bytes] = []
         total = 0.0
         while True:
             data, duration = blocks[order.randrange(len(blocks))]
-            # Stop where the clip is nearest the target: at most half a syllable over or under.
-            if parts and total + duration / 2 > spec.duration_s:
+            # Stop where the turn is nearest the target: at most half a syllable over or under.
+            if parts and total + duration / 2 > turn.duration_s:
                 return b"".join(parts), total
             parts.append(data)
             total += duration

@@ -1,29 +1,21 @@
-"""Schema checks for TTS/STS requests, with FastAPI/pydantic v2's 422 error items.
+"""Schema checks with FastAPI/pydantic v2's 422 error items: :class:`Checker`, and JSON bodies.
 
 Coercion follows pydantic's lax mode (what FastAPI applies): ``"5"`` is an int, ``"true"``/``1`` a
 bool. Every problem in a request is reported at once, query and body together, as FastAPI does.
+The generating endpoints' queries and bodies are read in :mod:`~batchtts.emulator.speech_requests`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from batchtts.api.formats import ALL_FORMATS, STREAM_FORMATS
-from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL
+from aiohttp import web
+
 from batchtts.emulator.errors import field_error, validation_failure
 
-__all__ = [
-    "Checker",
-    "SpeechQuery",
-    "StsBody",
-    "TtsBody",
-    "parse_speech_query",
-    "parse_sts_form",
-    "parse_tts_body",
-]
+__all__ = ["Checker", "Loc", "json_object", "read_form"]
 
 Loc = tuple[str | int, ...]
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
@@ -35,8 +27,8 @@ _SETTING_BOUNDS = {
     "style": (0.0, 1.0),
     "speed": (0.25, 4.0),
 }
-_MAX_SEED = 4_294_967_295
 _MISSING = object()
+_OBJECT = "Input should be a valid dictionary or object to extract fields from"
 
 
 def _number_text(value: float) -> str:
@@ -195,48 +187,20 @@ class Checker:
             )
         return settings
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SpeechQuery:
-    """The query parameters every TTS/STS endpoint takes."""
-
-    output_format: str
-    enable_logging: bool
-    optimize_streaming_latency: int | None
-
-
-def parse_speech_query(check: Checker, query: Mapping[str, str], *, stream: bool) -> SpeechQuery:
-    """Read the query; stream endpoints accept no ``wav_*`` formats."""
-    formats = STREAM_FORMATS if stream else ALL_FORMATS
-    return SpeechQuery(
-        output_format=check.choice(
-            ("query", "output_format"), query.get("output_format"), formats, "mp3_44100_128", type_="enum"
-        ),
-        enable_logging=check.boolean(("query", "enable_logging"), query.get("enable_logging"), True),
-        optimize_streaming_latency=check.integer(
-            ("query", "optimize_streaming_latency"), query.get("optimize_streaming_latency"), ge=0, le=4
-        ),
-    )
+    def required_string(self, loc: Loc, data: Mapping[str, Any], name: str) -> str | None:
+        """``data[name]``, a string that must be there."""
+        value = data.get(name, _MISSING)
+        if value is _MISSING:
+            self.fail((*loc, name), "Field required", "missing", None)
+            return None
+        if not isinstance(value, str):
+            self.fail((*loc, name), "Input should be a valid string", "string_type", value)
+            return None
+        return value
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TtsBody:
-    """A checked text-to-speech JSON body (unknown fields are ignored, as FastAPI does)."""
-
-    text: str
-    model_id: str
-    language_code: str | None
-    voice_settings: dict[str, Any] | None
-    seed: int | None
-    previous_text: str | None
-    next_text: str | None
-    previous_request_ids: tuple[str, ...]
-    next_request_ids: tuple[str, ...]
-    apply_text_normalization: str
-
-
-def parse_tts_body(check: Checker, raw: bytes) -> TtsBody | None:
-    """Decode and check a TTS body; None (with errors recorded) when it is unusable."""
+def json_object(check: Checker, raw: bytes) -> dict[str, Any] | None:
+    """A JSON body that must be an object; None (with the error recorded) when it is not."""
     if not raw.strip():
         check.fail(("body",), "Field required", "missing", None)
         return None
@@ -248,96 +212,20 @@ def parse_tts_body(check: Checker, raw: bytes) -> TtsBody | None:
         check.fail(("body", position), "JSON decode error", "json_invalid", {}, {"error": reason})
         return None
     if not isinstance(data, dict):
-        msg = "Input should be a valid dictionary or object to extract fields from"
-        check.fail(("body",), msg, "model_attributes_type", data)
+        check.fail(("body",), _OBJECT, "model_attributes_type", data)
         return None
-    text = data.get("text", _MISSING)
-    if text is _MISSING:
-        check.fail(("body", "text"), "Field required", "missing", None)
-    elif not isinstance(text, str):
-        check.fail(("body", "text"), "Input should be a valid string", "string_type", text)
-    model_id = data.get("model_id", DEFAULT_TTS_MODEL)
-    if not isinstance(model_id, str):  # declared non-nullable in the spec
-        check.fail(("body", "model_id"), "Input should be a valid string", "string_type", model_id)
-    # The emulator has no pronunciation dictionaries: locators are checked for shape, then ignored.
-    check.short_list(
-        ("body", "pronunciation_dictionary_locators"),
-        data.get("pronunciation_dictionary_locators"),
-        max_items=3,
-    )
-    body = TtsBody(
-        text=text if isinstance(text, str) else "",
-        model_id=model_id if isinstance(model_id, str) else DEFAULT_TTS_MODEL,
-        language_code=check.string(("body", "language_code"), data.get("language_code")),
-        voice_settings=check.voice_settings(("body", "voice_settings"), data.get("voice_settings")),
-        seed=check.integer(("body", "seed"), data.get("seed"), ge=0, le=_MAX_SEED),
-        previous_text=check.string(("body", "previous_text"), data.get("previous_text")),
-        next_text=check.string(("body", "next_text"), data.get("next_text")),
-        previous_request_ids=check.string_list(
-            ("body", "previous_request_ids"), data.get("previous_request_ids"), max_items=3
-        ),
-        next_request_ids=check.string_list(
-            ("body", "next_request_ids"), data.get("next_request_ids"), max_items=3
-        ),
-        apply_text_normalization=check.choice(
-            ("body", "apply_text_normalization"),
-            data.get("apply_text_normalization"),
-            ("auto", "on", "off"),
-            "auto",
-        ),
-    )
-    check.boolean(("body", "use_pvc_as_ivc"), data.get("use_pvc_as_ivc"), False)
-    check.boolean(
-        ("body", "apply_language_text_normalization"), data.get("apply_language_text_normalization"), False
-    )
-    return body
+    return data
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StsBody:
-    """A checked speech-to-speech multipart body."""
-
-    audio: bytes
-    model_id: str
-    voice_settings: dict[str, Any] | None
-    seed: int | None
-    remove_background_noise: bool
-    file_format: str
-
-
-def parse_sts_form(check: Checker, form: Mapping[str, Any]) -> StsBody:
-    """Check the form fields; ``audio`` arrives as bytes (or None when no file part was sent)."""
-    audio = form.get("audio")
-    if audio is None:
-        check.fail(("body", "audio"), "Field required", "missing", None)
-    elif not isinstance(audio, bytes):
-        check.fail(("body", "audio"), f"Expected UploadFile, received: {type(audio)}", "value_error", audio)
-    model_id = check.string(("body", "model_id"), form.get("model_id")) or DEFAULT_STS_MODEL
-    settings: dict[str, Any] | None = None
-    raw_settings = form.get("voice_settings")
-    if isinstance(raw_settings, str) and raw_settings.strip():
-        try:
-            decoded = json.loads(raw_settings)
-        except json.JSONDecodeError as exc:
-            error = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-            check.fail(
-                ("body", "voice_settings"),
-                f"Invalid JSON: {error}",
-                "json_invalid",
-                raw_settings,
-                {"error": error},
-            )
-        else:
-            settings = check.voice_settings(("body", "voice_settings"), decoded)
-    return StsBody(
-        audio=audio if isinstance(audio, bytes) else b"",
-        model_id=model_id,
-        voice_settings=settings,
-        seed=check.integer(("body", "seed"), form.get("seed"), ge=0, le=_MAX_SEED),
-        remove_background_noise=check.boolean(
-            ("body", "remove_background_noise"), form.get("remove_background_noise"), False
-        ),
-        file_format=check.choice(
-            ("body", "file_format"), form.get("file_format"), ("pcm_s16le_16", "other"), "other"
-        ),
-    )
+async def read_form(request: web.Request) -> dict[str, Any]:
+    """Multipart (or urlencoded) fields; uploaded files become bytes."""
+    fields: dict[str, Any] = {}
+    try:
+        form = await request.post()
+    except ValueError:
+        return fields
+    for name, value in form.items():
+        if name in fields:
+            continue
+        fields[name] = value if isinstance(value, str | bytes) else value.file.read()
+    return fields

@@ -25,7 +25,9 @@ class RunConfig:
     api_key: Secret | None = None
     offline: bool = False
     concurrency: int | None = None  # None: the account's limit, learnt from the API
-    report_path: Path | None = None  # None: <out_dir>/report.json
+    report_path: Path | None = None  # None: <out_dir>/report.json; "-" or /dev/stdout: standard output
+    notify_url: str | None = None  # POST the run's summary here as JSON when it ends (never the key)
+    metrics_file: Path | None = None  # a Prometheus textfile written when the run ends
     force: bool = False  # re-render even what the ledger says is done…
     only: tuple[str, ...] = ()  # …limited to these job names (with force), or render only these
     max_characters: int | None = None  # never schedule work that would bill past this many credits

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from batchtts.alignment.chars import CharTiming
 from batchtts.alignment.sidecars import write_sidecars
 from batchtts.api.client import ApiClient
 from batchtts.audio.id3 import write_id3
@@ -28,6 +29,8 @@ from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import Decision, Work
 from batchtts.exceptions import AccountError, ApiError, BatchTTSError
+from batchtts.manifest.job import Mastering
+from batchtts.outputs.mastering import master_file
 from batchtts.store.files import sha256_file
 
 __all__ = ["Executor"]
@@ -51,6 +54,12 @@ class Executor(UnitRunner):
         self._retry = retry
         self._history = dataclasses.replace(retry, attempts=_HISTORY_ATTEMPTS)
         self.unanswered = Unanswered()
+        self._settled: dict[str, int] = {}  # job name → its units settled so far, for progress
+
+    def _settle(self, task: RenderTask) -> None:
+        """One more unit of ``task`` is whole at its name (rendered or recovered)."""
+        self._settled[task.name] = self._settled.get(task.name, 0) + 1
+        self.journal.advanced()
 
     async def perform(self, work: Work, lane: Pass) -> None:
         """Take one job to done, or record why not; never raises but for cancellation."""
@@ -77,6 +86,9 @@ class Executor(UnitRunner):
             return
         finally:
             lane.give_back()
+            # Units a failed (or stopped) job will not settle now: progress counts them as settled.
+            planned = sum(1 for _, decision in work.units if decision is not Decision.SKIP)
+            journal.advanced(max(0, planned - self._settled.pop(task.name, 0)))
         journal.count(outcome)
 
     async def _clip(self, work: Work, lane: Pass) -> Outcome:
@@ -95,12 +107,35 @@ class Executor(UnitRunner):
         task = work.task
         self.journal.begin(task)
         result = await render_chapter(work, self, lane)
-        duration = await self.journal.done(task.whole, result.rendered)
-        await self._sidecars(task, result.rendered, duration)
+        rendered = result.rendered
+        if task.job.mastering is not Mastering.NONE:
+            lane.give_back()  # local work from here: the model group's slot is for requests
+            rendered = await self._master(task, rendered)
+        duration = await self.journal.done(task.whole, rendered)
+        await self._sidecars(task, rendered, duration)
         self.journal.report.chunks_requested += result.requested
         if result.recovered and not result.requested:
             return Outcome.RECOVERED
         return Outcome.RENDERED
+
+    async def _master(self, task: RenderTask, joined: Rendered) -> Rendered:
+        """Master the chapter's joined file in place, whole; its timings follow the audio."""
+        tags = {**task.id3, "title": task.job.title or task.name}
+        mastered = await asyncio.to_thread(
+            master_file, task.output, mode=task.job.mastering, fmt=task.fmt, root=task.out_dir, tags=tags
+        )
+        sha256 = await asyncio.to_thread(sha256_file, task.output)
+        self.journal.mastered(task, mastered, sha256)
+        alignment = joined.alignment
+        if alignment is not None:
+            # Room tone added before the first sound (or quiet cut there) moves every character.
+            shift = mastered.shift_s
+            alignment = tuple(
+                CharTiming(c.char, max(0.0, c.start + shift), max(0.0, c.end + shift)) for c in alignment
+            )
+        return dataclasses.replace(
+            joined, sha256=sha256, size=task.output.stat().st_size, alignment=alignment
+        )
 
     async def render(
         self, task: RenderTask, unit: Unit, lane: Pass, body: dict[str, Any] | None = None
@@ -127,7 +162,9 @@ class Executor(UnitRunner):
             )
 
         rendered = await self._tagged(task, unit, await retrying(attempt, self._retry, on_retry=on_retry))
-        return dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
+        rendered = dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
+        self._settle(task)
+        return rendered
 
     def earlier_request(self, unit: Unit) -> tuple[str | None, float]:
         """An earlier run's request id for ``unit`` and when it was accepted, if from this server."""
@@ -154,7 +191,9 @@ class Executor(UnitRunner):
             self.journal.note(f"{unit.name}: history no longer has its audio ({exc}); rendered again")
             return None
         rendered = await self._tagged(task, unit, rendered)
-        return dataclasses.replace(rendered, duration_s=await self.journal.done(unit, rendered))
+        rendered = dataclasses.replace(rendered, duration_s=await self.journal.done(unit, rendered))
+        self._settle(task)
+        return rendered
 
     @staticmethod
     async def _tagged(task: RenderTask, unit: Unit, rendered: Rendered) -> Rendered:

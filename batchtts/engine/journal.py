@@ -22,10 +22,12 @@ from typing import Any
 
 from batchtts.audio.info import audio_info
 from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.progress import ProgressSink
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.exceptions import BatchTTSError, RateLimited
-from batchtts.manifest.job import JobKind
+from batchtts.manifest.job import JobKind, Mastering
+from batchtts.outputs.mastering import MASTERING_META, Mastered, acx_misses
 from batchtts.store.files import atomic_write_bytes
 from batchtts.store.ledger import Ledger, ledger_dir
 
@@ -40,10 +42,13 @@ UNRECORDED_FILE = "unrecorded.json"
 class Journal:
     """Records a run's progress in the ledger and the report; ``on_stop`` halts the run."""
 
-    def __init__(self, ledger: Ledger, report: RunReport, out_dir: Path) -> None:
+    def __init__(
+        self, ledger: Ledger, report: RunReport, out_dir: Path, progress: ProgressSink | None = None
+    ) -> None:
         self.ledger = ledger
         self.report = report
         self._out_dir = out_dir
+        self.progress = progress  # told of every acceptance, retry and settled unit as it happens
         self._on_stop: Callable[[StopReason, str], None] | None = None
         # (row, ids) of billed requests the ledger could not record when they were accepted.
         self._unrecorded: list[dict[str, Any]] = []
@@ -54,6 +59,7 @@ class Journal:
 
     def _row(self, task: RenderTask, unit: Unit) -> dict[str, Any]:
         """The ledger fields of ``unit`` (a clip, a chunk, or a chapter's joined file)."""
+        settings = task.job.voice_settings
         return {
             "key": unit.key,
             "name": unit.name,
@@ -66,6 +72,9 @@ class Journal:
             "characters": unit.characters,
             # Relative to the output folder, so the folder can move (or the cwd change) between runs.
             "output": unit.output.relative_to(self._out_dir).as_posix(),
+            # Provenance for dataset exports (batchtts export): what else shaped the audio.
+            "voice_settings": json.dumps(settings.to_json(), sort_keys=True) if settings else None,
+            "seed": task.job.seed,
         }
 
     def stop(self, reason: StopReason, detail: str) -> None:
@@ -91,6 +100,8 @@ class Journal:
         """The API accepted (and billed) ``unit``'s request: durable before its body is read."""
         characters = unit.characters if task.job.kind is JobKind.TTS else 0
         self.report.bill(task.model.model_id, characters, accepted.character_cost)
+        if self.progress is not None:
+            self.progress.billed(self.report)
         try:
             # The row is written here, not before the request: nothing is owed until the API
             # accepts, and one commit per billed request keeps the ledger off the hot path.
@@ -148,6 +159,13 @@ class Journal:
         """A request is about to be tried again."""
         self.report.retries += 1
         log.info("retrying %s after attempt %d: %s", name, attempt, exc)
+        if self.progress is not None:
+            self.progress.retried(self.report, exc)
+
+    def advanced(self, units: int = 1) -> None:
+        """``units`` more units (clips, chunks) are settled: whole, or given up with their job."""
+        if self.progress is not None and units:
+            self.progress.advanced(self.report, units)
 
     def count(self, outcome: Outcome, n: int = 1) -> None:
         """``n`` more jobs ended with ``outcome``."""
@@ -167,6 +185,22 @@ class Journal:
     def note(self, text: str) -> None:
         """Something the user should know that is not a failure."""
         self.report.notes.append(text)
+
+    def mastered(self, task: RenderTask, mastered: Mastered, sha256: str) -> None:
+        """A chapter was mastered: its figures go to the report and, for metadata, to the ledger.
+
+        Kept under the chapter's name with the mastered file's sha256, so ``metadata.csv`` shows
+        them only while the chapter's finished file is that one.
+        """
+        record = {"name": task.name, **mastered.to_json()}
+        self.report.mastering.append(record)
+        if task.job.mastering is Mastering.ACX and not mastered.acx_pass:
+            self.note(f"{task.name}: mastered for ACX but {acx_misses(mastered.after)}")
+        try:
+            self.ledger.set_meta(f"{MASTERING_META}{task.name}", json.dumps({**record, "sha256": sha256}))
+        except OSError as exc:
+            self._ledger_failed(exc)
+            raise
 
     def _record(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Write acceptances into the ledger; return those it still could not take."""

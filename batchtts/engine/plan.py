@@ -24,6 +24,7 @@ from batchtts.api.voices import VoiceIndex
 from batchtts.audio.info import format_duration
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec
+from batchtts.outputs.mastering import settings_key
 from batchtts.store.files import sha256_file
 from batchtts.text.chunking import context_after, context_before, split_text
 
@@ -282,7 +283,8 @@ def _bind(
         voice_id,
         audio_sha256=audio_sha,
         chunks=[c.key for c in chunks],
-        join=[job.silence_ms, job.title, list(job.extra)] if chunks else None,
+        # How the chunks become the chapter's file: a change re-joins it from the chunks, unbilled.
+        join=[job.silence_ms, job.title, list(job.extra), *settings_key(job.mastering)] if chunks else None,
     )
     units = chunks or (_clip(job, key, output, model),)
     return RenderTask(

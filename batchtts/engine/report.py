@@ -100,7 +100,7 @@ class RunReport:
     chunks_requested: int = 0  # chapter chunks sent this run (the others were already done)
     characters_sent: dict[str, int] = field(default_factory=dict)  # per model
     credits_billed: dict[str, float] = field(default_factory=dict)  # per model, from character-cost
-    failures: list[JobFailure] = field(default_factory=list)
+    failures: list[JobFailure] = field(default_factory=list)  # each failed job; and the book, if not built
     stop_reason: StopReason | None = None
     stopped: str | None = None  # why scheduling stopped early, in words (account error, signal)
     removed_from_manifest: list[str] = field(default_factory=list)
@@ -109,13 +109,19 @@ class RunReport:
     notes: list[str] = field(default_factory=list)  # things the user should know that are not failures
     book: str | None = None  # the manifest's .m4b, relative to the output folder
     book_built: bool = False  # rebuilt by this run (False: unchanged, or waiting for chapters)
+    # Chapters mastered by this run (``mastering``), one entry each: name, the mastered file's
+    # RMS, peaks, LUFS and noise floor, whether it meets ACX's figures, the gain, what it measured
+    # before (batchtts.outputs.mastering.Mastered.to_json).
+    mastering: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
         """0: every job is done; 1: some failed; otherwise what the stop reason says."""
         reason = self.stop_reason
-        if reason is None or (reason is StopReason.BUDGET and self.failed):
-            return 1 if self.failed else 0
+        # A book that could not be packaged is a failure too, though not a job's.
+        failed = bool(self.failed or self.failures)
+        if reason is None or (reason is StopReason.BUDGET and failed):
+            return 1 if failed else 0
         return reason.exit_code
 
     @property
@@ -165,13 +171,19 @@ class RunReport:
         data["wall_seconds"] = round(self.wall_seconds, 3)
         return data
 
+    def payload(self) -> bytes:
+        """The report as ``report.json`` holds it (indented UTF-8 JSON and a newline)."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+
     def write(self, path: Path) -> None:
         """Write the report atomically."""
-        payload = json.dumps(self.to_json(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-        atomic_write_bytes(path, payload)
+        atomic_write_bytes(path, self.payload())
 
-    def summary(self) -> str:
-        """A short human summary: one line, then one line per failure (at most ten)."""
+    def summary(self, *, failures: int = 10, report_name: str = "report.json") -> str:
+        """A short human summary: the counts, the output folder, then the first ``failures`` failures.
+
+        ``report_name`` is where the rest are said to be.
+        """
         credits = sum(self.credits_billed.values())
         line = (
             f"batchtts: {self.rendered} rendered, {self.skipped} skipped, {self.recovered} recovered, "
@@ -180,15 +192,21 @@ class RunReport:
             + f" of {self.total} in {self.wall_seconds:.1f} s; {credits:g} credits billed"
             + (f"; {self.retries} retries" if self.retries else "")
         )
-        lines = [line]
-        if self.stopped:
+        lines = [line, f"  output: {self.out_dir}"]
+        if self.stop_reason in (StopReason.INTERRUPTED, StopReason.TERMINATED):
+            done = self.rendered + self.skipped + self.recovered
+            lines.append(
+                f"  stopped: {done} done, {self.not_started} not started; "
+                f"run the same command again to resume ({self.stopped})"
+            )
+        elif self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
         if self.book is not None:
             lines.append(f"  book {self.book}: {'built' if self.book_built else 'unchanged'}")
         lines.extend(f"  note: {note}" for note in self.notes[:10])
-        for failure in self.failures[:10]:
+        for failure in self.failures[:failures]:
             status = f"HTTP {failure.status} {failure.code or ''}".strip() + ": " if failure.status else ""
             lines.append(f"  failed {failure.name}: {status}{failure.message}")
-        if len(self.failures) > 10:
-            lines.append(f"  … and {len(self.failures) - 10} more in report.json")
+        if len(self.failures) > failures:
+            lines.append(f"  … and {len(self.failures) - failures} more in {report_name}")
         return "\n".join(lines)

@@ -30,13 +30,17 @@ from batchtts.engine.plan import Plan, build_plan
 from batchtts.engine.progress import ProgressSink
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.session import Session, open_session
-from batchtts.engine.triage import PlanSummary, Work, summarise
+from batchtts.engine.triage import Decision, PlanSummary, Work, summarise
 from batchtts.exceptions import BatchTTSError, BudgetExceeded, ManifestError, UsageError
+from batchtts.manifest.job import Mastering
 from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.outputs.book import package_book
 from batchtts.outputs.m4b import require_m4b
+from batchtts.outputs.mastering import require_mastering
 from batchtts.outputs.metadata import write_metadata
-from batchtts.store.files import ensure_inside, remove_temporaries
+from batchtts.outputs.metrics import write_metrics
+from batchtts.outputs.notify import notify
+from batchtts.store.files import ensure_inside, remove_temporaries, write_named_output
 from batchtts.store.ledger import Ledger, ledger_dir
 from batchtts.store.lock import output_lock
 from batchtts.store.reserve import Reserve
@@ -46,6 +50,7 @@ __all__ = ["preview", "run"]
 log = logging.getLogger(__name__)
 
 _ORIGIN = "api_origin"  # ledger meta: the server the last run's request ids came from
+_LAST_SUCCESS = "last_success_at"  # ledger meta: when a run last ended with every job done (exit 0)
 
 
 def _check_only(plan: Plan, only: tuple[str, ...]) -> None:
@@ -58,7 +63,7 @@ def _check_only(plan: Plan, only: tuple[str, ...]) -> None:
 
 def _check_budget(summary: PlanSummary, config: RunConfig) -> None:
     remaining = summary.remaining_credits
-    if remaining is not None and summary.credits > remaining and not config.allow_partial:
+    if remaining is not None and summary.over_quota and not config.allow_partial:
         msg = (
             f"this run needs about {summary.credits:,.0f} credits but the account has {remaining:,.0f} "
             "left; nothing was sent. Render part of it with --allow-partial (and --max-characters), "
@@ -148,7 +153,8 @@ async def preview(
         manifest = load_manifest(Path(manifest))
     async with open_session(config, jobs=manifest.jobs) as session:
         plan = _plan(manifest, session, config.out_dir)
-        with Ledger.for_output(config.out_dir) as ledger:
+        # Read-only, and nothing made when there is no ledger yet: a plan writes nothing at all.
+        with Ledger.for_reading(config.out_dir) as ledger:
             return _summarise(plan, ledger, config, session)
 
 
@@ -172,6 +178,8 @@ async def run(
         manifest = load_manifest(Path(manifest))
     if manifest.book is not None:
         require_m4b()  # before anything is billed for a book that could not be packaged
+    if any(job.mastering is not Mastering.NONE for job in manifest.jobs):
+        require_mastering()  # before anything is billed for a chapter that could not be mastered
     out_dir = config.out_dir
     state_dir = ledger_dir(out_dir)
     with output_lock(state_dir / "lock"), Ledger.for_output(out_dir) as ledger:
@@ -180,7 +188,7 @@ async def run(
         report = RunReport(
             manifest=str(manifest.path), out_dir=str(out_dir), base_url="", started_at=time.time()
         )
-        journal = Journal(ledger, report, out_dir)
+        journal = Journal(ledger, report, out_dir, progress)
         journal.adopt_unrecorded()
         reserve = Reserve.take(state_dir)
         try:
@@ -190,33 +198,82 @@ async def run(
             raise  # bad input: nothing was sent, and nothing is written
         except BatchTTSError as exc:
             # The account, the network or the budget stopped the run before any job finished:
-            # cron still gets a report saying why.
+            # cron still gets a report (and its notification and metrics) saying why.
             report.abort(exc)
-            _finish(journal, config, reserve, metadata=False)
+            await _finish(journal, config, reserve, progress, metadata=False)
             raise
         except asyncio.CancelledError:
             report.stop(StopReason.INTERRUPTED, "interrupted")
-            _finish(journal, config, reserve)
+            # Cancelled: no notification (nothing more is awaited), the files only.
+            await _finish(journal, config, reserve, progress, announce=False)
             raise
-        _finish(journal, config, reserve)
+        else:
+            await _finish(journal, config, reserve, progress)
+        finally:
+            if progress is not None:
+                progress.close()  # after the post-run work, which has lines of its own
     return report
 
 
-def _finish(journal: Journal, config: RunConfig, reserve: Reserve, *, metadata: bool = True) -> None:
-    """The run's last writes: missed acceptances, the report (what happened), then the metadata.
+async def _announce(report: RunReport, config: RunConfig, progress: ProgressSink | None) -> None:
+    """POST the run's summary to ``--notify``; a failure is noted, never the run's own failure."""
+    if config.notify_url is None:
+        return
+    if progress is not None:
+        progress.stage("sending the notification")
+    problem = await notify(config.notify_url, report, secret=config.api_key, policy=config.retry)
+    if problem is not None:
+        # ERROR, not WARNING: --quiet shows it, since a silent nightly run would hide it otherwise.
+        log.error("the notification was not delivered: %s", problem)
+        report.notes.append(f"the notification was not delivered: {problem}")
 
-    The disk space held back at the start is freed first, so a full disk still gets them.
+
+def _last_success(ledger: Ledger, report: RunReport) -> float | None:
+    """When a run of this folder last ended with exit 0 (this one, if it did), from the ledger."""
+    with contextlib.suppress(OSError):
+        if report.exit_code == 0:
+            ledger.set_meta(_LAST_SUCCESS, repr(report.finished_at))
+        value = ledger.get_meta(_LAST_SUCCESS)
+        return float(value) if value is not None else None
+    return report.finished_at if report.exit_code == 0 else None
+
+
+async def _finish(
+    journal: Journal,
+    config: RunConfig,
+    reserve: Reserve,
+    progress: ProgressSink | None,
+    *,
+    metadata: bool = True,
+    announce: bool = True,
+) -> None:
+    """The run's last writes: missed acceptances, the notification, the report, metrics, metadata.
+
+    The disk space held back at the start is freed first, so a full disk still gets them. The
+    notification goes first so that the report can say whether it was delivered.
     """
     reserve.release()
     journal.settle()
     report = journal.report
     report.finished_at = time.time()
+    if announce:
+        await _announce(report, config, progress)
     path = config.report_path or config.out_dir / "report.json"
     try:
-        report.write(path)
+        if config.report_path is None:
+            report.write(path)
+        else:
+            # A path the user named: "-" and /dev/stdout are written to, never replaced.
+            write_named_output(path, report.payload())
     except OSError as exc:
         log.error("the report could not be written to %s: %s", path, exc)
         report.notes.append(f"the report could not be written to {path}: {exc}")
+    if config.metrics_file is not None:
+        try:
+            write_metrics(config.metrics_file, report, last_success=_last_success(journal.ledger, report))
+        except OSError as exc:
+            log.error("the metrics file could not be written to %s: %s", config.metrics_file, exc)
+            report.notes.append(f"the metrics file could not be written to {config.metrics_file}: {exc}")
     if not metadata:
         return
     changed = report.rendered or report.recovered or (config.prune and report.removed_from_manifest)
@@ -307,16 +364,22 @@ async def _run_locked(
                 progress.update(report, dispatcher.concurrency)
 
         if progress is not None:
-            progress.start(summary.total, summary.skipped)
+            requests = sum(1 for item in admitted for _, d in item.units if d is not Decision.SKIP)
+            progress.start(
+                jobs=summary.total,
+                skipped=summary.skipped,
+                requests=requests,
+                concurrency=dispatcher.concurrency,
+            )
         try:
             await _dispatch(
                 dispatcher, admitted, executor, stop=stop, grace=config.stop_grace, on_finished=on_finished
             )
         finally:
-            if progress is not None:
-                progress.close()
             report.count(Outcome.NOT_STARTED, dispatcher.unfinished)
     if manifest.book is not None and report.stop_reason is None:
+        if progress is not None:
+            progress.stage(f"packaging {manifest.book.output}")
         await _package(manifest, config, ledger, report)
 
 
@@ -327,7 +390,8 @@ async def _package(manifest: Manifest, config: RunConfig, ledger: Ledger, report
     try:
         result = await package_book(manifest.book, jobs, ledger, config.out_dir)
     except (BatchTTSError, OSError, ValueError) as exc:
-        report.fail(JobFailure.from_error(manifest.book.output, exc))
+        # Listed with the failures (exit 1), but not counted among the jobs: the book is none.
+        report.failures.append(JobFailure.from_error(manifest.book.output, exc))
         return
     report.book = manifest.book.output
     report.book_built = result.built

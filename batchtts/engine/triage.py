@@ -129,6 +129,11 @@ class PlanSummary:
         """Estimated credits for everything that would be rendered."""
         return sum(self.credits_by_model.values())
 
+    @property
+    def over_quota(self) -> bool:
+        """True when the account says it has fewer credits left than the plan needs (unknown: False)."""
+        return self.remaining_credits is not None and self.credits > self.remaining_credits
+
 
 def summarise(
     plan: Plan, ledger: Ledger, *, force: bool, only: Iterable[str], remaining: float | None

@@ -17,7 +17,16 @@ from pathlib import Path
 from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.job import Location
 
-__all__ = ["BOOK_FIELDS", "BookSpec", "book_fingerprint"]
+__all__ = [
+    "BOOK_FIELDS",
+    "COVER_IMAGES",
+    "BookSpec",
+    "book_fingerprint",
+]
+
+# What players accept as MP4 cover art ("covr" holds JPEG or PNG only), told by the first bytes:
+# (magic, name, file extension).
+COVER_IMAGES = ((b"\xff\xd8\xff", "JPEG", "jpg"), (b"\x89PNG\r\n\x1a\n", "PNG", "png"))
 
 BOOK_FIELDS: tuple[str, ...] = ("output", "title", "author", "narrator", "cover", "chapters")
 

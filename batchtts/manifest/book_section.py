@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
-from batchtts.manifest.book import BookSpec
+from batchtts.manifest.book import COVER_IMAGES, BookSpec
 from batchtts.manifest.input_files import InputFileError, read_file_start, resolve_input
 from batchtts.manifest.job import Location
 from batchtts.manifest.jobs import Issues, RawJob, job_label
@@ -25,9 +25,7 @@ __all__ = ["COVER_FILE_LIMIT", "M4B_SUFFIX", "RawBook", "build_book"]
 COVER_FILE_LIMIT = 20 * 1024 * 1024
 M4B_SUFFIX = ".m4b"
 
-# What players accept as MP4 cover art ("covr" holds JPEG or PNG only), told by the first bytes.
-_IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
-_MAGIC_SIZE = max(len(magic) for magic, _ in _IMAGE_MAGIC)
+_MAGIC_SIZE = max(len(magic) for magic, _, _ in COVER_IMAGES)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -121,8 +119,8 @@ class _BookBuilder:
         except InputFileError as exc:
             self.issue("cover", str(exc))
             return None
-        if not any(start.startswith(magic) for magic, _ in _IMAGE_MAGIC):
-            kinds = " or ".join(kind for _, kind in _IMAGE_MAGIC)
+        if not any(start.startswith(magic) for magic, _, _ in COVER_IMAGES):
+            kinds = " or ".join(kind for _, kind, _ in COVER_IMAGES)
             self.issue("cover", f"book.cover {show(given)} is not a {kinds} image")
             return None
         return path

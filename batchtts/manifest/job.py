@@ -8,7 +8,7 @@ from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
 
-__all__ = ["JobKind", "JobSpec", "Location", "VoiceSettings"]
+__all__ = ["JobKind", "JobSpec", "Location", "Mastering", "VoiceSettings"]
 
 
 class JobKind(enum.StrEnum):
@@ -16,6 +16,14 @@ class JobKind(enum.StrEnum):
 
     TTS = "tts"  # text (inline or from text_file) → /v1/text-to-speech/{voice_id}/stream
     STS = "sts"  # audio_file → /v1/speech-to-speech/{voice_id}/stream (multipart)
+
+
+class Mastering(enum.StrEnum):
+    """What a chapter's joined file goes through before it is done (see batchtts.outputs.mastering)."""
+
+    NONE = "none"  # the joined file as it is
+    ACX = "acx"  # ACX/Audible: RMS -23…-18 dBFS, peaks at most -3 dBFS, room tone at head and tail
+    R128 = "r128"  # EBU R128 loudness for speech: -18 LUFS integrated, true peak at most -1 dBTP
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +83,7 @@ class JobSpec:
     title: str | None = None
     chunk_chars: int | None = None  # split text over this size into stitched chunks
     silence_ms: int = 0  # silence between paragraphs when a chapter is joined
+    mastering: Mastering = Mastering.NONE  # applied to a chapter's joined file, whole
     timestamps: bool = False
     captions: str | None = None  # "srt" or "vtt", needs timestamps
     extra: tuple[tuple[str, str], ...] = field(default=())  # free-form tags (album, author, track)

@@ -15,9 +15,10 @@ from pathlib import Path
 from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
 from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
-from batchtts.manifest.job import JobKind, JobSpec, Location, VoiceSettings
+from batchtts.manifest.job import JobKind, JobSpec, Location, Mastering, VoiceSettings
 from batchtts.manifest.names import ConflictKind, find_name_conflicts
 from batchtts.manifest.values import (
+    CHAPTER_ONLY_FIELDS,
     DEFAULT_OUTPUT_FORMAT,
     SOURCE_FIELDS,
     TAG_FIELDS,
@@ -199,6 +200,7 @@ class JobBuilder:
             self._check_speech_to_speech(raw, name, values)
             # Defaults only text-to-speech uses (a language, timestamps) pass speech-to-speech jobs by.
             merged = {key: value for key, value in merged.items() if key not in TTS_ONLY_FIELDS}
+        merged = self._chapter_settings(raw, name, kind, values, merged)
         model_id = self._check_model(raw, name, kind, merged)
         if merged.get("captions") is not None and not merged.get("timestamps"):
             self._issue(raw, "captions", name, "captions need timestamps: true")
@@ -225,6 +227,7 @@ class JobBuilder:
                 title=_str(merged, "title"),
                 chunk_chars=_int(merged, "chunk_chars"),
                 silence_ms=_int(merged, "silence_ms") or 0,
+                mastering=Mastering(_str(merged, "mastering") or Mastering.NONE),
                 timestamps=bool(_bool(merged, "timestamps")),
                 captions=_str(merged, "captions"),
                 extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
@@ -246,6 +249,33 @@ class JobBuilder:
                 " keeps the one spoken in the audio; remove language_code"
             )
             self._issue(raw, "language_code", name, msg)
+
+    def _chapter_settings(
+        self,
+        raw: RawJob,
+        name: str | None,
+        kind: JobKind,
+        values: Mapping[str, Value],
+        merged: dict[str, Value],
+    ) -> dict[str, Value]:
+        """``merged`` without chapter-only defaults when the job is no chapter; an issue when set on it.
+
+        Mastering works on a chapter's joined file, kept beside the chunks it is joined from, so
+        changing it costs no request. A clip's file is the audio as billed: mastered in place,
+        another mode would need it bought again. ``chunk_chars`` makes a clip a one-chunk chapter.
+        """
+        if kind is JobKind.TTS and (_given(raw, "text_file") or "chunk_chars" in merged):
+            return merged
+        if values.get("mastering", Mastering.NONE) != Mastering.NONE:
+            what = "a speech-to-speech job (audio_file)" if kind is JobKind.STS else "a clip"
+            hint = "; give chunk_chars to master it as a one-chunk chapter" if kind is JobKind.TTS else ""
+            msg = (
+                "mastering applies to chapters (a text_file job, or one with chunk_chars), not to"
+                f" {what}, whose file is the audio as billed{hint}"
+            )
+            self._issue(raw, "mastering", name, msg)
+        # From defaults, chapter settings pass clips and speech-to-speech jobs by.
+        return {key: value for key, value in merged.items() if key not in CHAPTER_ONLY_FIELDS}
 
     def _check_model(self, raw: RawJob, name: str | None, kind: JobKind, merged: Mapping[str, Value]) -> str:
         model_id = _str(merged, "model_id") or (

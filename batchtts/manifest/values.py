@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable, Iterable
 
 from batchtts.api.formats import ALL_FORMATS
+from batchtts.manifest.job import Mastering
 from batchtts.manifest.names import validate_name
 
 __all__ = [
+    "CHAPTER_ONLY_FIELDS",
     "DEFAULT_OUTPUT_FORMAT",
     "JOB_FIELDS",
     "NOT_IN_DEFAULTS",
@@ -52,6 +54,7 @@ JOB_FIELDS: tuple[str, ...] = (
     "title",
     "chunk_chars",
     "silence_ms",
+    "mastering",
     "timestamps",
     "captions",
     "album",
@@ -66,6 +69,8 @@ VOICE_SETTINGS_FIELDS: tuple[str, ...] = (
     "speed",
 )
 SOURCE_FIELDS: tuple[str, ...] = ("text", "text_file", "audio_file")
+# What only a chapter has: settings of the joined file (chunk_chars makes a job a chapter).
+CHAPTER_ONLY_FIELDS: tuple[str, ...] = ("mastering",)
 TAG_FIELDS: tuple[str, ...] = ("album", "author", "track")
 # What only text-to-speech has: the speech-to-speech endpoint takes no language and returns no timings.
 TTS_ONLY_FIELDS: tuple[str, ...] = ("language_code", "timestamps", "captions")
@@ -228,6 +233,17 @@ def _captions(text: str, label: str) -> str:
     return sys.intern(value)
 
 
+def _mastering(text: str, label: str) -> str:
+    value = _stripped(text, label).lower()
+    modes = [str(mode) for mode in Mastering]
+    if value not in modes:
+        close = suggest(value, modes)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        msg = f"{label} must be {_or_list(modes)}, got {show(text.strip())}{hint}"
+        raise InvalidValue(msg)
+    return sys.intern(value)
+
+
 def _boolean(text: str, label: str) -> bool:
     value = text.strip().lower()
     if value in _TRUE:
@@ -285,6 +301,7 @@ _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "title": _string,
     "chunk_chars": _integer(100, 40_000),
     "silence_ms": _integer(0, 10_000),
+    "mastering": _mastering,
     "timestamps": _boolean,
     "captions": _captions,
     "album": _string,

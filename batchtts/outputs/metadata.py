@@ -1,9 +1,11 @@
-"""Dataset metadata: ``metadata.csv`` and ``metadata.jsonl`` describing every finished clip.
+"""Dataset metadata: ``metadata.csv`` and ``.batchtts/metadata.jsonl`` describing every finished clip.
 
 The CSV follows the Hugging Face ``audiofolder`` convention (first column ``file_name``, a path
-relative to the folder), so ``load_dataset("audiofolder", data_dir=OUT)`` reads it directly. Both
-files are rebuilt from the ledger at the end of every run, so they describe clips of earlier runs
-too, and are replaced whole.
+relative to the folder), so ``load_dataset("audiofolder", data_dir=OUT)`` reads it directly. It must
+be the only metadata file that loader finds: it refuses a folder holding metadata files of two
+kinds, so the same rows as JSON lines go into the state folder, which it skips (dot-folders are
+hidden from it). Both files are rebuilt from the ledger at the end of every run, so they describe
+clips of earlier runs too, and are replaced whole.
 """
 
 from __future__ import annotations
@@ -11,12 +13,25 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
+from batchtts.outputs.mastering import MASTERING_META
 from batchtts.store.files import atomic_text_writer
-from batchtts.store.ledger import Ledger, State
+from batchtts.store.ledger import Ledger, State, ledger_dir
 
-__all__ = ["COLUMNS", "write_metadata"]
+__all__ = ["COLUMNS", "MASTERING_COLUMNS", "write_metadata"]
 
+# A mastered chapter's figures as written (batchtts.outputs.mastering); empty for every other file,
+# and for digital silence (-inf), which an r128 chapter's noise floor may be.
+MASTERING_COLUMNS = (
+    "mastering",
+    "rms_dbfs",
+    "peak_dbfs",
+    "true_peak_dbtp",
+    "lufs",
+    "noise_floor_dbfs",
+    "acx_pass",
+)
 COLUMNS = (
     "file_name",
     "text",
@@ -29,6 +44,7 @@ COLUMNS = (
     "request_id",
     "sha256",
     "alignment_file",  # <name>.alignment.json when the job asked for timestamps, else empty
+    *MASTERING_COLUMNS,
 )
 
 
@@ -37,12 +53,24 @@ def _alignment_file(out_dir: Path, output: str) -> str | None:
     return sidecar.as_posix() if (out_dir / sidecar).is_file() else None
 
 
+def _mastering(ledger: Ledger, name: str, sha256: str | None) -> dict[str, Any]:
+    """A mastered chapter's figures, when the ledger keeps them for this very file; else none."""
+    stored = ledger.get_meta(f"{MASTERING_META}{name}")
+    try:
+        record = json.loads(stored) if stored else {}
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict) or record.get("sha256") != sha256:
+        record = {}
+    return {column: record.get(column) for column in MASTERING_COLUMNS}
+
+
 def write_metadata(ledger: Ledger, out_dir: Path) -> int:
     """Rewrite both metadata files from the ledger's finished jobs; return the number of rows."""
     count = 0
     with (
         atomic_text_writer(out_dir / "metadata.csv") as csv_file,
-        atomic_text_writer(out_dir / "metadata.jsonl") as jsonl_file,
+        atomic_text_writer(ledger_dir(out_dir) / "metadata.jsonl") as jsonl_file,
     ):
         writer = csv.writer(csv_file, lineterminator="\n")
         writer.writerow(COLUMNS)
@@ -62,8 +90,13 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 "request_id": row.request_id,
                 "sha256": row.sha256,
                 "alignment_file": _alignment_file(out_dir, row.output),
+                **_mastering(ledger, row.name, row.sha256),
             }
             writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
             jsonl_file.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
+    # The JSON lines' earlier place, beside metadata.csv, where they broke audiofolder.
+    legacy = out_dir / "metadata.jsonl"
+    if legacy.is_file() and not legacy.is_symlink():
+        legacy.unlink()
     return count

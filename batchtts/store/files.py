@@ -5,29 +5,40 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TextIO
 
 import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
+from batchtts.store.folder import describe_path
+
 __all__ = [
     "TEMP_MARKER",
     "async_atomic_writer",
+    "atomic_path",
     "atomic_text_writer",
     "atomic_write_bytes",
     "ensure_inside",
     "file_matches",
     "remove_temporaries",
     "sha256_file",
+    "write_named_output",
 ]
 
 # Temporaries carry this marker so a later run (or a crash cleanup) can find and delete them.
 TEMP_MARKER = ".batchtts-tmp-"
+
+
+# Paths naming one of this process's own descriptors: written to it, never opened anew or replaced.
+_STREAMS = {"-": 1, "/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
 
 
 def _temp_path(target: Path) -> Path:
@@ -56,24 +67,54 @@ def ensure_inside(target: Path, root: Path) -> None:
         raise PermissionError(msg)
 
 
+def _refuse_special(target: Path) -> None:
+    """Raise PermissionError when something other than a file or a symlink sits at ``target``.
+
+    A rename would replace a FIFO, a device or a socket with a regular file (``/dev/stdout``
+    replaced for every process on the machine, as root); the atomic writer never does. A symlink
+    is replaced, never written through (see :func:`ensure_inside`).
+    """
+    try:
+        mode = os.lstat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (S_ISREG(mode) or S_ISLNK(mode)):
+        msg = f"refusing to replace {target}: it is {describe_path(target)}, not a regular file"
+        raise PermissionError(msg)
+
+
 @contextlib.contextmanager
 def _replacing(target: Path, root: Path | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it into place on success, delete it on failure.
 
     The caller writes and closes the temporary inside the block; any exception (cancellation
-    included) leaves ``target`` as it was. With ``root``, see :func:`ensure_inside`.
+    included) leaves ``target`` as it was. With ``root``, see :func:`ensure_inside`. Only a
+    regular file or a symlink at ``target`` is ever replaced (:func:`_refuse_special`).
     """
     if root is not None:
         ensure_inside(target, root)
+    _refuse_special(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(target)
     try:
         yield tmp
+        _refuse_special(target)  # again at rename time: a FIFO may have been made meanwhile
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, root: Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` for a writer that wants a path (an encoder), renamed on success.
+
+    ``root`` is the output folder: a target reached through a symlink leading out of it is refused
+    (:func:`ensure_inside`). Whatever the block raises leaves ``target`` as it was.
+    """
+    with _replacing(target, root) as tmp:
+        yield tmp
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
@@ -82,6 +123,70 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _descriptor(target: Path) -> int | None:
+    """The descriptor of this process ``target`` names (``-``, ``/dev/stdout``, ``/dev/fd/3``), if any."""
+    name = str(target)
+    if name in _STREAMS:
+        return _STREAMS[name]
+    found = _FD_PATH.fullmatch(name)
+    return int(found.group(1)) if found else None
+
+
+def _write_descriptor(fd: int, data: bytes) -> None:
+    # Through sys.stdout/sys.stderr when they are the descriptor, so what was printed before
+    # (buffered) stays before, and a caller that swapped the stream (a test runner) gets it.
+    stream = {1: sys.stdout, 2: sys.stderr}.get(fd)
+    if stream is not None:
+        stream.flush()
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:
+            stream.write(data.decode("utf-8"))
+            stream.flush()
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_named_output(target: Path, data: bytes) -> None:
+    """Write a file the user named (``--report``, ``--metrics-file``) without harming what is there.
+
+    - ``-``, ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``: written to that
+      descriptor of this process. Nothing is opened or replaced: ``/dev/stdout`` stays the link it
+      is, and a stdout redirected with ``>>`` is appended to, not truncated.
+    - A path that exists and is not a regular file once links are followed (a FIFO, a terminal,
+      ``/dev/null``): opened for writing and written; never created, truncated or replaced.
+    - Anything else: written whole or not at all (temporary name + rename). A symlink at the path
+      is replaced by the file, its target left untouched, as for every file batchtts writes.
+    """
+    fd = _descriptor(target)
+    if fd is not None:
+        _write_descriptor(fd, data)
+        return
+    try:
+        mode = os.stat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    if mode is None or S_ISREG(mode):
+        atomic_write_bytes(target, data)
+        return
+    if S_ISDIR(mode):
+        msg = f"{target} is a folder: name a file to write"
+        raise IsADirectoryError(msg)
+    # No O_CREAT (it exists), no O_TRUNC (meaningless for a pipe or a device), never the
+    # controlling terminal of this process by accident.
+    out = os.open(target, os.O_WRONLY | os.O_NOCTTY)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out, view) :]
+    finally:
+        os.close(out)
 
 
 @contextlib.contextmanager

@@ -54,7 +54,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     last_error TEXT,
-    accepted_at REAL
+    accepted_at REAL,
+    voice_settings TEXT,
+    seed INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
@@ -145,6 +147,8 @@ class LedgerRow:
     updated_at: float
     last_error: str | None
     accepted_at: float | None = None  # when the API accepted the request: its id stitches for 2 h
+    voice_settings: str | None = None  # the job's voice_settings as JSON (None: the voice's stored ones)
+    seed: int | None = None  # the job's seed, for dataset provenance (batchtts export)
 
 
 class DoneRecord(NamedTuple):
@@ -201,6 +205,31 @@ _ROW_FIELDS = (
     "characters",
     "output",
 )
+# Provenance fields a row may be created without (rows recorded by an earlier batchtts).
+_OPTIONAL_ROW_FIELDS = ("voice_settings", "seed")
+# Columns later versions added, with their SQL types: added to an older ledger when it is opened.
+_ADDED_COLUMNS = (("accepted_at", "REAL"), ("voice_settings", "TEXT"), ("seed", "INTEGER"))
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """``path`` opened read-only (``plan``, ``status``), or an empty ledger in memory when there is none."""
+    if not os.path.lexists(path):
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.executescript(_SCHEMA)
+        return db
+    # A WAL database opened read-only still gets its -wal and -shm files made beside it. When there
+    # is no -wal (no run has the ledger open, and the last one closed it cleanly), nothing is being
+    # written: "immutable" reads the file as it is and makes nothing. When there is one, a run is
+    # writing (or was killed): read through its WAL, which makes nothing new either.
+    live = os.path.lexists(path.with_name(path.name + "-wal"))
+    uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+    try:
+        db.execute("SELECT key FROM jobs LIMIT 1").fetchall()  # not a ledger: the caller's DatabaseError
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
 
 
 def ledger_dir(out_dir: Path) -> Path:
@@ -211,8 +240,11 @@ def ledger_dir(out_dir: Path) -> Path:
 class Ledger:
     """Synchronous, short transactions: each call commits, so a kill loses nothing recorded."""
 
-    def __init__(self, path: Path) -> None:
-        prepare_state_dir(path.parent)
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        if not read_only:
+            prepare_state_dir(path.parent)
+        else:
+            refuse_link(path.parent)  # reading through a planted link would make -wal/-shm where it leads
         for companion in ("", "-wal", "-shm", "-journal"):  # SQLite would follow a link at any of them
             refuse_link(path.with_name(path.name + companion))
         self.path = path
@@ -220,6 +252,10 @@ class Ledger:
         self._pending = 0  # finished rows not yet committed (see done)
         self._pending_since = 0.0
         try:
+            if read_only:
+                self._db = _read_only(path)
+                self._db.row_factory = sqlite3.Row
+                return
             db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self._db = db
             db.row_factory = sqlite3.Row
@@ -229,8 +265,9 @@ class Ledger:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             columns = {info[1] for info in db.execute("PRAGMA table_info(jobs)")}
-            if "accepted_at" not in columns:  # a ledger from batchtts 0.1
-                db.execute("ALTER TABLE jobs ADD COLUMN accepted_at REAL")
+            for column, sql_type in _ADDED_COLUMNS:  # a ledger from an earlier batchtts
+                if column not in columns:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {sql_type}")
         except sqlite3.DatabaseError as exc:
             self.close()
             if "disk is full" in str(exc) or "unable to open" in str(exc):
@@ -245,6 +282,11 @@ class Ledger:
     def for_output(cls, out_dir: Path) -> Ledger:
         """Open (creating if needed) the ledger of an output folder."""
         return cls(ledger_dir(out_dir) / "ledger.sqlite")
+
+    @classmethod
+    def for_reading(cls, out_dir: Path) -> Ledger:
+        """The ledger of an output folder, read-only; an empty one when there is none. Writes nothing."""
+        return cls(ledger_dir(out_dir) / "ledger.sqlite", read_only=True)
 
     def __enter__(self) -> Self:
         return self
@@ -333,6 +375,8 @@ class Ledger:
         text: str | None,
         characters: int,
         output: str,
+        voice_settings: str | None = None,
+        seed: int | None = None,
     ) -> None:
         """Record a job before work on it starts (a chapter, whose chunks carry the requests)."""
         self._upsert(locals(), event=Event.BEGIN, attempt=False)
@@ -346,7 +390,8 @@ class Ledger:
         """Insert the job's row or update it, in the state that ``event`` leads to."""
         state = next_state(self._state(row["key"]), event)
         now = time.time()
-        fields = {name: row[name] for name in _ROW_FIELDS} | extra
+        fields = {name: row[name] for name in _ROW_FIELDS}
+        fields |= {name: row.get(name) for name in _OPTIONAL_ROW_FIELDS} | extra
         columns = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
         updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "key")
@@ -476,6 +521,7 @@ class Ledger:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
 
+    @_disk_full_as_oserror
     def set_meta(self, key: str, value: str) -> None:
         """Store a folder-wide value."""
         self.db.execute(

@@ -99,6 +99,29 @@ JOB_FAILURES = {
     "400 voice_not_found (before mid-2025)": (400, {"status": "voice_not_found", "message": "m"}, VoiceNotFound),
     "voice_limit_reached": (400, {"status": "voice_limit_reached", "message": "Add the voice first."}, ApiError),
     "unsupported_language": (400, {"status": "unsupported_language", "message": "m", "param": "language_code"}, ApiError),
+    "404 pronunciation_dictionary_not_found": (
+        404,
+        {"type": "not_found", "code": "pronunciation_dictionary_not_found", "status": "pronunciation_dictionary_not_found",
+         "message": "A pronunciation dictionary with the id d1 was not found."},
+        ApiError,
+    ),
+    "dialogue over 10 voices": (
+        400,
+        {"status": "invalid_argument", "message": "Invalid argument received. The input has too many reference voices."},
+        ApiError,
+    ),
+    "more than 3 locators": (
+        400,
+        {"type": "validation_error", "code": "invalid_parameters", "status": "invalid_parameters",
+         "message": "You may have up to 3 pronunciation dictionary locators per request, got 4.",
+         "param": "pronunciation_dictionary_locators"},
+        ApiError,
+    ),
+    "normalisation on Flash v2.5 below Enterprise": (
+        403,
+        {"type": "authorization_error", "code": "feature_not_available", "status": "feature_not_available", "message": "m"},
+        ApiError,
+    ),
 }  # fmt: skip
 
 
@@ -123,6 +146,21 @@ def test_a_missing_permission_on_a_lookup_is_not_an_account_stop(path: str, perm
     assert type(err) is MissingPermission
     assert not isinstance(err, AccountError)
     assert (err.code, err.permission) == ("missing_permissions", permission)
+
+
+@pytest.mark.parametrize(
+    ("path", "permission"),
+    [("/v1/pronunciation-dictionaries/add-from-rules", "pronunciation_dictionaries_write"),
+     ("/v1/pronunciation-dictionaries/d1/set-rules", "pronunciation_dictionaries_write"),
+     ("/v1/pronunciation-dictionaries", "pronunciation_dictionaries_read"),
+     ("/v1/text-to-dialogue/stream", "text_to_speech")],
+)  # fmt: skip
+def test_a_missing_permission_on_dictionaries_or_dialogue_stops_the_run(path: str, permission: str) -> None:
+    """The run's dictionaries are set up before it renders: without their scope nothing is billed, exit 3."""
+    err = answer(401, missing(permission), path=path)
+    assert isinstance(err, RenderNotPermitted)
+    assert (err.exit_code, err.permission) == (3, permission)
+    assert type(answer(401, missing(permission), path=None)) is RenderNotPermitted
 
 
 @pytest.mark.parametrize("path", [TTS, TTS + "/with-timestamps", STS])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +13,23 @@ from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
 from batchtts.api.client import ApiClient, error_from_response
+from batchtts.emulator import Emulator
 from batchtts.exceptions import (
+    AccountError,
     ApiError,
     InvalidApiKey,
     QuotaExceeded,
     RateLimited,
+    RenderNotPermitted,
     ServerError,
+    ServerMisbehaved,
     TransportError,
     UnexpectedAnswer,
     Unreachable,
     VoiceNotFound,
 )
 from batchtts.secret import Secret
+from tests.helpers import mp3_info
 
 BASE = "https://api.example.test"
 KEY = "sk_test_0123456789abcdef"
@@ -401,3 +407,158 @@ async def test_a_refused_connection_is_unreachable() -> None:
                 await client.models()
     assert str(caught.value).startswith(f"GET /v1/models: Cannot connect to host 127.0.0.1:{port}")
     assert isinstance(caught.value, TransportError)
+
+
+# --- pronunciation dictionaries and text to dialogue -------------------------------------------------
+
+JESSICA, BRIAN, GEORGE = "cgSgspJ2msm6clMCkdW9", "nPczCjzI2devNBz1zQrb", "JBFqnCBsd6RMkjVDRZzb"
+NGUYEN = {"type": "alias", "string_to_replace": "Nguyen", "alias": "Win"}
+
+
+def _for(emu: Emulator) -> ApiClient:
+    return ApiClient(base_url=emu.base_url, api_key=Secret(emu.api_key))
+
+
+async def test_dialogue_stream_request_is_exact(mocked: Any) -> None:
+    """Dialogue goes to /v1/text-to-dialogue/stream, wav asked as pcm, the inputs in the JSON body."""
+    mocked.post(
+        f"{BASE}/v1/text-to-dialogue/stream/with-timestamps?output_format=pcm_16000",
+        body=b'{"audio_base64": ""}\n',
+        headers={"content-type": "application/x-ndjson", "request-id": "req1", "character-cost": "9"},
+    )
+    inputs = [{"text": "Hi.", "voice_id": JESSICA}, {"text": "Hello.", "voice_id": BRIAN}]
+    body = {"model_id": "eleven_v3", "seed": 4}
+    async with (
+        _client() as client,
+        client.dialogue_stream(inputs, body, output_format="wav_16000", timestamps=True) as resp,
+    ):
+        assert b"".join([c async for c in resp.chunks()])
+    assert (resp.request_id, resp.character_cost) == ("req1", 9)
+    call = _sent(mocked, "POST", f"{BASE}/v1/text-to-dialogue/stream/with-timestamps")
+    assert call.kwargs["json"] == {"model_id": "eleven_v3", "seed": 4, "inputs": inputs}
+    assert call.kwargs["params"] == {"output_format": "pcm_16000"}
+
+
+async def test_dialogue_stream_against_the_emulator(emulator: Emulator) -> None:
+    """The same AudioResponse as TTS: accounting headers, and the lines' characters billed together."""
+    inputs = [
+        {"text": "Did you hear?", "voice_id": JESSICA},
+        {"text": "Not yet.", "voice_id": BRIAN},
+        {"text": "It is open.", "voice_id": GEORGE},
+    ]
+    total = sum(len(line["text"]) for line in inputs)
+    async with _for(emulator) as client:
+        async with client.dialogue_stream(inputs, {}, output_format="mp3_44100_128") as resp:
+            audio = b"".join([c async for c in resp.chunks()])
+        assert resp.content_type == "audio/mpeg"
+        assert (resp.character_cost, resp.maximum_concurrency) == (total, 5)
+        assert resp.history_item_id is not None
+        assert mp3_info(audio).length > 1.5
+        async with client.dialogue_stream(inputs, {}, output_format="mp3_44100_128", timestamps=True) as resp:
+            lines = [json.loads(line) for line in b"".join([c async for c in resp.chunks()]).splitlines()]
+        assert {s["voice_id"] for line in lines for s in line["voice_segments"]} == {JESSICA, BRIAN, GEORGE}
+        eleven = [{"text": "Hi.", "voice_id": f"voice{i:015d}"} for i in range(11)]
+        with pytest.raises(ApiError) as caught:
+            async with client.dialogue_stream(eleven, {}, output_format="mp3_44100_128"):
+                pass
+    assert (caught.value.status, caught.value.code) == (400, "invalid_argument")
+    assert not isinstance(caught.value, AccountError)  # that request's alone
+    assert emulator.billed_credits == 2 * total
+
+
+async def test_dictionary_calls_against_the_emulator(emulator: Emulator) -> None:
+    """Create, change, read and list dictionaries; a locator from them reaches TTS."""
+    async with _for(emulator) as client:
+        made = await client.add_dictionary_from_rules("Cast", [NGUYEN], description="Names")
+        assert (made["name"], made["version_rules_num"], made["description"]) == ("Cast", 1, "Names")
+        changed = await client.set_dictionary_rules(made["id"], [{**NGUYEN, "alias": "Nwin"}])
+        assert changed["id"] == made["id"]
+        assert changed["version_id"] != made["version_id"]
+        added = await client.add_dictionary_rules(
+            made["id"], [{**NGUYEN, "string_to_replace": "Tran", "alias": "Chan"}]
+        )
+        removed = await client.remove_dictionary_rules(made["id"], ["Tran"])
+        assert (added["version_rules_num"], removed["version_rules_num"]) == (2, 1)
+        got = await client.get_dictionary(made["id"])
+        assert got["latest_version_id"] == removed["version_id"]
+        assert [rule["alias"] for rule in got["rules"]] == ["Nwin"]
+        for i in range(120):  # more than one page of 100
+            emulator.state.dictionaries.create(name=f"D{i}", description=None, rules=[], now=0)
+        listed = await client.list_dictionaries()
+        assert len(listed) == 121
+        assert listed[-1]["id"] == made["id"]  # newest first
+        locator = {"pronunciation_dictionary_id": made["id"], "version_id": made["version_id"]}
+        body = {"text": "Nguyen is here.", "pronunciation_dictionary_locators": [locator]}
+        async with client.tts_stream(JESSICA, body, output_format="mp3_44100_128") as resp:
+            assert b"".join([c async for c in resp.chunks()])
+    assert emulator.access_log[-1]["pronunciation_rules_applied"] == ["Nguyen→Win"]
+
+
+async def test_dictionary_refusals_and_their_scope(make_emulator: Callable[..., Emulator]) -> None:
+    """An unknown dictionary fails its job (404); a key without the dictionary scopes stops the run."""
+    emu = make_emulator()
+    async with emu, _for(emu) as client:
+        with pytest.raises(ApiError) as caught:
+            await client.get_dictionary("noSuchDictionary0000")
+        assert (caught.value.status, caught.value.code) == (404, "pronunciation_dictionary_not_found")
+        assert not isinstance(caught.value, AccountError)
+        locator = {"pronunciation_dictionary_id": "noSuchDictionary0000", "version_id": "v" * 20}
+        body = {"text": "Hello.", "pronunciation_dictionary_locators": [locator]}
+        with pytest.raises(ApiError) as caught:
+            async with client.tts_stream(JESSICA, body, output_format="mp3_44100_128"):
+                pass
+        assert (caught.value.status, caught.value.code, caught.value.exit_code) == (
+            404,
+            "pronunciation_dictionary_not_found",
+            1,
+        )
+    assert emu.billed_credits == 0
+    restricted = make_emulator(permissions="text_to_speech,voices_read")
+    async with restricted, _for(restricted) as client:
+        for call in (client.add_dictionary_from_rules("Cast", [NGUYEN]), client.list_dictionaries()):
+            with pytest.raises(RenderNotPermitted) as stopped:
+                await call
+            assert stopped.value.exit_code == 3
+            assert stopped.value.permission in {
+                "pronunciation_dictionaries_write",
+                "pronunciation_dictionaries_read",
+            }
+    reader = make_emulator(permissions="voices_read")
+    async with reader, _for(reader) as client:
+        with pytest.raises(RenderNotPermitted):
+            async with client.dialogue_stream(
+                [{"text": "Hi.", "voice_id": JESSICA}], {}, output_format="mp3_44100_128"
+            ):
+                pass
+
+
+async def test_dictionary_answers_of_another_shape_are_unexpected(mocked: Any) -> None:
+    """An answer without a usable id is UnexpectedAnswer; a list that repeats its cursor ServerMisbehaved."""
+    mocked.post(
+        f"{BASE}/v1/pronunciation-dictionaries/add-from-rules",
+        payload={"id": "../../v1/user", "version_id": "v1"},
+    )
+    mocked.get(
+        f"{BASE}/v1/pronunciation-dictionaries?page_size=100",
+        payload={"pronunciation_dictionaries": [{"id": "a"}], "has_more": True, "next_cursor": "c1"},
+    )
+    mocked.get(
+        f"{BASE}/v1/pronunciation-dictionaries?cursor=c1&page_size=100",
+        payload={"pronunciation_dictionaries": [{"id": "b"}], "has_more": True, "next_cursor": "c1"},
+    )
+    async with _client() as client:
+        with pytest.raises(UnexpectedAnswer, match="without a pronunciation dictionary's id and version_id"):
+            await client.add_dictionary_from_rules("Cast", [NGUYEN])
+        with pytest.raises(ServerMisbehaved, match="cursor an earlier page gave"):
+            await client.list_dictionaries()
+    call = _sent(mocked, "POST", f"{BASE}/v1/pronunciation-dictionaries/add-from-rules")
+    assert call.kwargs["json"] == {"name": "Cast", "rules": [NGUYEN]}
+
+
+async def test_a_dictionary_id_stays_one_path_segment(mocked: Any) -> None:
+    """An id holding a slash cannot walk the URL to another endpoint: it is quoted as one segment."""
+    mocked.get(
+        f"{BASE}/v1/pronunciation-dictionaries/..%2Fuser", payload={"id": "x", "latest_version_id": "y"}
+    )
+    async with _client() as client:
+        assert (await client.get_dictionary("../user"))["id"] == "x"

@@ -12,7 +12,16 @@ import pytest
 from batchtts.books.write import MARKER_NAME
 from batchtts.manifest.load import load_manifest
 from batchtts.text.sentences import TERMINALS
-from tests.books.builders import CHAPTER_TITLES, lighthouse_epub, png_bytes
+from tests.books.builders import (
+    CHAPTER_TITLES,
+    EpubSpec,
+    Item,
+    TocEntry,
+    lighthouse_epub,
+    png_bytes,
+    write_epub,
+    xhtml,
+)
 from tests.helpers import invoke
 
 pytest.importorskip("lxml", reason="the books extra is not installed")
@@ -214,3 +223,26 @@ def test_imported_book_renders_offline_into_an_m4b(epub: Path, tmp_path: Path, m
     assert tags is not None
     assert (tags["\xa9nam"], tags["\xa9ART"]) == (["The Lighthouse Keeper"], ["Ada Quill"])
     assert bytes(tags["covr"][0]) == png_bytes()
+
+
+def test_voice_must_be_one_line(epub: Path, tmp_path: Path) -> None:
+    """A voice name with a line break would break the manifest: refused before anything is written."""
+    result = invoke("import", str(epub), "--out-dir", str(tmp_path / "out"), "--voice", "Studio\nNarrator")
+    assert result.exit_code == 2
+    assert "--voice contains a line break" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_file_names_in_the_book_cannot_break_the_manifest(tmp_path: Path) -> None:
+    """A TOC entry whose (missing) file name holds line breaks stays inside its comment line."""
+    spec = EpubSpec(
+        title="Tricky",
+        author="Tester",
+        items=[Item("a", "a.xhtml", "application/xhtml+xml", xhtml("a", "<p>Only prose.</p>").encode())],
+        spine=["a"],
+        toc=[TocEntry("One", "a.xhtml"), TocEntry("Evil", "x%0Ajobs:%0A%20%20-%20name:%20pwned.xhtml")],
+    )
+    out = tmp_path / "imported"
+    stdout = _import(write_epub(tmp_path / "tricky.epub", spec), out)
+    assert "Evil [OEBPS/x jobs: - name: pwned.xhtml]: its file is not in the book" in stdout
+    assert [job.name for job in load_manifest(out / "book.yaml").jobs] == ["chapters/01-one"]

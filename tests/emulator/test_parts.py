@@ -1,4 +1,4 @@
-"""The emulator's pieces without a server: config and voices-file checks, synthesis, alignment."""
+"""The emulator's pieces without a server: config and voices-file checks, synthesis, alignment, rules."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batchtts.emulator import Emulator, EmulatorConfig, VoiceLibraryError
-from batchtts.emulator.alignment import alignment, timestamp_chunks
+from batchtts.emulator.alignment import Timings, even_timing, spoken_timings, timestamp_chunks
+from batchtts.emulator.dictionaries import Rule, RuleKind
+from batchtts.emulator.pronunciation import speak
 from batchtts.emulator.synth import RenderSpec, Synthesizer, fingerprint
 from batchtts.emulator.voices import VoiceLibrary
 from batchtts.exceptions import UsageError
@@ -145,7 +147,8 @@ def test_rendering_is_fast_once_cached() -> None:
 def test_timestamp_chunks_cover_the_text_in_order(text: str, duration: float, chunk: int) -> None:
     """Chunked alignments together list every character once, in order, with non-decreasing times."""
     audio = bytes(range(256)) * 20
-    chunks = list(timestamp_chunks(audio, text, duration, chunk))
+    timing = even_timing(text, duration)
+    chunks = list(timestamp_chunks(audio, Timings(timing, timing), duration, chunk))
     characters: list[str] = []
     starts: list[float] = []
     for item in chunks:
@@ -154,6 +157,48 @@ def test_timestamp_chunks_cover_the_text_in_order(text: str, duration: float, ch
             starts += item["alignment"]["character_start_times_seconds"]
     assert "".join(characters) == text
     assert starts == sorted(starts)
-    whole = alignment(text, duration)
+    whole = timing.to_json()
     assert whole["character_start_times_seconds"] == starts
     assert whole["character_end_times_seconds"][-1] == pytest.approx(duration, abs=0.001)
+
+
+_WORDS = st.sampled_from(["Nguyen", "Tran", "tomato", "a", "Dr", "黄前"])
+
+
+@given(
+    words=st.lists(st.one_of(_WORDS, st.text(max_size=6)), min_size=1, max_size=12),
+    rules=st.lists(
+        st.tuples(_WORDS, st.text(max_size=12), st.booleans(), st.booleans(), st.booleans()), max_size=5
+    ),
+    model=st.sampled_from(["eleven_multilingual_v2", "eleven_flash_v2"]),
+    durations=st.lists(st.floats(min_value=0.3, max_value=60), min_size=1, max_size=3),
+)
+def test_spoken_timings_keep_the_written_text_in_order(
+    words: list[str], rules: list[tuple[str, str, bool, bool, bool]], model: str, durations: list[float]
+) -> None:
+    """Whatever the rules say, alignment lists the written text, never goes back, and ends with the audio."""
+    parsed = [
+        Rule(
+            kind=RuleKind.PHONEME if is_phoneme else RuleKind.ALIAS,
+            string_to_replace=string,
+            replacement=replacement,
+            alphabet="ipa" if is_phoneme else None,
+            case_sensitive=case,
+            word_boundaries=bounded,
+        )
+        for string, replacement, is_phoneme, case, bounded in rules
+    ]
+    text = " ".join(words)
+    turns = [(f"voice{i}", speak(text, parsed, model)) for i in range(len(durations))]
+    timings = spoken_timings(turns, durations, dialogue=len(durations) > 1)
+    assert "".join(timings.written.characters) == text * len(durations)
+    assert "".join(timings.said.characters) == turns[0][1].said * len(durations)
+    for timing in (timings.written, timings.said):
+        assert list(timing.starts) == sorted(timing.starts)
+        assert all(end >= start - 1e-9 for start, end in zip(timing.starts, timing.ends, strict=True))
+        if timing.ends:
+            assert timing.ends[-1] <= sum(durations) + 1e-9
+    if text:
+        assert timings.written.ends[-1] == pytest.approx(sum(durations))
+    if timings.segments is not None:
+        assert [s.stop - s.first for s in timings.segments] == [len(text)] * len(durations)

@@ -15,6 +15,8 @@ from tests.emulator.calls import JESSICA, call, client, silent_wav, sts_form
 MakeEmulator = Callable[..., Emulator]
 TTS = f"/v1/text-to-speech/{JESSICA}"
 STS = f"/v1/speech-to-speech/{JESSICA}"
+PD = "/v1/pronunciation-dictionaries"
+RULES = [{"type": "alias", "string_to_replace": "Nguyen", "alias": "Win"}]
 
 # (method, path, permission): every endpoint and the scope it needs. {item} is a history item's id.
 SCOPES = [
@@ -37,6 +39,19 @@ SCOPES = [
     ("GET", "/v1/history/{item}/audio", "speech_history_read"),
     ("POST", "/v1/history/download", "speech_history_read"),
     ("DELETE", "/v1/history/{item}", "speech_history_write"),
+    *(
+        ("POST", f"/v1/text-to-dialogue{tail}", "text_to_speech")
+        for tail in ("", "/stream", "/with-timestamps", "/stream/with-timestamps")
+    ),
+    ("GET", PD, "pronunciation_dictionaries_read"),
+    ("GET", f"{PD}/{{dictionary}}", "pronunciation_dictionaries_read"),
+    ("GET", f"{PD}/{{dictionary}}/{{version}}/download", "pronunciation_dictionaries_read"),
+    ("POST", f"{PD}/add-from-rules", "pronunciation_dictionaries_write"),
+    ("POST", f"{PD}/add-from-file", "pronunciation_dictionaries_write"),
+    ("POST", f"{PD}/{{dictionary}}/set-rules", "pronunciation_dictionaries_write"),
+    ("POST", f"{PD}/{{dictionary}}/add-rules", "pronunciation_dictionaries_write"),
+    ("POST", f"{PD}/{{dictionary}}/remove-rules", "pronunciation_dictionaries_write"),
+    ("PATCH", f"{PD}/{{dictionary}}", "pronunciation_dictionaries_write"),
 ]
 
 
@@ -50,6 +65,18 @@ async def request_for(api: aiohttp.ClientSession, emu: Emulator, method: str, pa
         path = path.format(item=item.history_item_id)
         if path == "/v1/history/download":
             kwargs["json"] = {"history_item_ids": [item.history_item_id]}
+    elif path.startswith(PD):
+        if "{dictionary}" in path:  # made beforehand, as if by another key
+            made = emu.state.dictionaries.create(name="Made", description=None, rules=[], now=0)
+            path = path.format(dictionary=made.dictionary_id, version=made.latest.version_id)
+        if path.endswith("/add-from-file"):
+            kwargs["data"] = {"name": "From a file"}
+        elif path.endswith("/remove-rules"):
+            kwargs["json"] = {"rule_strings": ["Nguyen"]}
+        elif method == "POST" or method == "PATCH":
+            kwargs["json"] = {"name": "Names", "rules": RULES}
+    elif path.startswith("/v1/text-to-dialogue"):
+        kwargs["json"] = {"inputs": [{"text": "Scoped.", "voice_id": JESSICA}]}
     elif path.startswith("/v1/text-to-speech/"):
         kwargs["json"] = {"text": "Scoped."}
     elif path.startswith("/v1/speech-to-speech/"):
@@ -78,6 +105,8 @@ async def test_a_restricted_key_needs_each_endpoints_permission(
     if permission in {"text_to_speech", "speech_to_speech"}:
         assert lacking.billed_credits == 0
         assert lacking.state.history.page(page_size=1).items == []
+    if permission == "pronunciation_dictionaries_write":
+        assert [len(d.versions) for d in lacking.state.dictionaries] in ([], [1])  # nothing made or changed
     seed = {"text_to_speech"} if "{item}" in path or path == "/v1/history/download" else set()
     holder = make_emulator(permissions=sorted({permission} | seed))
     async with client(holder) as api:

@@ -1,5 +1,9 @@
 """The official ``elevenlabs`` SDK, an independent client, works against the emulator unchanged.
 
+Its own methods and models (``pronunciation_dictionaries.create_from_rules``/``create_from_file``,
+``rules.set/add/remove``, ``text_to_dialogue.convert``/``stream``/``…with_timestamps``, as the
+installed 2.x SDK names them) prove the shapes of the newer endpoints too.
+
 The SDK parses responses without validation, so where it matters the raw JSON is also validated
 strictly against the SDK's own pydantic models.
 """
@@ -18,10 +22,26 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
-from elevenlabs import VoiceSettings
+from elevenlabs import (
+    AddPronunciationDictionaryResponseModel,
+    AudioWithTimestampsAndVoiceSegmentsResponseModel,
+    BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Alias,
+    BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Phoneme,
+    DialogueInput,
+    GetPronunciationDictionariesMetadataResponseModel,
+    GetPronunciationDictionaryWithRulesResponseModel,
+    PronunciationDictionaryRulesResponseModel,
+    PronunciationDictionaryVersionLocator,
+    StreamingAudioChunkWithTimestampsAndVoiceSegmentsResponseModel,
+    VoiceSettings,
+)
 from elevenlabs.client import AsyncElevenLabs
 from elevenlabs.core.api_error import ApiError
 from elevenlabs.errors import BadRequestError, UnprocessableEntityError
+from elevenlabs.pronunciation_dictionaries.rules import (
+    BodySetRulesOnThePronunciationDictionaryV1PronunciationDictionariesPronunciationDictionaryIdSetRulesPostRulesItem_Alias as SetRule_Alias,
+)
+from elevenlabs.pronunciation_dictionaries.rules import PronunciationDictionaryRule_Alias
 from elevenlabs.types import (
     GetVoicesResponse,
     GetVoicesV2Response,
@@ -268,3 +288,129 @@ async def test_a_restricted_key_and_a_gated_format_through_the_sdk(
             "Output format 'pcm_44100' is only available on the Pro tier and above."
         )
         assert await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, output_format="pcm_24000"))
+
+
+async def test_pronunciation_dictionaries_through_the_sdk(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """create_from_rules/file, rules.set/add/remove, get, list and download parse; TTS takes the locator."""
+    made = await sdk.pronunciation_dictionaries.create_from_rules(
+        name="Cast",
+        rules=[
+            BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Alias(
+                string_to_replace="Nguyen", alias="Win"
+            ),
+            BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Phoneme(
+                string_to_replace="tomato", phoneme="/təˈmeɪtoʊ/", alphabet="ipa"
+            ),
+        ],
+        description="Names in the book",
+    )
+    assert (made.name, made.version_rules_num, made.description) == ("Cast", 2, "Names in the book")
+    changed = await sdk.pronunciation_dictionaries.rules.set(
+        made.id, rules=[SetRule_Alias(string_to_replace="Nguyen", alias="Nwin")]
+    )
+    assert (changed.id, changed.version_rules_num) == (made.id, 1)
+    added = await sdk.pronunciation_dictionaries.rules.add(
+        made.id, rules=[PronunciationDictionaryRule_Alias(string_to_replace="Tran", alias="Chan")]
+    )
+    removed = await sdk.pronunciation_dictionaries.rules.remove(made.id, rule_strings=["Tran"])
+    assert (added.version_rules_num, removed.version_rules_num) == (2, 1)
+    latest = await sdk.pronunciation_dictionaries.get(made.id)
+    assert latest.latest_version_id == removed.version_id
+    assert [(rule.string_to_replace, rule.alias) for rule in latest.rules] == [("Nguyen", "Nwin")]  # type: ignore[union-attr]
+    first = await collect(sdk.pronunciation_dictionaries.download(made.id, made.version_id))
+    assert b"<phoneme>/t\xc9\x99\xcb\x88me\xc9\xaato\xca\x8a/</phoneme>" in first
+    from_file = await sdk.pronunciation_dictionaries.create_from_file(
+        name="Copy", file=("cast.pls", first, "application/pls+xml")
+    )
+    assert from_file.version_rules_num == 2
+    listed = await sdk.pronunciation_dictionaries.list(page_size=1)
+    assert listed.has_more
+    assert [d.id for d in listed.pronunciation_dictionaries] == [from_file.id]
+    rest = await sdk.pronunciation_dictionaries.list(cursor=listed.next_cursor)
+    assert [d.id for d in rest.pronunciation_dictionaries] == [made.id]
+    locator = PronunciationDictionaryVersionLocator(
+        pronunciation_dictionary_id=made.id, version_id=made.version_id
+    )
+    await collect(
+        sdk.text_to_speech.convert(
+            JESSICA, text="Nguyen ate a tomato.", pronunciation_dictionary_locators=[locator]
+        )
+    )
+    assert emulator.access_log[-1]["pronunciation_rules_applied"] == ["Nguyen→Win"]
+    assert emulator.access_log[-1]["pronunciation_rules_skipped"] == ["tomato→/təˈmeɪtoʊ/ (ipa)"]
+    with pytest.raises(ApiError) as caught:
+        await sdk.pronunciation_dictionaries.get("noSuchDictionary0000")
+    assert caught.value.status_code == 404
+    assert caught.value.body["detail"]["code"] == "pronunciation_dictionary_not_found"
+    post = {"name": "Raw", "rules": [{"type": "alias", "string_to_replace": "a", "alias": "b"}]}
+    async with aiohttp.ClientSession(
+        base_url=emulator.base_url, headers={"xi-api-key": emulator.api_key}
+    ) as s:
+        async with s.post("/v1/pronunciation-dictionaries/add-from-rules", json=post) as response:
+            AddPronunciationDictionaryResponseModel.model_validate(await response.json())
+        async with s.post(
+            f"/v1/pronunciation-dictionaries/{made.id}/add-rules", json={"rules": post["rules"]}
+        ) as response:
+            PronunciationDictionaryRulesResponseModel.model_validate(await response.json())
+    GetPronunciationDictionaryWithRulesResponseModel.model_validate(
+        await raw_json(emulator, f"/v1/pronunciation-dictionaries/{made.id}")
+    )
+    GetPronunciationDictionariesMetadataResponseModel.model_validate(
+        await raw_json(emulator, "/v1/pronunciation-dictionaries")
+    )
+
+
+DIALOGUE = [
+    DialogueInput(text="Did you hear the news?", voice_id=JESSICA),
+    DialogueInput(text="Not yet.", voice_id="nPczCjzI2devNBz1zQrb"),  # Brian
+    DialogueInput(text="The bridge is open.", voice_id="JBFqnCBsd6RMkjVDRZzb"),  # George
+]
+
+
+async def test_text_to_dialogue_through_the_sdk(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """convert, stream, convert_with_timestamps and stream_with_timestamps parse, segments and all."""
+    total = sum(len(line.text) for line in DIALOGUE)
+    converted = await collect(sdk.text_to_dialogue.convert(inputs=DIALOGUE, seed=3))
+    streamed = await collect(sdk.text_to_dialogue.stream(inputs=DIALOGUE, seed=3))
+    assert converted == streamed
+    assert mp3_info(converted).length == pytest.approx(total / 15, abs=0.45)
+    assert emulator.billed_credits == 2 * total
+    whole = await sdk.text_to_dialogue.convert_with_timestamps(
+        inputs=DIALOGUE, seed=3, output_format="pcm_16000"
+    )
+    assert whole.alignment is not None
+    assert "".join(whole.alignment.characters) == "".join(line.text for line in DIALOGUE)
+    assert [(s.voice_id, s.dialogue_input_index) for s in whole.voice_segments] == [
+        (line.voice_id, i) for i, line in enumerate(DIALOGUE)
+    ]
+    characters: list[str] = []
+    owners: list[int] = []
+    async for chunk in sdk.text_to_dialogue.stream_with_timestamps(inputs=DIALOGUE):
+        characters += chunk.alignment.characters if chunk.alignment else []
+        for segment in chunk.voice_segments:
+            owners += [segment.dialogue_input_index] * (
+                segment.character_end_index - segment.character_start_index
+            )
+    assert "".join(characters) == "".join(line.text for line in DIALOGUE)
+    assert owners == [i for i, line in enumerate(DIALOGUE) for _ in line.text]
+    with pytest.raises(ApiError) as caught:
+        await collect(sdk.text_to_dialogue.convert(inputs=DIALOGUE, model_id="eleven_multilingual_v2"))
+    assert caught.value.status_code == 400
+    payload = {"inputs": [line.model_dump() for line in DIALOGUE]}
+    async with aiohttp.ClientSession(
+        base_url=emulator.base_url, headers={"xi-api-key": emulator.api_key}
+    ) as s:
+        async with s.post("/v1/text-to-dialogue/with-timestamps", json=payload) as response:
+            AudioWithTimestampsAndVoiceSegmentsResponseModel.model_validate(await response.json())
+        async with s.post("/v1/text-to-dialogue/stream/with-timestamps", json=payload) as response:
+            for line in (await response.read()).splitlines():
+                StreamingAudioChunkWithTimestampsAndVoiceSegmentsResponseModel.model_validate_json(line)
+    item = (await sdk.history.list(page_size=1)).history[0]
+    assert item.dialogue is not None
+    assert [(d.voice_name, d.text) for d in item.dialogue] == [
+        ("Jessica", DIALOGUE[0].text),
+        ("Brian", DIALOGUE[1].text),
+        ("George", DIALOGUE[2].text),
+    ]
+    for document in (await raw_json(emulator, "/v1/history"))["history"]:
+        SpeechHistoryItemResponse.model_validate(document)

@@ -321,7 +321,7 @@ async def test_id_headers_holding_the_key_or_of_a_foreign_shape_are_never_stored
     with Ledger.for_output(out) as ledger:
         (row,) = list(ledger.rows())
     assert (row.request_id, row.history_item_id) == (None, None)
-    (record,) = [json.loads(line) for line in (out / "metadata.jsonl").read_text().splitlines()]
+    (record,) = [json.loads(line) for line in (out / ".batchtts" / "metadata.jsonl").read_text().splitlines()]
     assert (record["request_id"], record.get("history_item_id")) == (None, None)
     assert all(KEY not in text for text in artefacts(out))
     if "{key}" not in request_id:

@@ -58,7 +58,7 @@ def test_every_column_is_known() -> None:
     """The CSV columns are exactly the documented header names, in the documented order."""
     documented = (
         "name,voice,voice_id,text,text_file,audio_file,model_id,output_format,stability,similarity_boost,"
-        "style,use_speaker_boost,speed,seed,language_code,title,chunk_chars,silence_ms,timestamps,captions,"
+        "style,use_speaker_boost,speed,seed,language_code,title,chunk_chars,silence_ms,mastering,timestamps,captions,"
         "album,author,track"
     )
     assert ",".join(CSV_COLUMNS) == documented

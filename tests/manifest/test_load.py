@@ -396,6 +396,9 @@ def test_voice_setting_errors(workdir: Path, field_yaml: str, field: str, messag
         ("title: '   '", "title", "title is empty"),
         ("timestamps: sometimes", "timestamps", "timestamps must be true or false (or yes/no, 1/0), got 'sometimes'"),
         ("captions: txt", "captions", "captions must be 'srt' or 'vtt', got 'txt'"),
+        ("mastering: loud", "mastering", "mastering must be 'none', 'acx' or 'r128', got 'loud'"),
+        ("mastering: acxx", "mastering", "mastering must be 'none', 'acx' or 'r128', got 'acxx'; did you mean 'acx'?"),
+        ("mastering: ''", "mastering", "mastering is empty"),
         ("album: ''", "album", "album is empty"),
         ("seed:", "seed", "seed has no value; give one or leave the field out"),
         ("title: ~", "title", "title has no value; give one or leave the field out"),
@@ -425,6 +428,8 @@ def test_field_errors(workdir: Path, field_yaml: str, field: str, message: str) 
         ("name: j\nvoice_id: 'a/b?c'\ntext: Hi.", 3, "voice_id", "j", "voice_id 'a/b?c' may contain only letters, digits, '-' and '_'"),
         ("name: j\nvoice: Brian\ntext: Hi.\ncaptions: srt", 5, "captions", "j", "captions need timestamps: true"),
         ("name: j\nvoice: Brian\ntext: Hi.\nchunk_chars: 20000", 5, "chunk_chars", "j", "chunk_chars 20000 is over eleven_multilingual_v2's limit of 10000 characters per request"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nmastering: acx", 5, "mastering", "j", "mastering applies to chapters (a text_file job, or one with chunk_chars), not to a clip, whose file is the audio as billed; give chunk_chars to master it as a one-chunk chapter"),
+        ("name: j\nvoice: Brian\naudio_file: a.wav\nmastering: r128", 5, "mastering", "j", "mastering applies to chapters (a text_file job, or one with chunk_chars), not to a speech-to-speech job (audio_file), whose file is the audio as billed"),
         ("name: j\nvoice: Brian\ntext: Hi.\nvoice: Jessica", 5, "voice", "j", "voice is given twice (first on line 3)"),
         ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: fast", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not a single value"),
         ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings:", 5, "voice_settings", "j", "voice_settings must be a mapping of stability, similarity_boost, style, use_speaker_boost, speed, not empty"),
@@ -433,7 +438,7 @@ def test_field_errors(workdir: Path, field_yaml: str, field: str, message: str) 
         ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {speed: 1, speed: 2}", 5, "voice_settings.speed", "j", "voice_settings.speed is given twice (first on line 5)"),
         ("name: j\nvoice: Brian\ntext: Hi.\nvocie: Brian", 5, "vocie", "j", "unknown field 'vocie'; did you mean 'voice'?"),
         ("name: j\nvoice: Brian\ntext: Hi.\nstability: 1", 5, "stability", "j", "unknown field 'stability'; voice settings go under voice_settings:"),
-        ("name: j\nvoice: Brian\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, timestamps, captions, album, author, track"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, mastering, timestamps, captions, album, author, track"),
         ("text: Hi.\nvoice: Brian\nname: late\nvocie: x", 5, "vocie", "late", "unknown field 'vocie'; did you mean 'voice'?"),
     ],
 )  # fmt: skip
@@ -560,6 +565,45 @@ def test_text_only_defaults_pass_speech_to_speech_jobs_by(workdir: Path) -> None
     sts, tts = load_manifest("m.yaml").jobs
     assert (sts.language_code, sts.timestamps, sts.captions) == (None, False, None)
     assert (tts.language_code, tts.timestamps, tts.captions) == ("de", True, "srt")
+
+
+def test_mastering_from_defaults_reaches_chapters_only(workdir: Path) -> None:
+    """defaults' mastering applies to text_file and chunk_chars jobs; clips and audio_file jobs pass it by."""
+    write_wav(workdir / "take.wav", 2)
+    (workdir / "ch.txt").write_text("A chapter.", encoding="utf-8")
+    write(
+        workdir / "m.yaml",
+        """\
+        defaults: {mastering: ACX}
+        jobs:
+          - {name: chapter, voice: Brian, text_file: ch.txt}
+          - {name: chunked, voice: Brian, text: Hi., chunk_chars: 500, mastering: r128}
+          - {name: clip, voice: Brian, text: Hi., mastering: none}
+          - {name: other, voice: Brian, text: Hi.}
+          - {name: take, voice: Brian, audio_file: take.wav}
+        """,
+    )
+    assert [str(job.mastering) for job in load_manifest("m.yaml").jobs] == [
+        "acx",
+        "r128",
+        "none",
+        "none",
+        "none",
+    ]
+
+
+def test_a_bad_mastering_value_stops_the_run_at_its_place(workdir: Path) -> None:
+    """A misspelt mode is exit 2 before anything is sent, at its YAML line or its CSV row and column."""
+    (workdir / "ch.txt").write_text("A chapter.", encoding="utf-8")
+    yaml_job(workdir, "name: j\nvoice: Brian\ntext_file: ch.txt\nmastering: ebu")
+    assert refused_run("m.yaml", "out") == (
+        "batchtts: m.yaml, line 5, job 'j', field 'mastering': mastering must be 'none', 'acx' or 'r128', got 'ebu'\n"
+    )
+    write(
+        workdir / "m.csv",
+        "name,voice,text,chunk_chars,mastering\na,Brian,Hi.,500,acx\nb,Brian,Hi.,500,R-128\n",
+    )
+    assert [(i.row, i.job, i.field) for i in issues_of("m.csv")] == [(3, "b", "mastering")]
 
 
 def test_an_audio_files_duration_is_measured(workdir: Path) -> None:

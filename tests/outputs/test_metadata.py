@@ -37,7 +37,7 @@ async def test_metadata_describes_every_clip_from_every_run(tmp_path: Path) -> N
 
     with (out / "metadata.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    lines = (out / "metadata.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (out / ".batchtts" / "metadata.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert next(iter(rows[0])) == "file_name"
     assert sorted(r["file_name"] for r in rows) == sorted(f"{name}.mp3" for name, _, _ in first + more)

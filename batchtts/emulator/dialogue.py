@@ -1,0 +1,154 @@
+"""Text to dialogue: several voices in one clip, ``POST /v1/text-to-dialogue`` and its variants.
+
+The body lists ``inputs: [{text, voice_id}]``; each input is spoken in its voice, one after another,
+as one clip (``/stream``, ``/with-timestamps``, ``/stream/with-timestamps`` as for text to speech).
+With timestamps, the characters are the inputs' texts joined, and ``voice_segments`` say which
+voice speaks which characters when (:mod:`~batchtts.emulator.alignment`).
+
+A request is checked in this order: schema (422), output format against the tier (403), the number
+of distinct voices (at most 10, "The maximum number of unique voice IDs is 10", spec; more → 400
+``invalid_argument``, as observed in elevenlabs-python #715), each voice (404), the model
+(eleven_v3 only: docs ``capabilities/text-to-dialogue``, API-NOTES), the text (400 ``empty_text``;
+the model's 5,000 characters in total, 400 ``max_character_limit_exceeded``, which the live API was
+seen to answer "at ~5000 chars", elevenlabs-python #759), pronunciation locators (applied to every
+input); then :func:`~batchtts.emulator.generation.generate` takes it on, as for text to speech.
+
+Billing is that of text to speech: the inputs' characters together, times the model's multiplier.
+Its history item has ``source`` "TTS" (the spec's sources name no dialogue) and lists the inputs in
+``dialogue``, with ``text`` and ``voice_id`` empty, as the spec describes. eleven_v3 ignores
+``speed``, and dialogue takes no voice settings but ``settings.stability``. Under load the live API
+may end a stream early past ~2,000 characters (elevenlabs-python #759); the emulator does not model
+that (the cut fault does, for any request).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from batchtts.emulator.alignment import spoken_timings
+from batchtts.emulator.catalog import free_user_limit
+from batchtts.emulator.errors import (
+    api_error,
+    free_user_character_limit_exceeded,
+    invalid_argument,
+    max_character_limit_exceeded,
+)
+from batchtts.emulator.generation import (
+    MIN_CLIP_S,
+    Generation,
+    check_format,
+    generate,
+    model_for,
+    note_pronunciation,
+    pronunciation_rules,
+    speech_pieces,
+    voice_for,
+)
+from batchtts.emulator.keys import STATE_KEY, current_record
+from batchtts.emulator.pronunciation import speak
+from batchtts.emulator.speech_requests import parse_dialogue_body, parse_speech_query
+from batchtts.emulator.synth import Clip, RenderSpec, Turn, fingerprint
+from batchtts.emulator.tiers import is_free
+from batchtts.emulator.validation import Checker
+
+__all__ = ["DIALOGUE_MODELS", "MAX_VOICES", "routes"]
+
+MAX_VOICES = 10
+DIALOGUE_MODELS = frozenset({"eleven_v3"})
+_TOO_MANY_VOICES = "Invalid argument received. The input has too many reference voices."
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/text-to-dialogue")
+async def dialogue_full(request: web.Request) -> web.StreamResponse:
+    """``text_to_dialogue``: the whole clip, with a content-length."""
+    return await _dialogue(request, stream=False, timestamps=False)
+
+
+@routes.post("/v1/text-to-dialogue/stream")
+async def dialogue_stream(request: web.Request) -> web.StreamResponse:
+    """``text_to_dialogue_stream``: the clip as a chunked body."""
+    return await _dialogue(request, stream=True, timestamps=False)
+
+
+@routes.post("/v1/text-to-dialogue/with-timestamps")
+async def dialogue_full_timestamps(request: web.Request) -> web.StreamResponse:
+    """``text_to_dialogue_full_with_timestamps``: base64 audio, alignment and voice segments."""
+    return await _dialogue(request, stream=False, timestamps=True)
+
+
+@routes.post("/v1/text-to-dialogue/stream/with-timestamps")
+async def dialogue_stream_timestamps(request: web.Request) -> web.StreamResponse:
+    """``text_to_dialogue_stream_with_timestamps``: NDJSON, each line an audio chunk, its characters
+    and their voice segments."""
+    return await _dialogue(request, stream=True, timestamps=True)
+
+
+async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    record = current_record()
+    check = Checker()
+    query = parse_speech_query(check, request.query, stream=stream)
+    body = parse_dialogue_body(check, await request.read())
+    check.raise_if_any()
+    assert body is not None  # parse_dialogue_body returns None only with errors recorded
+    characters = sum(len(line.text) for line in body.inputs)
+    record.update(
+        model_id=body.model_id,
+        output_format=query.output_format,
+        characters=characters,
+        dialogue_voice_ids=[line.voice_id for line in body.inputs],
+        apply_text_normalization=body.apply_text_normalization,
+    )
+    check_format(state, query)
+    distinct = list(dict.fromkeys(line.voice_id for line in body.inputs))
+    if len(distinct) > MAX_VOICES:
+        raise invalid_argument(_TOO_MANY_VOICES)
+    voices = {voice_id: voice_for(state, voice_id) for voice_id in distinct}
+    model = model_for(body.model_id, tts=True)
+    if model.model_id not in DIALOGUE_MODELS:
+        msg = f"The model {model.model_id} is not supported for text to dialogue; use eleven_v3."
+        raise api_error(400, "unsupported_model", msg)
+    if not "".join(line.text for line in body.inputs).strip():
+        raise api_error(400, "empty_text", "The text must contain at least one non-whitespace character.")
+    if characters > model.max_characters:
+        raise max_character_limit_exceeded(characters, model.max_characters)
+    if is_free(state.subscription.tier) and characters > free_user_limit(model):
+        raise free_user_character_limit_exceeded(characters, free_user_limit(model))
+    rules = pronunciation_rules(state, body.pronunciation_dictionary_locators)
+    spoken = [speak(line.text, rules, model.model_id) for line in body.inputs]
+    note_pronunciation(spoken)
+    settings = dict(body.settings or {})
+    turns = tuple(
+        Turn(
+            voice_id=line.voice_id,
+            duration_s=max(MIN_CLIP_S, len(said.said) / state.config.chars_per_second),
+            fingerprint=fingerprint(
+                "dialogue", model.model_id, index, said.said, settings, body.seed, body.language_code
+            ),
+        )
+        for index, (line, said) in enumerate(zip(body.inputs, spoken, strict=True))
+    )
+    spec = RenderSpec.dialogue(output_format=query.output_format, turns=turns)
+    speakers = [(line.voice_id, said) for line, said in zip(body.inputs, spoken, strict=True)]
+
+    def pieces(clip: Clip) -> tuple[list[bytes], str]:
+        timings = spoken_timings(speakers, clip.turn_durations, dialogue=True) if timestamps else None
+        return speech_pieces(clip, timings, stream=stream, chunk_bytes=state.config.chunk_bytes)
+
+    job = Generation(
+        voice=None,
+        model=model,
+        spec=spec,
+        query=query,
+        cost=model.text_credits(characters),
+        source="TTS",
+        text=None,
+        settings=settings,
+        dialogue=tuple(
+            {"text": line.text, "voice_id": line.voice_id, "voice_name": voices[line.voice_id].name}
+            for line in body.inputs
+        ),
+    )
+    return await generate(request, state, job, stream=stream, pieces=pieces)
