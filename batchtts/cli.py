@@ -324,6 +324,11 @@ _only = click.option(
     metavar="NAME",
     help="Only these jobs (repeatable); with --force, re-render them.",
 )
+_strict = click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 2) a phoneme rule the job's model would drop, instead of warning.",
+)
 
 
 def _report_name(report: RunReport, report_path: Path | None) -> str:
@@ -345,10 +350,12 @@ def _report_name(report: RunReport, report_path: Path | None) -> str:
     "--report",
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    metavar="PATH",
     help="Where to write the JSON report instead of OUT/report.json; - for stdout.",
 )
 @_force
 @_only
+@_strict
 @click.option(
     "--max-characters",
     type=click.IntRange(0),
@@ -370,6 +377,7 @@ def _report_name(report: RunReport, report_path: Path | None) -> str:
 @click.option(
     "--metrics-file",
     type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    metavar="PATH",
     envvar="BATCHTTS_METRICS_FILE",
     show_envvar=True,
     help="Write the run's numbers to PATH as a Prometheus textfile (node_exporter).",
@@ -387,6 +395,7 @@ def run_command(
     allow_partial: bool,
     prune: bool,
     dry_run: bool,
+    strict: bool,
     notify_url: str | None,
     metrics_file: Path | None,
 ) -> None:
@@ -402,6 +411,7 @@ def run_command(
         max_characters=max_characters,
         allow_partial=allow_partial,
         prune=prune,
+        strict=strict,
         notify_url=check_notify_url(notify_url) if notify_url else None,
         metrics_file=metrics_file,
     )
@@ -431,6 +441,7 @@ def run_command(
 @_base_url
 @_force
 @_only
+@_strict
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def plan_command(
     manifest: Path,
@@ -439,13 +450,16 @@ def plan_command(
     base_url: str | None,
     force: bool,
     only: tuple[str, ...],
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Print what a run of MANIFEST would send and cost, without billing or writing anything.
 
     Exits 3 when the account has fewer credits left than the plan needs, as `run` would refuse it.
     """
-    config = _config(offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only)
+    config = _config(
+        offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only, strict=strict
+    )
     _show_plan(_run_async(lambda: preview(manifest, config)), as_json=as_json, refuse_over_quota=True)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_STS_MODEL",
     "DEFAULT_TTS_MODEL",
+    "DIALOGUE_MODEL",
     "FORMAT_TIERS",
     "KNOWN_MODELS",
     "STS_CREDITS_PER_MINUTE",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_TTS_MODEL = "eleven_multilingual_v2"
+DIALOGUE_MODEL = "eleven_v3"  # the one model text to dialogue takes (docs capabilities/text-to-dialogue)
 DEFAULT_STS_MODEL = "eleven_english_sts_v2"
 
 # Speech-to-speech is billed by the input's duration, at a rate no published source states (the

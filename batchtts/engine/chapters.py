@@ -4,6 +4,8 @@ Chunks are requested one after another so each can name the ``request-id`` of up
 preceding chunks (``previous_request_ids``) for continuous prosody. Ids older than the API's two
 hours (an earlier run's ids count from when the API accepted them, kept in the ledger), ids from
 another server, and models without request stitching (eleven_v3) fall back to ``previous_text``.
+In a speaker-tagged chapter ids stitch only within one voice's run (a change of voice starts
+afresh, stitched by text); a dialogue's requests are joined the same way, with no stitching.
 Every chunk is a :class:`~batchtts.engine.plan.Unit` with its own ledger row and file under
 ``<out>/.batchtts/chunks/``, triaged like any clip: a crash mid-chapter resumes at the first
 missing chunk, a lost chunk comes back from history, and an edit re-renders only the chunks
@@ -109,8 +111,12 @@ async def render_chapter(work: Work, runner: UnitRunner, lane: Pass) -> ChapterR
     paths: list[Path] = []
     alignments: list[list[CharTiming] | None] = []
     previous: list[tuple[str | None, float]] = []
+    voice = work.units[0][0].voice_id if work.units else None
     requested = recovered = 0
     for unit, decision in work.units:
+        if unit.voice_id != voice:
+            # Another speaker: request ids stitch only within one voice; text context spans the change.
+            previous, voice = [], unit.voice_id
         if decision is Decision.SKIP:
             paths.append(unit.output)
             alignments.append(_load_alignment(unit) if task.job.timestamps else None)
@@ -126,7 +132,9 @@ async def render_chapter(work: Work, runner: UnitRunner, lane: Pass) -> ChapterR
             recovered += 1
             previous.append(runner.earlier_request(unit))  # fresh or not, by when it was accepted
         else:
-            rendered = await runner.render(task, unit, lane, _body(task, unit, previous))
+            # A dialogue request has no stitching: its body is its own (engine.dialogue).
+            body = None if unit.is_dialogue else _body(task, unit, previous)
+            rendered = await runner.render(task, unit, lane, body)
             requested += 1
             previous.append((rendered.accepted.request_id, time.time()))
         if rendered.alignment is not None:

@@ -33,6 +33,7 @@ class RunConfig:
     max_characters: int | None = None  # never schedule work that would bill past this many credits
     allow_partial: bool = False  # start even when the plan needs more credits than are left
     prune: bool = False  # delete outputs of jobs no longer in the manifest
+    strict: bool = False  # a phoneme rule the job's model drops is an error (exit 2), not a warning
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # After a stop request (Ctrl-C), how long requests already sent may take to reach their
     # response headers, so the ledger records what the API billed, before the rest is cancelled.

@@ -64,7 +64,7 @@ class Journal:
             "key": unit.key,
             "name": unit.name,
             "kind": "chunk" if unit.is_chunk else str(task.job.kind),
-            "voice_id": task.voice_id,
+            "voice_id": unit.voice_id or task.voice_id,
             "voice_name": task.voice_name,
             "model_id": task.model.model_id,
             "output_format": task.fmt.name,

@@ -20,13 +20,15 @@ from typing import Any
 
 from batchtts.api.formats import OutputFormat, parse_output_format
 from batchtts.api.models import KNOWN_MODELS, ModelInfo, canonical_tier, format_gate
-from batchtts.api.voices import VoiceIndex
+from batchtts.api.voices import Voice, VoiceIndex
 from batchtts.audio.info import format_duration
+from batchtts.engine.dialogue import DIALOGUE_CHARS, pack_dialogue
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec
 from batchtts.outputs.mastering import settings_key
 from batchtts.store.files import sha256_file
 from batchtts.text.chunking import context_after, context_before, split_text
+from batchtts.text.speakers import speaker_pieces
 
 __all__ = [
     "DEFAULT_CHUNK_CHARS",
@@ -73,11 +75,18 @@ class Unit:
     credits: int  # what the request is expected to bill: its characters, or its input audio's length
     audio_seconds: float = 0.0  # speech-to-speech: the input's duration the estimate assumes
     place: ChunkPlace | None = None  # a chunk: where it sits in its chapter
+    voice_id: str | None = None  # a speaker's chunk: its voice (None: the task's)
+    inputs: tuple[tuple[str, str], ...] = ()  # a dialogue request: (voice_id, text) per turn
 
     @property
     def is_chunk(self) -> bool:
         """True for a chapter's chunk (joined into the chapter's file), False for a whole clip."""
         return self.place is not None
+
+    @property
+    def is_dialogue(self) -> bool:
+        """True for a text-to-dialogue request (its ``inputs``), False for text or speech to speech."""
+        return bool(self.inputs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +102,9 @@ class RenderTask:
     characters: int  # characters of text sent (0 for speech-to-speech)
     key: str  # hash of everything that determines the audio: equal keys, equal audio
     units: tuple[Unit, ...]  # the requests: the clip itself, or a chapter's chunks in order
+    # The job's pronunciation dictionary as (id, version id), once the run has made it ready
+    # (engine.lexicons); sent with each request whose text holds a word of the job's rules.
+    locators: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_chapter(self) -> bool:
@@ -220,16 +232,35 @@ def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None,
         "timestamps": job.timestamps,
         **context,
     }
+    # Only what a job sets: a job without these keeps the key it had before they existed.
+    if job.lexicon is not None and (rules := job.lexicon.used_by(job.text)):
+        # The rules whose word the text holds, in order (the first match wins), never the dictionary's
+        # version: a rule no unit's text uses changes no key.
+        fields["pronunciation"] = [rule.identity() for rule in rules]
+    if job.text_normalization is not None:
+        fields["text_normalization"] = job.text_normalization
+    if job.remove_background_noise is not None:
+        fields["remove_background_noise"] = job.remove_background_noise
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _bind(
-    job: JobSpec, voices: VoiceIndex, models: Mapping[str, ModelInfo], out_dir: Path, tier: str | None
+    job: JobSpec,
+    voices: VoiceIndex,
+    models: Mapping[str, ModelInfo],
+    out_dir: Path,
+    tier: str | None,
+    resolved: dict[str, Voice | str] | None = None,
 ) -> RenderTask | list[ManifestIssue]:
     issues: list[ManifestIssue] = []
     loc = job.location
     voice_id, voice_name = job.voice_id, job.voice
+    turn_voices = _turn_voices(job, voices, {} if resolved is None else resolved, issues)
+    if job.voice is None and job.voice_id is None and job.turns and job.turns[0].voice in turn_voices:
+        # Every turn names its voice: the job is filed under the first one's.
+        voice_id = turn_voices[job.turns[0].voice]
+        voice_name = job.turns[0].voice
     if job.voice is not None:
         try:
             voice = voices.resolve(job.voice)
@@ -255,7 +286,9 @@ def _bind(
         issues.extend(_text_issues(job, model, models, free=_is_free(tier)))
     else:
         issues.extend(_audio_issues(job, model, models))
-    chapter = job.kind is JobKind.TTS and (job.text_file is not None or job.chunk_chars is not None)
+    chapter = job.kind is JobKind.TTS and (
+        job.text_file is not None or job.chunk_chars is not None or job.dialogue or bool(job.turns)
+    )
     try:
         fmt = parse_output_format(job.output_format)
     except ValueError as exc:
@@ -277,7 +310,12 @@ def _bind(
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
     output = out_dir / f"{job.name}.{fmt.extension}"
     folder = out_dir / ".batchtts" / "chunks"
-    chunks = _chunks(job, voice_id, model, folder, fmt, free=_is_free(tier)) if chapter else ()
+    if job.dialogue:
+        chunks = _dialogue_units(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
+    elif job.turns:
+        chunks = _speaker_chunks(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
+    else:
+        chunks = _chunks(job, voice_id, model, folder, fmt, free=_is_free(tier)) if chapter else ()
     key = content_key(
         job,
         voice_id,
@@ -311,7 +349,7 @@ def _text_issues(
     issues: list[ManifestIssue] = []
     loc = job.location
     text = job.text or ""
-    chapter = job.text_file is not None or job.chunk_chars is not None
+    chapter = job.text_file is not None or job.chunk_chars is not None or job.dialogue or bool(job.turns)
     field = "text_file" if job.text_file else "text"
     free_limit = model.max_characters_free if free else None
     if not chapter and len(text) > model.max_characters:
@@ -413,6 +451,126 @@ def _chunks(
     return tuple(chunks)
 
 
+def _turn_voices(
+    job: JobSpec, voices: VoiceIndex, resolved: dict[str, Voice | str], issues: list[ManifestIssue]
+) -> dict[str | None, str]:
+    """The voice id of each voice name the job's turns use (None: the job's own); issues for the rest."""
+    ids: dict[str | None, str] = {}
+    for turn in job.turns:
+        if turn.voice is None or turn.voice in ids:
+            continue
+        if turn.voice not in resolved:
+            try:
+                resolved[turn.voice] = voices.resolve(turn.voice)
+            except LookupError as exc:
+                resolved[turn.voice] = str(exc)
+        found = resolved[turn.voice]
+        if isinstance(found, str):
+            if turn.speaker is not None:
+                msg = f"speaker {turn.speaker!r}: {found}"
+                issues.append(job.location.issue(msg, field="speakers", job=job.name))
+            else:
+                where = job.location
+                issues.append(
+                    ManifestIssue(
+                        file=where.file,
+                        line=turn.line,
+                        field=f"{turn.field}.voice",
+                        job=job.name,
+                        message=found,
+                    )
+                )
+            ids[turn.voice] = ""
+            continue
+        ids[turn.voice] = found.voice_id
+    return {name: voice_id for name, voice_id in ids.items() if voice_id}
+
+
+def _chunk_limit(job: JobSpec, model: ModelInfo, *, free: bool, cap: int = DEFAULT_CHUNK_CHARS) -> int:
+    limit = min(job.chunk_chars or cap, cap if job.dialogue else model.max_characters, model.max_characters)
+    if free and model.max_characters_free is not None:
+        limit = min(limit, model.max_characters_free)
+    return limit
+
+
+def _speaker_chunks(
+    job: JobSpec,
+    voice_id: str,
+    turn_voices: Mapping[str | None, str],
+    model: ModelInfo,
+    folder: Path,
+    fmt: OutputFormat,
+    *,
+    free: bool,
+) -> tuple[Unit, ...]:
+    """A speaker-tagged chapter: each run of one speaker split as a chapter is, in its speaker's voice.
+
+    A chunk's key holds its voice and its own text, as any chunk's does.
+    """
+    chunks: list[Unit] = []
+    for i, piece in enumerate(speaker_pieces(job.turns, _chunk_limit(job, model, free=free))):
+        voice = turn_voices.get(piece.voice, voice_id)
+        key = content_key(replace(job, text=piece.text), voice, chunk=True)
+        place = ChunkPlace(
+            index=i,
+            previous_text=piece.previous_text,
+            next_text=piece.next_text,
+            paragraph_end=piece.paragraph_end,
+        )
+        chunks.append(
+            Unit(
+                key=key,
+                name=f"{job.name}#{i:04d}",
+                text=piece.text,
+                output=folder / f"{key[:32]}.{fmt.extension}",
+                characters=len(piece.text),
+                credits=model.text_credits(len(piece.text)),
+                place=place,
+                voice_id=voice,
+            )
+        )
+    return tuple(chunks)
+
+
+def _dialogue_units(
+    job: JobSpec,
+    voice_id: str,
+    turn_voices: Mapping[str | None, str],
+    model: ModelInfo,
+    folder: Path,
+    fmt: OutputFormat,
+    *,
+    free: bool,
+) -> tuple[Unit, ...]:
+    """A dialogue's requests (:func:`~batchtts.engine.dialogue.pack_dialogue`), each a unit joined in order.
+
+    A request's key holds every turn's voice and text; the API's timing between turns is kept as is
+    (no paragraph silence is added between requests).
+    """
+    lines = [(turn_voices.get(turn.voice, voice_id), turn.text) for turn in job.turns]
+    limit = _chunk_limit(job, model, free=free, cap=DIALOGUE_CHARS)
+    units: list[Unit] = []
+    for i, request in enumerate(pack_dialogue(lines, limit)):
+        text = "\n".join(line_text for _, line_text in request)
+        characters = sum(len(line_text) for _, line_text in request)
+        key = content_key(
+            replace(job, text=text), request[0][0], chunk=True, dialogue=[list(line) for line in request]
+        )
+        units.append(
+            Unit(
+                key=key,
+                name=f"{job.name}#{i:04d}",
+                text=text,
+                output=folder / f"{key[:32]}.{fmt.extension}",
+                characters=characters,
+                credits=model.text_credits(characters),
+                place=ChunkPlace(index=i, previous_text="", next_text="", paragraph_end=False),
+                inputs=tuple(request),
+            )
+        )
+    return tuple(units)
+
+
 def build_plan(
     jobs: Iterable[JobSpec],
     *,
@@ -428,8 +586,9 @@ def build_plan(
     """
     tasks: list[RenderTask] = []
     issues: list[ManifestIssue] = []
+    resolved: dict[str, Voice | str] = {}  # each speaker's voice name resolved once per run
     for job in jobs:
-        bound = _bind(job, voices, models, out_dir, tier)
+        bound = _bind(job, voices, models, out_dir, tier, resolved)
         if isinstance(bound, list):
             issues.extend(bound)
         else:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from batchtts.api.client import ApiClient
+from batchtts.engine.dialogue import dialogue_body
 from batchtts.engine.limiter import Pass
 from batchtts.engine.plan import RenderTask, Unit
 from batchtts.engine.recover import recover_from_history
@@ -78,6 +79,13 @@ def tts_body(task: RenderTask, unit: Unit) -> dict[str, Any]:
         body["seed"] = job.seed
     if job.language_code is not None:
         body["language_code"] = job.language_code
+    if job.text_normalization is not None:
+        body["apply_text_normalization"] = job.text_normalization
+    if task.locators and job.lexicon is not None and job.lexicon.used_by(unit.text):
+        body["pronunciation_dictionary_locators"] = [
+            {"pronunciation_dictionary_id": dictionary_id, "version_id": version_id}
+            for dictionary_id, version_id in task.locators
+        ]
     return body
 
 
@@ -89,6 +97,8 @@ def sts_fields(task: RenderTask) -> dict[str, str]:
         fields["voice_settings"] = json.dumps(settings)
     if job.seed is not None:
         fields["seed"] = str(job.seed)
+    if job.remove_background_noise is not None:
+        fields["remove_background_noise"] = "true" if job.remove_background_noise else "false"
     return fields
 
 
@@ -121,9 +131,16 @@ async def render_unit(
                     assert task.job.audio_file is not None
                     fields, fmt = sts_fields(task), task.fmt.name
                     request = client.sts_stream(task.voice_id, task.job.audio_file, fields, output_format=fmt)
+                elif unit.is_dialogue:
+                    request = client.dialogue_stream(
+                        [{"text": text, "voice_id": voice_id} for voice_id, text in unit.inputs],
+                        dialogue_body(task),
+                        output_format=task.fmt.name,
+                        timestamps=timestamps,
+                    )
                 else:
                     request = client.tts_stream(
-                        task.voice_id,
+                        unit.voice_id or task.voice_id,
                         body or tts_body(task, unit),
                         output_format=task.fmt.name,  # the client sends wav_* as its pcm_*
                         timestamps=timestamps,

@@ -25,6 +25,7 @@ from batchtts.engine.control import StopRequest
 from batchtts.engine.dispatch import Dispatcher
 from batchtts.engine.execute import Executor
 from batchtts.engine.journal import Journal
+from batchtts.engine.lexicons import phoneme_warnings, ready_dictionaries
 from batchtts.engine.limiter import AdaptiveLimiter
 from batchtts.engine.plan import Plan, build_plan
 from batchtts.engine.progress import ProgressSink
@@ -139,6 +140,17 @@ def _plan(manifest: Manifest, session: Session, out_dir: Path) -> Plan:
     )
 
 
+def _phoneme_notes(plan: Plan, config: RunConfig) -> list[str]:
+    """Phoneme rules the job's model drops: an error with ``strict``, else warnings (logged, noted)."""
+    issues = phoneme_warnings(plan)
+    if issues and config.strict:
+        raise ManifestError(issues)
+    notes = [str(issue) for issue in issues]
+    for note in notes:
+        log.warning("%s", note)
+    return notes
+
+
 def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, session: Session) -> PlanSummary:
     _check_only(plan, config.only)
     return summarise(plan, ledger, force=config.force, only=config.only, remaining=session.remaining_credits)
@@ -153,6 +165,7 @@ async def preview(
         manifest = load_manifest(Path(manifest))
     async with open_session(config, jobs=manifest.jobs) as session:
         plan = _plan(manifest, session, config.out_dir)
+        _phoneme_notes(plan, config)
         # Read-only, and nothing made when there is no ledger yet: a plan writes nothing at all.
         with Ledger.for_reading(config.out_dir) as ledger:
             return _summarise(plan, ledger, config, session)
@@ -338,6 +351,7 @@ async def _run_locked(
         report.base_url = "offline emulator" if config.offline else session.base_url
         report.notes.extend(session.notes)  # what the key could not read; legacy voice names
         plan = _plan(manifest, session, out_dir)
+        report.notes.extend(_phoneme_notes(plan, config))
         summary = _summarise(plan, ledger, config, session)
         _check_budget(summary, config)
         if on_plan is not None:
@@ -351,6 +365,10 @@ async def _run_locked(
         if held_back:
             report.count(Outcome.NOT_STARTED, held_back)
             report.stop(StopReason.BUDGET, f"--max-characters {config.max_characters} reached")
+        # The pronunciation dictionaries the work needs, ready before any request is billed.
+        admitted, _ = await ready_dictionaries(
+            session.client, ledger, admitted, prefix=f"batchtts {out_dir.name}", policy=config.retry
+        )
         dispatcher = Dispatcher(_limiters(summary.work, session, config))
         journal.on_stop(lambda _reason, detail: dispatcher.halt(detail))
         # Request ids stitch chapters only on the server that issued them (the emulator's die with it).

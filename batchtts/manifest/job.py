@@ -5,8 +5,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchtts.exceptions import ManifestIssue
+from batchtts.text.speakers import Turn
+
+if TYPE_CHECKING:  # the lexicon's module checks its values with manifest.values, which imports this one
+    from batchtts.manifest.pronunciation import Lexicon
 
 __all__ = ["JobKind", "JobSpec", "Location", "Mastering", "VoiceSettings"]
 
@@ -75,6 +80,11 @@ class JobSpec:
     text_file: Path | None = None  # TTS: where the text came from (marks a chapter job)
     audio_file: Path | None = None  # STS: the input audio
     audio_seconds: float | None = None  # STS: the input's duration (None: its container cannot be timed)
+    # Several voices: who says what, in order (speaker-tagged text, or a dialogue list); empty for
+    # one voice. ``text`` is then what they say, joined by blank lines (tags and escapes removed).
+    turns: tuple[Turn, ...] = ()
+    speakers: tuple[tuple[str, str], ...] = ()  # speaker name → voice name, as the manifest maps them
+    dialogue: bool = False  # rendered through text to dialogue (eleven_v3), not text to speech
     model_id: str
     output_format: str = "mp3_44100_128"
     voice_settings: VoiceSettings | None = None
@@ -86,4 +96,7 @@ class JobSpec:
     mastering: Mastering = Mastering.NONE  # applied to a chapter's joined file, whole
     timestamps: bool = False
     captions: str | None = None  # "srt" or "vtt", needs timestamps
+    lexicon: Lexicon | None = None  # TTS: the pronunciation rules, in the order they apply
+    text_normalization: str | None = None  # TTS: "auto", "on" or "off" (None: the API's default)
+    remove_background_noise: bool | None = None  # STS: None leaves it to the API (off)
     extra: tuple[tuple[str, str], ...] = field(default=())  # free-form tags (album, author, track)

@@ -12,15 +12,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, KNOWN_MODELS
+from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, DIALOGUE_MODEL, KNOWN_MODELS
 from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
 from batchtts.manifest.job import JobKind, JobSpec, Location, Mastering, VoiceSettings
 from batchtts.manifest.names import ConflictKind, find_name_conflicts
+from batchtts.manifest.pronunciation import (
+    DEFAULTS_OWNER,
+    Lexicon,
+    Problem,
+    RawLexicon,
+    check_lexicon,
+    raw_lexicon,
+)
+from batchtts.manifest.speakers import Voices, dialogue_given, read_voices, speakers_given
 from batchtts.manifest.values import (
     CHAPTER_ONLY_FIELDS,
     DEFAULT_OUTPUT_FORMAT,
     SOURCE_FIELDS,
+    STS_ONLY_FIELDS,
     TAG_FIELDS,
     TTS_ONLY_FIELDS,
     InvalidValue,
@@ -150,6 +160,9 @@ class JobBuilder:
         # Every usable name, even of a job with other issues, so name clashes are reported too.
         self._names: list[str] = []
         self._name_places: list[tuple[int | None, int | None]] = []  # (line, row) of each name
+        self._default_lexicon = self._lexicon_of(
+            raw_lexicon(defaults.values, defaults.lines), owner=DEFAULTS_OWNER, row=None, job=None
+        )
 
     def _issue(self, raw: RawJob, key: str | None, name: str | None, message: str) -> None:
         line = raw.lines.get(key, raw.line) if key is not None else raw.line
@@ -180,11 +193,11 @@ class JobBuilder:
 
         if _given(raw, "voice") and _given(raw, "voice_id"):
             self._issue(raw, "voice_id", name, "give either voice or voice_id, not both")
-        elif not _given(raw, "voice") and not _given(raw, "voice_id"):
+        elif not _given(raw, "voice") and not _given(raw, "voice_id") and not self._many_voices(raw):
             self._issue(raw, "voice", name, "job has no voice; give voice (a name) or voice_id")
 
         sources = [key for key in SOURCE_FIELDS if _given(raw, key)]
-        if not sources:
+        if not sources and not dialogue_given(raw.values):
             self._issue(
                 raw, "text", name, "job has nothing to say; give one of text, text_file or audio_file"
             )
@@ -201,10 +214,16 @@ class JobBuilder:
             # Defaults only text-to-speech uses (a language, timestamps) pass speech-to-speech jobs by.
             merged = {key: value for key, value in merged.items() if key not in TTS_ONLY_FIELDS}
         merged = self._chapter_settings(raw, name, kind, values, merged)
+        dialogue = values.get("dialogue") is True
+        if dialogue:
+            merged = self._dialogue_settings(raw, name, kind, merged)
+        merged = self._endpoint_fields(raw, name, kind, values, merged)
+        lexicon = self._lexicon(raw, name, kind, values)
         model_id = self._check_model(raw, name, kind, merged)
         if merged.get("captions") is not None and not merged.get("timestamps"):
             self._issue(raw, "captions", name, "captions need timestamps: true")
         text, text_file, audio_file, audio_seconds = self._read_inputs(raw, name, values)
+        voices = self._voices(raw, name, values, merged, text)
 
         if len(self._issues) > before or not isinstance(name_value, str):
             return
@@ -215,10 +234,13 @@ class JobBuilder:
                 location=self._location(raw),
                 voice=_str(values, "voice"),
                 voice_id=_str(values, "voice_id"),
-                text=text,
+                text=voices.text,
                 text_file=text_file,
                 audio_file=audio_file,
                 audio_seconds=audio_seconds,
+                turns=voices.turns,
+                speakers=voices.speakers,
+                dialogue=voices.dialogue,
                 model_id=model_id,
                 output_format=_str(merged, "output_format") or DEFAULT_OUTPUT_FORMAT,
                 voice_settings=_voice_settings(merged),
@@ -230,7 +252,129 @@ class JobBuilder:
                 mastering=Mastering(_str(merged, "mastering") or Mastering.NONE),
                 timestamps=bool(_bool(merged, "timestamps")),
                 captions=_str(merged, "captions"),
+                lexicon=lexicon,
+                text_normalization=_str(merged, "text_normalization"),
+                remove_background_noise=_bool(merged, "remove_background_noise"),
                 extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
+            )
+        )
+
+    def _many_voices(self, raw: RawJob) -> bool:
+        """Whether the job's voices may all come from speakers or a dialogue list (checked later)."""
+        return _given(raw, "dialogue") or speakers_given({**self._defaults.values, **raw.values})
+
+    def _dialogue_settings(
+        self, raw: RawJob, name: str | None, kind: JobKind, merged: dict[str, Value]
+    ) -> dict[str, Value]:
+        """A dialogue job's model: eleven_v3, the one text to dialogue takes, unless another is named."""
+        if kind is JobKind.STS:
+            msg = "dialogue is text to dialogue; an audio_file job is speech-to-speech: remove one of them"
+            self._issue(raw, "dialogue", name, msg)
+            return merged
+        model_id = _str(merged, "model_id")
+        if model_id is None:
+            return {**merged, "model_id": DIALOGUE_MODEL}
+        if model_id != DIALOGUE_MODEL:
+            inherited = " (from defaults)" if "model_id" not in raw.values else ""
+            msg = (
+                f"model_id {model_id!r}{inherited} cannot render dialogue: text to dialogue takes only"
+                f" {DIALOGUE_MODEL!r}; set model_id: {DIALOGUE_MODEL} on this job or leave it out"
+            )
+            self._issue(raw, "model_id", name, msg)
+        return merged
+
+    def _voices(
+        self,
+        raw: RawJob,
+        name: str | None,
+        values: Mapping[str, Value],
+        merged: Mapping[str, Value],
+        text: str | None,
+    ) -> Voices:
+        """The job's turns from its speakers or dialogue; a tag's problem is located in its text file."""
+        given = _str(values, "text_file")
+        shown = None if given is None else (Path(self._file).parent / given).as_posix()
+        voices = read_voices(
+            values,
+            merged,
+            {**self._defaults.lines, **raw.lines},
+            text=text,
+            text_file=shown,
+            has_voice=_given(raw, "voice") or _given(raw, "voice_id"),
+        )
+        for problem in voices.problems:
+            if problem.file is None:
+                self._issue(raw, problem.field, name, problem.message)
+            else:
+                self._issues.append(
+                    ManifestIssue(
+                        file=problem.file,
+                        line=problem.line,
+                        field=problem.field,
+                        job=name,
+                        message=problem.message,
+                    )
+                )
+        return voices
+
+    def _endpoint_fields(
+        self,
+        raw: RawJob,
+        name: str | None,
+        kind: JobKind,
+        values: Mapping[str, Value],
+        merged: dict[str, Value],
+    ) -> dict[str, Value]:
+        """Text normalisation and pronunciation are text-to-speech's; removing background noise is
+        speech-to-speech's. Set on a job of the other kind, an issue; from defaults, passed by."""
+        if kind is JobKind.STS:
+            for key in ("text_normalization", "pronunciation"):
+                if key in values or key in raw.lines:
+                    msg = (
+                        f"{key} is for text-to-speech: speech-to-speech (audio_file) says what the audio"
+                        f" says, with no text to normalise or pronounce; remove {key}"
+                    )
+                    self._issue(raw, key, name, msg)
+            return merged
+        if "remove_background_noise" in values:
+            msg = (
+                "remove_background_noise is for speech-to-speech (audio_file), which cleans its input"
+                " audio; a text-to-speech job has none: remove it"
+            )
+            self._issue(raw, "remove_background_noise", name, msg)
+        return {key: value for key, value in merged.items() if key not in STS_ONLY_FIELDS}
+
+    def _lexicon(
+        self, raw: RawJob, name: str | None, kind: JobKind, values: Mapping[str, Value]
+    ) -> Lexicon | None:
+        """The job's pronunciation rules: its own list (checked here), else the defaults'."""
+        if kind is not JobKind.TTS:
+            return None
+        own = raw_lexicon(values, raw.lines)
+        if own is None:
+            return self._default_lexicon
+        owner = _str(values, "name") or ""
+        return self._lexicon_of(own, owner=owner, row=raw.row, job=name)
+
+    def _lexicon_of(
+        self, raw: RawLexicon | None, *, owner: str, row: int | None, job: str | None
+    ) -> Lexicon | None:
+        if raw is None:
+            return None
+        rules, problems = check_lexicon(raw, base_dir=self._base_dir, label=self._label("pronunciation"))
+        for problem in problems:
+            self._lexicon_issue(problem, row=row, job=job)
+        return Lexicon(owner=owner, rules=rules) if rules and not problems else None
+
+    def _lexicon_issue(self, problem: Problem, *, row: int | None, job: str | None) -> None:
+        self._issues.append(
+            ManifestIssue(
+                file=self._file,
+                line=problem.line,
+                row=row,
+                field=problem.field,
+                job=job,
+                message=problem.message,
             )
         )
 
@@ -264,7 +408,9 @@ class JobBuilder:
         changing it costs no request. A clip's file is the audio as billed: mastered in place,
         another mode would need it bought again. ``chunk_chars`` makes a clip a one-chunk chapter.
         """
-        if kind is JobKind.TTS and (_given(raw, "text_file") or "chunk_chars" in merged):
+        if kind is JobKind.TTS and (
+            _given(raw, "text_file") or "chunk_chars" in merged or _given(raw, "dialogue")
+        ):
             return merged
         if values.get("mastering", Mastering.NONE) != Mastering.NONE:
             what = "a speech-to-speech job (audio_file)" if kind is JobKind.STS else "a clip"

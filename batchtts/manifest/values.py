@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from batchtts.api.formats import ALL_FORMATS
 from batchtts.manifest.job import Mastering
 from batchtts.manifest.names import validate_name
+from batchtts.text.speakers import SPEAKER_NAME
 
 __all__ = [
     "CHAPTER_ONLY_FIELDS",
@@ -23,6 +24,7 @@ __all__ = [
     "JOB_FIELDS",
     "NOT_IN_DEFAULTS",
     "SOURCE_FIELDS",
+    "STS_ONLY_FIELDS",
     "TAG_FIELDS",
     "TTS_ONLY_FIELDS",
     "VOICE_SETTINGS_FIELDS",
@@ -46,6 +48,8 @@ JOB_FIELDS: tuple[str, ...] = (
     "text",
     "text_file",
     "audio_file",
+    "speakers",
+    "dialogue",
     "model_id",
     "output_format",
     "voice_settings",
@@ -57,6 +61,9 @@ JOB_FIELDS: tuple[str, ...] = (
     "mastering",
     "timestamps",
     "captions",
+    "text_normalization",
+    "pronunciation",
+    "remove_background_noise",
     "album",
     "author",
     "track",
@@ -73,8 +80,16 @@ SOURCE_FIELDS: tuple[str, ...] = ("text", "text_file", "audio_file")
 CHAPTER_ONLY_FIELDS: tuple[str, ...] = ("mastering",)
 TAG_FIELDS: tuple[str, ...] = ("album", "author", "track")
 # What only text-to-speech has: the speech-to-speech endpoint takes no language and returns no timings.
-TTS_ONLY_FIELDS: tuple[str, ...] = ("language_code", "timestamps", "captions")
-NOT_IN_DEFAULTS = frozenset({"name", "voice", "voice_id", *SOURCE_FIELDS})
+TTS_ONLY_FIELDS: tuple[str, ...] = (
+    "language_code",
+    "timestamps",
+    "captions",
+    "text_normalization",
+    "pronunciation",
+)
+# What only speech-to-speech has: a multipart field of its endpoint.
+STS_ONLY_FIELDS: tuple[str, ...] = ("remove_background_noise",)
+NOT_IN_DEFAULTS = frozenset({"name", "voice", "voice_id", "dialogue", *SOURCE_FIELDS})
 
 Value = str | int | float | bool
 
@@ -281,6 +296,57 @@ def _number(low: float, high: float) -> Callable[[str, str], float]:
     return parse
 
 
+def _speaker_name(name: str, label: str) -> str:
+    if not SPEAKER_NAME.fullmatch(name.strip()) or not name.strip():
+        msg = (
+            f"{label}: speaker name {show(name)} must be 1 to 60 characters on one line, without"
+            " brackets or backslashes"
+        )
+        raise InvalidValue(msg)
+    return name.strip()
+
+
+def _speaker_voice(name: str, text: str, label: str) -> str:
+    """One ``speakers`` entry (YAML: ``Name: voice``): the speaker's name checked, the voice returned."""
+    _speaker_name(name, label)
+    return _interned(text, label)
+
+
+def _speakers_cell(text: str, label: str) -> str:
+    """A CSV ``speakers`` cell, ``Name=voice; Name=voice``: checked, returned one entry per line."""
+    entries: dict[str, str] = {}
+    for part in re.split(r"[;\n]", text):
+        if not part.strip():
+            continue
+        name, sep, voice = part.partition("=")
+        if not sep or not voice.strip():
+            msg = f"{label} must list Name=voice entries separated by ';', got {show(part.strip())}"
+            raise InvalidValue(msg)
+        name = _speaker_name(name, label)
+        if name in entries:
+            msg = f"{label} gives speaker {name!r} twice"
+            raise InvalidValue(msg)
+        entries[name] = _string(voice, label)
+    if not entries:
+        msg = f"{label} is empty"
+        raise InvalidValue(msg)
+    return "\n".join(f"{name}={voice}" for name, voice in entries.items())
+
+
+def _text_normalization(text: str, label: str) -> str:
+    value = _stripped(text, label).lower()
+    if value not in {"auto", "on", "off"}:
+        msg = f"{label} must be 'auto', 'on' or 'off', got {show(text.strip())}"
+        raise InvalidValue(msg)
+    return sys.intern(value)
+
+
+def _lexicon_text(text: str, label: str) -> str:
+    # An inline rule's field, or a lexicon file's path: checked with the rest of the list
+    # (batchtts.manifest.pronunciation), which knows which it is.
+    return text
+
+
 _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "name": _name,
     "voice": _interned,
@@ -304,6 +370,11 @@ _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "mastering": _mastering,
     "timestamps": _boolean,
     "captions": _captions,
+    "text_normalization": _text_normalization,
+    "pronunciation": _path,
+    "remove_background_noise": _boolean,
+    "speakers": _speakers_cell,
+    "dialogue": _boolean,
     "album": _string,
     "author": _string,
     "track": _string,
@@ -315,4 +386,11 @@ def parse_value(key: str, text: str | None, label: str) -> Value:
     if text is None:
         msg = f"{label} has no value; give one or leave the field out"
         raise InvalidValue(msg)
+    if key.startswith("pronunciation["):
+        return _lexicon_text(text, label)
+    if key.startswith("speakers."):
+        return _speaker_voice(key.removeprefix("speakers."), text, label)
+    if key.startswith("dialogue["):
+        # A dialogue list's item, flattened as dialogue[<n>].voice / dialogue[<n>].text.
+        return speech_text(text, label) if key.endswith(".text") else _interned(text, label)
     return _PARSERS[key](text, label)

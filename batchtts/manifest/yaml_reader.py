@@ -37,6 +37,7 @@ __all__ = ["MAX_DEPTH", "read_yaml"]
 
 MAX_DEPTH = 20
 TOP_LEVEL_KEYS: tuple[str, ...] = ("defaults", "jobs", "book")
+_TURN_FIELDS: tuple[str, ...] = ("voice", "text")
 
 # libyaml parses far faster than the pure-Python parser; both yield the same events.
 _Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -355,6 +356,16 @@ class _Walker:
             elif name == "voice_settings":
                 lines[name] = line
                 self._voice_settings(values, lines, held, line)
+            elif name == "speakers" and isinstance(events.peek(), MappingStartEvent):
+                lines[name] = line
+                self._speakers(values, lines, held)
+            elif name == "dialogue" and not defaults and isinstance(events.peek(), SequenceStartEvent):
+                lines[name] = line
+                values[name] = "true"
+                self._dialogue(values, lines, held, line)
+            elif name == "pronunciation" and isinstance(events.peek(), SequenceStartEvent):
+                lines[name] = line
+                self._pronunciation(values, lines, held)
             elif name in allowed:
                 lines[name] = line
                 value = events.peek()
@@ -378,6 +389,132 @@ class _Walker:
         for line, field, message in held:
             self._issue(line, message, field=field, job=job)
         return raw
+
+    def _speakers(
+        self, values: dict[str, str | None], lines: dict[str, int], held: list[tuple[int, str, str]]
+    ) -> None:
+        """``speakers:`` as a mapping of speaker name → voice name, kept as ``speakers.<name>``."""
+        events = self._events
+        events.take()
+        while not events.at_end():
+            key = self._key()
+            if key is None:
+                continue
+            name, sub_line = key
+            full = f"speakers.{name[:60]}"
+            if full in lines:
+                events.skip_node()
+                held.append(
+                    (sub_line, full, f"speaker {show(name)} is given twice (first on line {lines[full]})")
+                )
+                continue
+            lines[full] = sub_line
+            value = events.peek()
+            if isinstance(value, ScalarEvent):
+                events.take()
+                values[full] = None if _is_null(value) else value.value
+            else:
+                events.skip_node()
+                held.append((sub_line, full, f"{full} must be a voice name, not {_kind(value)}"))
+
+    def _dialogue(
+        self,
+        values: dict[str, str | None],
+        lines: dict[str, int],
+        held: list[tuple[int, str, str]],
+        line: int,
+    ) -> None:
+        """``dialogue:`` as a list of ``{voice, text}`` turns, kept as ``dialogue[<n>].voice|text``."""
+        events = self._events
+        events.take()
+        count = 0
+        while not events.at_end():
+            count += 1
+            item = events.peek()
+            field = f"dialogue[{count}]"
+            if not isinstance(item, MappingStartEvent):
+                events.skip_node()
+                what = "empty" if isinstance(item, ScalarEvent) and _is_null(item) else _kind(item)
+                held.append((_line(item), field, f"{field} must be a mapping of voice and text, not {what}"))
+                continue
+            events.take()
+            lines[field] = _line(item)
+            while not events.at_end():
+                key = self._key()
+                if key is None:
+                    continue
+                name, sub_line = key
+                full = f"{field}.{name[:60]}"
+                if name not in _TURN_FIELDS:
+                    events.skip_node()
+                    close = suggest(name, _TURN_FIELDS)
+                    hint = f"did you mean {close[0]!r}?" if close else "expected voice and text"
+                    held.append((sub_line, full, f"unknown dialogue field {show(name)}; {hint}"))
+                elif full in lines:
+                    events.skip_node()
+                    held.append((sub_line, full, f"{full} is given twice (first on line {lines[full]})"))
+                else:
+                    lines[full] = sub_line
+                    value = events.peek()
+                    if isinstance(value, ScalarEvent):
+                        events.take()
+                        values[full] = None if _is_null(value) else value.value
+                    else:
+                        events.skip_node()
+                        held.append((sub_line, full, f"{full} must be a single value, not {_kind(value)}"))
+            for name in _TURN_FIELDS:
+                if f"{field}.{name}" not in lines:
+                    held.append(
+                        (lines[field], field, f"{field} has no {name}; each turn needs voice and text")
+                    )
+        if not count:
+            held.append((line, "dialogue", "dialogue is an empty list; list {voice, text} turns"))
+
+    def _pronunciation(
+        self, values: dict[str, str | None], lines: dict[str, int], held: list[tuple[int, str, str]]
+    ) -> None:
+        """``pronunciation:`` as a list of files and ``{word, alias|phoneme, alphabet}`` rules.
+
+        Kept flat, as ``pronunciation[<i>]`` (a file) and ``pronunciation[<i>].<field>`` (a rule's
+        fields, unknown ones too), and checked as a whole by :mod:`batchtts.manifest.pronunciation`.
+        """
+        events = self._events
+        events.take()
+        index = -1
+        while not events.at_end():
+            index += 1
+            item = events.peek()
+            entry = f"pronunciation[{index}]"
+            lines[entry] = _line(item)
+            if isinstance(item, ScalarEvent) and not _is_null(item):
+                events.take()
+                values[entry] = item.value
+                continue
+            if not isinstance(item, MappingStartEvent):
+                events.skip_node()
+                what = "empty" if isinstance(item, ScalarEvent) else _kind(item)
+                msg = f"{entry} must be a lexicon file or a rule such as {{word: …, alias: …}}, not {what}"
+                held.append((_line(item), entry, msg))
+                continue
+            events.take()
+            while not events.at_end():
+                key = self._key()
+                if key is None:
+                    continue
+                name, sub_line = key
+                full = f"{entry}.{name[:60]}"
+                if full in lines:
+                    events.skip_node()
+                    held.append((sub_line, full, f"{full} is given twice (first on line {lines[full]})"))
+                    continue
+                lines[full] = sub_line
+                value = events.peek()
+                if isinstance(value, ScalarEvent):
+                    events.take()
+                    values[full] = None if _is_null(value) else value.value
+                else:
+                    events.skip_node()
+                    held.append((sub_line, full, f"{full} must be a single value, not {_kind(value)}"))
 
     def _voice_settings(
         self,

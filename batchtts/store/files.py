@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiofiles
 import aiofiles.os
@@ -212,8 +213,43 @@ async def async_atomic_writer(
     than the rest of the clip's handling.
     """
     with _replacing(target, root) as tmp:
-        async with aiofiles.open(tmp, "wb") as fh:
+        # The open and the close run in a thread, which finishes them even when this task is
+        # cancelled meanwhile (a stopped run, perhaps more than once): wait for each to end and
+        # close what was opened, or the file object leaks and the temporary outlives _replacing.
+        opener = aiofiles.open(tmp, "wb")
+        entering = asyncio.ensure_future(opener.__aenter__())
+        try:
+            fh = await asyncio.shield(entering)
+        except asyncio.CancelledError:
+            # _finish returns (or raises CancelledError) only once its step is done.
+            with contextlib.suppress(asyncio.CancelledError):
+                await _finish(entering)
+            if not entering.cancelled() and entering.exception() is None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await _finish(asyncio.ensure_future(opener.__aexit__(None, None, None)))
+            raise
+        try:
             yield fh
+        finally:
+            await _finish(asyncio.ensure_future(opener.__aexit__(None, None, None)))
+
+
+async def _finish(step: asyncio.Future[Any]) -> None:
+    """Wait for ``step`` (a thread's open or close) to end even through repeated cancellation.
+
+    A stopped run may cancel a task more than once (its task group, then the run itself); an
+    abandoned close would leak the file object, and the loop may be closed before the thread's
+    result is collected. The step takes microseconds, so holding on to it costs nothing; the
+    cancellation is raised once it is done.
+    """
+    cancelled = False
+    while not step.done():
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def remove_temporaries(folder: Path) -> Iterator[Path]:

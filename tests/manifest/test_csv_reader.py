@@ -57,9 +57,10 @@ def test_rows_become_jobs(workdir: Path) -> None:
 def test_every_column_is_known() -> None:
     """The CSV columns are exactly the documented header names, in the documented order."""
     documented = (
-        "name,voice,voice_id,text,text_file,audio_file,model_id,output_format,stability,similarity_boost,"
+        "name,voice,voice_id,text,text_file,audio_file,speakers,dialogue,model_id,output_format,stability,"
+        "similarity_boost,"
         "style,use_speaker_boost,speed,seed,language_code,title,chunk_chars,silence_ms,mastering,timestamps,captions,"
-        "album,author,track"
+        "text_normalization,pronunciation,remove_background_noise,album,author,track"
     )
     assert ",".join(CSV_COLUMNS) == documented
 

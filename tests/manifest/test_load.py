@@ -438,7 +438,7 @@ def test_field_errors(workdir: Path, field_yaml: str, field: str, message: str) 
         ("name: j\nvoice: Brian\ntext: Hi.\nvoice_settings: {speed: 1, speed: 2}", 5, "voice_settings.speed", "j", "voice_settings.speed is given twice (first on line 5)"),
         ("name: j\nvoice: Brian\ntext: Hi.\nvocie: Brian", 5, "vocie", "j", "unknown field 'vocie'; did you mean 'voice'?"),
         ("name: j\nvoice: Brian\ntext: Hi.\nstability: 1", 5, "stability", "j", "unknown field 'stability'; voice settings go under voice_settings:"),
-        ("name: j\nvoice: Brian\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, mastering, timestamps, captions, album, author, track"),
+        ("name: j\nvoice: Brian\ntext: Hi.\nqqq: 1", 5, "qqq", "j", "unknown field 'qqq'; expected one of: name, voice, voice_id, text, text_file, audio_file, speakers, dialogue, model_id, output_format, voice_settings, seed, language_code, title, chunk_chars, silence_ms, mastering, timestamps, captions, text_normalization, pronunciation, remove_background_noise, album, author, track"),
         ("text: Hi.\nvoice: Brian\nname: late\nvocie: x", 5, "vocie", "late", "unknown field 'vocie'; did you mean 'voice'?"),
     ],
 )  # fmt: skip
