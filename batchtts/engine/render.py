@@ -79,14 +79,25 @@ def tts_body(task: RenderTask, unit: Unit) -> dict[str, Any]:
         body["seed"] = job.seed
     if job.language_code is not None:
         body["language_code"] = job.language_code
+    return body | text_options(task, unit.text)
+
+
+def text_options(task: RenderTask, text: str | None) -> dict[str, Any]:
+    """What text to speech and text to dialogue both take about the text: normalisation, lexicons.
+
+    The locators go only with a request whose text holds one of the rules' words: a rule that
+    cannot match changes nothing, and its unit's content key leaves it out too.
+    """
+    job = task.job
+    options: dict[str, Any] = {}
     if job.text_normalization is not None:
-        body["apply_text_normalization"] = job.text_normalization
-    if task.locators and job.lexicon is not None and job.lexicon.used_by(unit.text):
-        body["pronunciation_dictionary_locators"] = [
+        options["apply_text_normalization"] = job.text_normalization
+    if task.locators and job.lexicon is not None and job.lexicon.used_by(text):
+        options["pronunciation_dictionary_locators"] = [
             {"pronunciation_dictionary_id": dictionary_id, "version_id": version_id}
             for dictionary_id, version_id in task.locators
         ]
-    return body
+    return options
 
 
 def sts_fields(task: RenderTask) -> dict[str, str]:
@@ -134,7 +145,7 @@ async def render_unit(
                 elif unit.is_dialogue:
                     request = client.dialogue_stream(
                         [{"text": text, "voice_id": voice_id} for voice_id, text in unit.inputs],
-                        dialogue_body(task),
+                        {**dialogue_body(task), **text_options(task, unit.text)},
                         output_format=task.fmt.name,
                         timestamps=timestamps,
                     )

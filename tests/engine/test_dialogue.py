@@ -199,3 +199,23 @@ def test_a_model_other_than_eleven_v3_is_refused(tmp_path: Path) -> None:
     issue = one_issue(manifest)
     assert (issue.line, issue.field) == (2, "model_id")
     assert "takes only 'eleven_v3'" in issue.message
+
+
+async def test_a_dialogue_carries_the_lexicon_and_normalisation_its_text_needs(
+    tmp_path: Path, make_emulator: Callable[..., Emulator]
+) -> None:
+    """Pronunciation locators and apply_text_normalization reach text to dialogue, as they reach TTS."""
+    turns = [
+        {"voice": VOICES[0], "text": "Mister Nguyen arrives at noon."},
+        {"voice": VOICES[1], "text": "Tell Nguyen the car is ready."},
+    ]
+    manifest = dialogue_manifest(
+        tmp_path, turns, pronunciation=[{"word": "Nguyen", "alias": "Win"}], text_normalization="on"
+    )
+    async with make_emulator() as emu:
+        report = await run(manifest, config_for(emu, tmp_path / "out"))
+        (request,) = dialogue_requests(emu)
+    assert report.exit_code == 0, report.failures
+    assert request["apply_text_normalization"] == "on"
+    assert len(request["pronunciation_locators"]) == 1
+    assert request["pronunciation_rules_applied"] == ["Nguyen→Win"]
