@@ -32,13 +32,13 @@ from batchtts.audio.info import format_duration
 from batchtts.emulator.cli import emulator_command
 from batchtts.engine.config import RunConfig
 from batchtts.engine.control import StopRequest
-from batchtts.engine.plan import DEFAULT_CHUNK_CHARS
 from batchtts.engine.progress import BarProgress, LineProgress
 from batchtts.engine.report import RunReport, StopReason
 from batchtts.engine.run import preview, run
 from batchtts.engine.session import open_session
 from batchtts.engine.status import JobState, counts, job_statuses
 from batchtts.engine.triage import PlanSummary
+from batchtts.engine.units import DEFAULT_CHUNK_CHARS
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
 from batchtts.manifest.input_files import InputFileError, read_text_file
 from batchtts.manifest.load import load_manifest

@@ -25,31 +25,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from batchtts.emulator.alignment import spoken_timings
-from batchtts.emulator.catalog import free_user_limit
-from batchtts.emulator.errors import (
-    api_error,
-    free_user_character_limit_exceeded,
-    invalid_argument,
-    max_character_limit_exceeded,
-)
+from batchtts.emulator.alignment import Timings, spoken_timings
+from batchtts.emulator.errors import api_error, invalid_argument
 from batchtts.emulator.generation import (
     MIN_CLIP_S,
     Generation,
+    add_speech_routes,
     check_format,
+    check_text,
+    checked_request,
     generate,
     model_for,
     note_pronunciation,
     pronunciation_rules,
-    speech_pieces,
     voice_for,
 )
 from batchtts.emulator.keys import STATE_KEY, current_record
 from batchtts.emulator.pronunciation import speak
-from batchtts.emulator.speech_requests import parse_dialogue_body, parse_speech_query
+from batchtts.emulator.speech_requests import parse_dialogue_body
 from batchtts.emulator.synth import Clip, RenderSpec, Turn, fingerprint
-from batchtts.emulator.tiers import is_free
-from batchtts.emulator.validation import Checker
 
 __all__ = ["DIALOGUE_MODELS", "MAX_VOICES", "routes"]
 
@@ -60,41 +54,14 @@ _TOO_MANY_VOICES = "Invalid argument received. The input has too many reference 
 routes = web.RouteTableDef()
 
 
-@routes.post("/v1/text-to-dialogue")
-async def dialogue_full(request: web.Request) -> web.StreamResponse:
-    """``text_to_dialogue``: the whole clip, with a content-length."""
-    return await _dialogue(request, stream=False, timestamps=False)
-
-
-@routes.post("/v1/text-to-dialogue/stream")
-async def dialogue_stream(request: web.Request) -> web.StreamResponse:
-    """``text_to_dialogue_stream``: the clip as a chunked body."""
-    return await _dialogue(request, stream=True, timestamps=False)
-
-
-@routes.post("/v1/text-to-dialogue/with-timestamps")
-async def dialogue_full_timestamps(request: web.Request) -> web.StreamResponse:
-    """``text_to_dialogue_full_with_timestamps``: base64 audio, alignment and voice segments."""
-    return await _dialogue(request, stream=False, timestamps=True)
-
-
-@routes.post("/v1/text-to-dialogue/stream/with-timestamps")
-async def dialogue_stream_timestamps(request: web.Request) -> web.StreamResponse:
-    """``text_to_dialogue_stream_with_timestamps``: NDJSON, each line an audio chunk, its characters
-    and their voice segments."""
-    return await _dialogue(request, stream=True, timestamps=True)
-
-
 async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> web.StreamResponse:
+    """``text_to_dialogue``/``_stream`` and their ``_with_timestamps`` forms (the variants
+    :func:`~batchtts.emulator.generation.add_speech_routes` registers): the inputs, one clip."""
     state = request.app[STATE_KEY]
-    record = current_record()
-    check = Checker()
-    query = parse_speech_query(check, request.query, stream=stream)
-    body = parse_dialogue_body(check, await request.read())
-    check.raise_if_any()
-    assert body is not None  # parse_dialogue_body returns None only with errors recorded
-    characters = sum(len(line.text) for line in body.inputs)
-    record.update(
+    query, body = checked_request(request.query, await request.read(), parse_dialogue_body, stream=stream)
+    text = "".join(line.text for line in body.inputs)
+    characters = len(text)
+    current_record().update(
         model_id=body.model_id,
         output_format=query.output_format,
         characters=characters,
@@ -110,12 +77,7 @@ async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> 
     if model.model_id not in DIALOGUE_MODELS:
         msg = f"The model {model.model_id} is not supported for text to dialogue; use eleven_v3."
         raise api_error(400, "unsupported_model", msg)
-    if not "".join(line.text for line in body.inputs).strip():
-        raise api_error(400, "empty_text", "The text must contain at least one non-whitespace character.")
-    if characters > model.max_characters:
-        raise max_character_limit_exceeded(characters, model.max_characters)
-    if is_free(state.subscription.tier) and characters > free_user_limit(model):
-        raise free_user_character_limit_exceeded(characters, free_user_limit(model))
+    check_text(state, model, text, body.apply_text_normalization)
     rules = pronunciation_rules(state, body.pronunciation_dictionary_locators)
     spoken = [speak(line.text, rules, model.model_id) for line in body.inputs]
     note_pronunciation(spoken)
@@ -133,9 +95,8 @@ async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> 
     spec = RenderSpec.dialogue(output_format=query.output_format, turns=turns)
     speakers = [(line.voice_id, said) for line, said in zip(body.inputs, spoken, strict=True)]
 
-    def pieces(clip: Clip) -> tuple[list[bytes], str]:
-        timings = spoken_timings(speakers, clip.turn_durations, dialogue=True) if timestamps else None
-        return speech_pieces(clip, timings, stream=stream, chunk_bytes=state.config.chunk_bytes)
+    def timings(clip: Clip) -> Timings:
+        return spoken_timings(speakers, clip.turn_durations, dialogue=True)
 
     job = Generation(
         voice=None,
@@ -151,4 +112,7 @@ async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> 
             for line in body.inputs
         ),
     )
-    return await generate(request, state, job, stream=stream, pieces=pieces)
+    return await generate(request, state, job, stream=stream, timings=timings if timestamps else None)
+
+
+add_speech_routes(routes, "/v1/text-to-dialogue", _dialogue)

@@ -196,13 +196,7 @@ def audio_too_long(seconds: float, limit_s: float, model_id: str) -> ApiFailure:
 def missing_permissions(permission: str) -> ApiFailure:
     """401 for a restricted key without the permission the endpoint needs (live wording and shape)."""
     msg = f"The API key you used is missing the permission {permission} to execute this operation."
-    detail = {
-        "type": "authentication_error",
-        "code": "unauthorized",
-        "message": msg,
-        "status": "missing_permissions",
-    }
-    return ApiFailure(401, {"detail": detail})
+    return _newer(401, "authentication_error", "unauthorized", msg, reason="missing_permissions")
 
 
 def output_format_not_allowed(output_format: str, tier: str) -> ApiFailure:
@@ -211,13 +205,9 @@ def output_format_not_allowed(output_format: str, tier: str) -> ApiFailure:
     ``tier`` is the lowest tier that may, as the message names it ("Pro", "Creator").
     """
     msg = f"Output format '{output_format}' is only available on the {tier} tier and above."
-    detail = {
-        "type": "authorization_error",
-        "code": "subscription_required",
-        "message": msg,
-        "status": "output_format_not_allowed",
-    }
-    return ApiFailure(403, {"detail": detail})
+    return _newer(
+        403, "authorization_error", "subscription_required", msg, reason="output_format_not_allowed"
+    )
 
 
 def quota_exceeded(character_limit: int, remaining: int, cost: int) -> ApiFailure:
@@ -263,9 +253,12 @@ def server_error(status: int, headers: Mapping[str, str]) -> ApiFailure:
     )
 
 
-def _newer(status: int, type_: str, code: str, message: str, param: str | None = None) -> ApiFailure:
-    """An answer in the newer body (the docs' Errors page): ``type`` and ``code``, ``status`` = ``code``."""
-    detail: dict[str, Any] = {"type": type_, "code": code, "message": message, "status": code}
+def _newer(
+    status: int, type_: str, code: str, message: str, param: str | None = None, *, reason: str | None = None
+) -> ApiFailure:
+    """An answer in the newer body (the docs' Errors page): ``type``, ``code``, and ``status`` (the
+    ``reason`` when given, else ``code``)."""
+    detail: dict[str, Any] = {"type": type_, "code": code, "message": message, "status": reason or code}
     if param is not None:
         detail["param"] = param
     return ApiFailure(status, {"detail": detail})

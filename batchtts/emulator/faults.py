@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from batchtts.emulator.config import EmulatorConfig, check_rates
 
-__all__ = ["Fault", "FaultInjector", "Faults", "Keep"]
+__all__ = ["Fault", "FaultChanges", "FaultInjector", "Faults", "Keep"]
 
 
 class Fault(enum.StrEnum):
@@ -23,6 +24,21 @@ class Keep(enum.Enum):
     """Marks an argument left out where None is a value of its own (``retry_after=None``: no header)."""
 
     KEEP = enum.auto()
+
+
+class FaultChanges(TypedDict, total=False):
+    """What :meth:`FaultInjector.update` (and ``Emulator.set_faults``) may change.
+
+    A setting left out (or None) keeps its value, except ``retry_after``: seconds to send
+    ``Retry-After`` on 429/503 answers, or None to stop sending it (:attr:`Keep.KEEP` keeps it).
+    """
+
+    busy_rate: float | None
+    error_rate: float | None
+    cut_rate: float | None
+    ttfb_ms: float | None
+    chunk_delay_ms: float | None
+    retry_after: float | Keep | None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -55,17 +71,18 @@ class FaultInjector:
         )
         self._rng = random.Random(config.seed)
 
-    def update(
-        self,
-        *,
-        busy_rate: float | None = None,
-        error_rate: float | None = None,
-        cut_rate: float | None = None,
-        ttfb_ms: float | None = None,
-        chunk_delay_ms: float | None = None,
-        retry_after: float | Keep | None = Keep.KEEP,
-    ) -> None:
-        """Change some settings; ``None`` keeps a value, except ``retry_after=None`` which removes it."""
+    def update(self, **changes: Unpack[FaultChanges]) -> None:
+        """Change some settings; ``None`` keeps a value, except ``retry_after=None`` which removes it.
+
+        Raises ValueError for rates outside [0, 1] or summing past 1, or negative times.
+        """
+        busy_rate, error_rate = changes.get("busy_rate"), changes.get("error_rate")
+        cut_rate, ttfb_ms, chunk_delay_ms = (
+            changes.get("cut_rate"),
+            changes.get("ttfb_ms"),
+            changes.get("chunk_delay_ms"),
+        )
+        retry_after = changes.get("retry_after", Keep.KEEP)
         s = self.settings
         rates = {
             "busy_rate": s.busy_rate if busy_rate is None else busy_rate,

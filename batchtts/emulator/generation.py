@@ -1,27 +1,39 @@
 """What every generating endpoint (text to speech, speech to speech, text to dialogue) shares.
 
-The checks each makes of a voice, a model, an output format and pronunciation locators, and
-:func:`generate`, the path of a checked request: it takes a concurrency slot (queued up to
+:func:`checked_request`, the schema check of a query and a body (one 422 for both); the checks each
+makes of a voice, a model, an output format, a text (:func:`check_text`) and pronunciation locators;
+and :func:`generate`, the path of a checked request: it takes a concurrency slot (queued up to
 ``queue_timeout_ms``, then 429), meets its seeded fault (429 busy / 5xx / cut), is checked against
 the quota (401), billed, logged to history and sent.
+
+Text: empty text is 400 ``empty_text``; past the model's characters 400
+``max_character_limit_exceeded``, and so past the free tier's per-request limit; and
+``apply_text_normalization`` ``on`` is refused for eleven_flash_v2_5 and eleven_turbo_v2_5 below
+Enterprise (403 ``feature_not_available``, see :mod:`~batchtts.emulator.errors`): "For
+'eleven_turbo_v2_5' and 'eleven_flash_v2_5' models, text normalization can only be enabled with
+Enterprise plans" (SPEC-2025's apply_text_normalization; API-NOTES §3.2).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from batchtts.api.models import KNOWN_MODELS, ModelInfo
 from batchtts.emulator.alignment import Timings, timestamp_chunks, timestamp_document
+from batchtts.emulator.catalog import free_user_limit
 from batchtts.emulator.delivery import deliver, split
 from batchtts.emulator.dictionaries import Rule
 from batchtts.emulator.errors import (
     api_error,
+    feature_not_available,
+    free_user_character_limit_exceeded,
+    max_character_limit_exceeded,
     quota_exceeded,
     server_error,
     system_busy,
@@ -32,25 +44,69 @@ from batchtts.emulator.faults import Fault
 from batchtts.emulator.history import HistoryItem
 from batchtts.emulator.keys import current_record
 from batchtts.emulator.pronunciation import Locator, Spoken, resolve_locators
-from batchtts.emulator.speech_requests import SpeechQuery
+from batchtts.emulator.speech_requests import SpeechQuery, parse_speech_query
 from batchtts.emulator.state import EmulatorState, new_id
 from batchtts.emulator.synth import Clip, RenderSpec
-from batchtts.emulator.tiers import format_refusal
+from batchtts.emulator.tiers import TIERS, format_refusal, is_free, tier_rank
+from batchtts.emulator.validation import Checker
 from batchtts.emulator.voices import Voice
 
 __all__ = [
     "MIN_CLIP_S",
     "Generation",
+    "add_speech_routes",
     "check_format",
+    "check_text",
+    "checked_request",
     "generate",
     "model_for",
     "note_pronunciation",
     "pronunciation_rules",
-    "speech_pieces",
     "voice_for",
 ]
 
 MIN_CLIP_S = 0.3
+_NORMALIZATION_GATED = frozenset({"eleven_flash_v2_5", "eleven_turbo_v2_5"})  # see the module docstring
+
+# A text endpoint's variants: path suffix, chunked, with timestamps. The whole clip has a
+# content-length; /stream is chunked; /with-timestamps is one JSON object with base64 audio and
+# alignment; /stream/with-timestamps is NDJSON, one audio chunk and its characters per line.
+_VARIANTS = (
+    ("", False, False),
+    ("/stream", True, False),
+    ("/with-timestamps", False, True),
+    ("/stream/with-timestamps", True, True),
+)
+
+_Raw = TypeVar("_Raw")
+_Body = TypeVar("_Body")
+
+
+def add_speech_routes(
+    routes: web.RouteTableDef, path: str, handler: Callable[..., Awaitable[web.StreamResponse]]
+) -> None:
+    """POST ``path`` and its ``/stream``, ``/with-timestamps`` and ``/stream/with-timestamps``
+    variants, each served by ``handler(request, stream=…, timestamps=…)``."""
+    for suffix, stream, timestamps in _VARIANTS:
+
+        async def endpoint(
+            request: web.Request, stream: bool = stream, timestamps: bool = timestamps
+        ) -> web.StreamResponse:
+            return await handler(request, stream=stream, timestamps=timestamps)
+
+        routes.post(path + suffix)(endpoint)
+
+
+def checked_request(
+    query: Mapping[str, str], raw: _Raw, parse: Callable[[Checker, _Raw], _Body | None], *, stream: bool
+) -> tuple[SpeechQuery, _Body]:
+    """The query and the body ``parse`` reads from ``raw``, or one 422 listing all that is wrong."""
+    check = Checker()
+    speech_query = parse_speech_query(check, query, stream=stream)
+    body = parse(check, raw)
+    check.raise_if_any()
+    assert body is not None  # the body parsers return None only with errors recorded
+    return speech_query, body
 
 
 def model_for(model_id: str, *, tts: bool) -> ModelInfo:
@@ -82,6 +138,27 @@ def check_format(state: EmulatorState, query: SpeechQuery) -> None:
         raise refusal
 
 
+def check_text(state: EmulatorState, model: ModelInfo, text: str, apply_text_normalization: str) -> None:
+    """400 for text that is empty or too long for the model or the tier; 403 for normalization the
+    tier may not turn on (see the module docstring)."""
+    if not text.strip():
+        raise api_error(400, "empty_text", "The text must contain at least one non-whitespace character.")
+    if len(text) > model.max_characters:
+        raise max_character_limit_exceeded(len(text), model.max_characters)
+    if is_free(state.subscription.tier) and len(text) > free_user_limit(model):
+        raise free_user_character_limit_exceeded(len(text), free_user_limit(model))
+    if (
+        apply_text_normalization == "on"
+        and model.model_id in _NORMALIZATION_GATED
+        and tier_rank(state.subscription.tier) < TIERS.index("enterprise")
+    ):
+        msg = (
+            f"Text normalization can only be turned on for the {model.model_id} model with an "
+            "Enterprise plan; use apply_text_normalization 'auto' or 'off'."
+        )
+        raise feature_not_available(msg)
+
+
 def pronunciation_rules(state: EmulatorState, locators: Sequence[Locator]) -> list[Rule]:
     """The rules a request's locators bring (400/404 for bad ones), noted in its access-log record."""
     if locators:
@@ -98,7 +175,7 @@ def note_pronunciation(spoken: Sequence[Spoken]) -> None:
     record["pronunciation_rules_skipped"] = list(dict.fromkeys(label for s in spoken for label in s.skipped))
 
 
-def speech_pieces(
+def _pieces(
     clip: Clip, timings: Timings | None, *, stream: bool, chunk_bytes: int
 ) -> tuple[list[bytes], str]:
     """A clip's body and content type: the audio, or (with ``timings``) the with-timestamps JSON.
@@ -138,9 +215,12 @@ async def generate(
     job: Generation,
     *,
     stream: bool,
-    pieces: Callable[[Clip], tuple[list[bytes], str]],
+    timings: Callable[[Clip], Timings] | None = None,
 ) -> web.StreamResponse:
-    """Take a concurrency slot, apply the request's fault, bill, record history and send the clip."""
+    """Take a concurrency slot, apply the request's fault, bill, record history and send the clip.
+
+    With ``timings`` (the with-timestamps endpoints) the clip is sent in JSON with its alignment.
+    """
     faults = state.faults
     group = job.model.concurrency_group
     limit = state.concurrency.limit(group)
@@ -181,7 +261,12 @@ async def generate(
             history_item_id=history_item_id,
             fault=fault.value if fault is not None else None,
         )
-        body, content_type = pieces(clip)
+        body, content_type = _pieces(
+            clip,
+            timings(clip) if timings is not None else None,
+            stream=stream,
+            chunk_bytes=state.config.chunk_bytes,
+        )
         return await deliver(
             request,
             body,

@@ -7,13 +7,13 @@ import contextlib
 import signal
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from aiohttp import web
 
 from batchtts.emulator.app import make_app
 from batchtts.emulator.config import EmulatorConfig
-from batchtts.emulator.faults import Keep
+from batchtts.emulator.faults import FaultChanges
 from batchtts.emulator.state import EmulatorState
 
 __all__ = ["Emulator", "serve"]
@@ -119,30 +119,14 @@ class Emulator:
         """Credits this emulator has billed since it started."""
         return self.state.subscription.billed_credits
 
-    def set_faults(
-        self,
-        *,
-        busy_rate: float | None = None,
-        error_rate: float | None = None,
-        cut_rate: float | None = None,
-        ttfb_ms: float | None = None,
-        chunk_delay_ms: float | None = None,
-        retry_after: float | Keep | None = Keep.KEEP,
-    ) -> None:
+    def set_faults(self, **changes: Unpack[FaultChanges]) -> None:
         """Change fault rates or latency for the requests that follow.
 
         An argument left out (or None) keeps its value, except ``retry_after``: pass seconds to send
         ``Retry-After`` on 429/503 answers, or None to stop sending it. Raises ValueError for rates
         outside [0, 1] or summing past 1.
         """
-        self.state.faults.update(
-            busy_rate=busy_rate,
-            error_rate=error_rate,
-            cut_rate=cut_rate,
-            ttfb_ms=ttfb_ms,
-            chunk_delay_ms=chunk_delay_ms,
-            retry_after=retry_after,
-        )
+        self.state.faults.update(**changes)
 
 
 async def serve(config: EmulatorConfig, announce: Callable[[Emulator], None]) -> None:

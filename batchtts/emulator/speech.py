@@ -36,42 +36,34 @@ from typing import Any
 from aiohttp import web
 
 from batchtts.api.models import ModelInfo
-from batchtts.emulator.alignment import spoken_timings
-from batchtts.emulator.catalog import free_user_limit, max_input_seconds
-from batchtts.emulator.errors import (
-    api_error,
-    audio_too_long,
-    feature_not_available,
-    free_user_character_limit_exceeded,
-    max_character_limit_exceeded,
-)
+from batchtts.emulator.alignment import Timings, spoken_timings
+from batchtts.emulator.catalog import max_input_seconds
+from batchtts.emulator.errors import api_error, audio_too_long
 from batchtts.emulator.generation import (
     MIN_CLIP_S,
     Generation,
+    add_speech_routes,
     check_format,
+    check_text,
+    checked_request,
     generate,
     model_for,
     note_pronunciation,
     pronunciation_rules,
-    speech_pieces,
     voice_for,
 )
 from batchtts.emulator.keys import STATE_KEY, current_record
 from batchtts.emulator.probe import audio_duration
 from batchtts.emulator.pronunciation import speak
-from batchtts.emulator.speech_requests import parse_speech_query, parse_sts_form, parse_tts_body
+from batchtts.emulator.speech_requests import parse_sts_form, parse_tts_body
 from batchtts.emulator.state import EmulatorState
 from batchtts.emulator.synth import Clip, RenderSpec, fingerprint
-from batchtts.emulator.tiers import TIERS, is_free, tier_rank
-from batchtts.emulator.validation import Checker, read_form
+from batchtts.emulator.validation import read_form
 
 __all__ = ["routes"]
 
 STS_CREDITS_PER_MINUTE = 1_000
 SPEED_RANGE = (0.7, 1.2)  # what the API clamps a speed within 0.25–4.0 to (see the module docstring)
-# "For 'eleven_turbo_v2_5' and 'eleven_flash_v2_5' models, text normalization can only be enabled
-# with Enterprise plans" (SPEC-2025's apply_text_normalization; API-NOTES §3.2).
-_NORMALIZATION_GATED = frozenset({"eleven_flash_v2_5", "eleven_turbo_v2_5"})
 
 routes = web.RouteTableDef()
 
@@ -82,19 +74,6 @@ def _effective_speed(model: ModelInfo, settings: dict[str, Any]) -> float:
         return 1.0
     low, high = SPEED_RANGE
     return min(high, max(low, float(settings.get("speed") or 1.0)))
-
-
-def _check_normalization(state: EmulatorState, model: ModelInfo, mode: str) -> None:
-    if (
-        mode == "on"
-        and model.model_id in _NORMALIZATION_GATED
-        and tier_rank(state.subscription.tier) < TIERS.index("enterprise")
-    ):
-        msg = (
-            f"Text normalization can only be turned on for the {model.model_id} model with an "
-            "Enterprise plan; use apply_text_normalization 'auto' or 'off'."
-        )
-        raise feature_not_available(msg)
 
 
 def _check_stitching(state: EmulatorState, model: ModelInfo, request_ids: Sequence[str]) -> None:
@@ -113,40 +92,13 @@ def _check_stitching(state: EmulatorState, model: ModelInfo, request_ids: Sequen
             raise api_error(400, "invalid_request_id", msg)
 
 
-@routes.post("/v1/text-to-speech/{voice_id}")
-async def tts_full(request: web.Request) -> web.StreamResponse:
-    """``text_to_speech_full``: the whole clip, with a content-length."""
-    return await _tts(request, stream=False, timestamps=False)
-
-
-@routes.post("/v1/text-to-speech/{voice_id}/stream")
-async def tts_stream(request: web.Request) -> web.StreamResponse:
-    """``text_to_speech_stream``: the clip as a chunked body."""
-    return await _tts(request, stream=True, timestamps=False)
-
-
-@routes.post("/v1/text-to-speech/{voice_id}/with-timestamps")
-async def tts_full_timestamps(request: web.Request) -> web.StreamResponse:
-    """``text_to_speech_full_with_timestamps``: one JSON object with base64 audio and alignment."""
-    return await _tts(request, stream=False, timestamps=True)
-
-
-@routes.post("/v1/text-to-speech/{voice_id}/stream/with-timestamps")
-async def tts_stream_timestamps(request: web.Request) -> web.StreamResponse:
-    """``text_to_speech_stream_with_timestamps``: NDJSON, one audio chunk and its characters per line."""
-    return await _tts(request, stream=True, timestamps=True)
-
-
 async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.StreamResponse:
+    """``text_to_speech_full``/``_stream`` and their ``_with_timestamps`` forms (the variants
+    :func:`~batchtts.emulator.generation.add_speech_routes` registers): one voice, one clip."""
     state = request.app[STATE_KEY]
-    record = current_record()
     voice_id = request.match_info["voice_id"]
-    check = Checker()
-    query = parse_speech_query(check, request.query, stream=stream)
-    body = parse_tts_body(check, await request.read())
-    check.raise_if_any()
-    assert body is not None  # parse_tts_body returns None only with errors recorded
-    record.update(
+    query, body = checked_request(request.query, await request.read(), parse_tts_body, stream=stream)
+    current_record().update(
         voice_id=voice_id,
         model_id=body.model_id,
         output_format=query.output_format,
@@ -160,13 +112,7 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
     check_format(state, query)
     voice = voice_for(state, voice_id)
     model = model_for(body.model_id, tts=True)
-    if not body.text.strip():
-        raise api_error(400, "empty_text", "The text must contain at least one non-whitespace character.")
-    if len(body.text) > model.max_characters:
-        raise max_character_limit_exceeded(len(body.text), model.max_characters)
-    if is_free(state.subscription.tier) and len(body.text) > free_user_limit(model):
-        raise free_user_character_limit_exceeded(len(body.text), free_user_limit(model))
-    _check_normalization(state, model, body.apply_text_normalization)
+    check_text(state, model, body.text, body.apply_text_normalization)
     rules = pronunciation_rules(state, body.pronunciation_dictionary_locators)
     _check_stitching(state, model, body.previous_request_ids + body.next_request_ids)
     spoken = speak(body.text, rules, model.model_id)
@@ -181,9 +127,8 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
         voice_id=voice_id, output_format=query.output_format, duration_s=duration, fingerprint=key
     )
 
-    def pieces(clip: Clip) -> tuple[list[bytes], str]:
-        timings = spoken_timings([(voice_id, spoken)], clip.turn_durations) if timestamps else None
-        return speech_pieces(clip, timings, stream=stream, chunk_bytes=state.config.chunk_bytes)
+    def timings(clip: Clip) -> Timings:
+        return spoken_timings([(voice_id, spoken)], clip.turn_durations)
 
     job = Generation(
         voice=voice,
@@ -195,7 +140,10 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
         text=body.text,
         settings=settings,
     )
-    return await generate(request, state, job, stream=stream, pieces=pieces)
+    return await generate(request, state, job, stream=stream, timings=timings if timestamps else None)
+
+
+add_speech_routes(routes, "/v1/text-to-speech/{voice_id}", _tts)
 
 
 # SDK 2.78 posts to /v1/voice-changer/..., a path the published specs do not list; serve both.
@@ -215,13 +163,9 @@ async def sts_stream(request: web.Request) -> web.StreamResponse:
 
 async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
     state = request.app[STATE_KEY]
-    record = current_record()
     voice_id = request.match_info["voice_id"]
-    check = Checker()
-    query = parse_speech_query(check, request.query, stream=stream)
-    body = parse_sts_form(check, await read_form(request))
-    check.raise_if_any()
-    record.update(
+    query, body = checked_request(request.query, await read_form(request), parse_sts_form, stream=stream)
+    current_record().update(
         voice_id=voice_id,
         model_id=body.model_id,
         output_format=query.output_format,
@@ -247,9 +191,6 @@ async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
     )
     cost = max(1, math.ceil(seconds * STS_CREDITS_PER_MINUTE / 60))
 
-    def pieces(clip: Clip) -> tuple[list[bytes], str]:
-        return speech_pieces(clip, None, stream=stream, chunk_bytes=state.config.chunk_bytes)
-
     job = Generation(
         voice=voice,
         model=model,
@@ -260,4 +201,4 @@ async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
         text=None,
         settings=settings,
     )
-    return await generate(request, state, job, stream=stream, pieces=pieces)
+    return await generate(request, state, job, stream=stream)

@@ -33,12 +33,30 @@ _NORMALIZATION = ("auto", "on", "off")
 _OBJECT = "Input should be a valid dictionary or object to extract fields from"
 
 
-def _locators(check: Checker, loc: Loc, value: Any) -> tuple[Locator, ...]:
-    """``PronunciationDictionaryVersionLocatorRequestModel`` items, as many as were sent.
+def _model_id(check: Checker, data: Mapping[str, Any], default: str) -> str:
+    """``model_id``, declared a non-nullable string with a default in the spec."""
+    model_id = data.get("model_id", default)
+    if isinstance(model_id, str):
+        return model_id
+    check.fail(("body", "model_id"), "Input should be a valid string", "string_type", model_id)
+    return default
+
+
+def _normalization(check: Checker, data: Mapping[str, Any]) -> str:
+    """``apply_text_normalization``: auto, on or off."""
+    value = data.get("apply_text_normalization")
+    return check.choice(("body", "apply_text_normalization"), value, _NORMALIZATION, "auto")
+
+
+def _locators(check: Checker, data: Mapping[str, Any]) -> tuple[Locator, ...]:
+    """``pronunciation_dictionary_locators``: ``PronunciationDictionaryVersionLocatorRequestModel``
+    items, as many as were sent.
 
     The spec declares no ``maxItems`` ("You may have up to 3 locators per request" is prose), so
     more than 3 pass the schema; :func:`~batchtts.emulator.pronunciation.resolve_locators` refuses them.
     """
+    loc: Loc = ("body", "pronunciation_dictionary_locators")
+    value = data.get("pronunciation_dictionary_locators")
     found: list[Locator] = []
     if value is None:
         return ()
@@ -101,17 +119,9 @@ def parse_tts_body(check: Checker, raw: bytes) -> TtsBody | None:
     data = json_object(check, raw)
     if data is None:
         return None
-    text = data.get("text", _MISSING)
-    if text is _MISSING:
-        check.fail(("body", "text"), "Field required", "missing", None)
-    elif not isinstance(text, str):
-        check.fail(("body", "text"), "Input should be a valid string", "string_type", text)
-    model_id = data.get("model_id", DEFAULT_TTS_MODEL)
-    if not isinstance(model_id, str):  # declared non-nullable in the spec
-        check.fail(("body", "model_id"), "Input should be a valid string", "string_type", model_id)
     body = TtsBody(
-        text=text if isinstance(text, str) else "",
-        model_id=model_id if isinstance(model_id, str) else DEFAULT_TTS_MODEL,
+        text=check.required_string(("body",), data, "text") or "",
+        model_id=_model_id(check, data, DEFAULT_TTS_MODEL),
         language_code=check.string(("body", "language_code"), data.get("language_code")),
         voice_settings=check.voice_settings(("body", "voice_settings"), data.get("voice_settings")),
         seed=check.integer(("body", "seed"), data.get("seed"), ge=0, le=_MAX_SEED),
@@ -123,14 +133,8 @@ def parse_tts_body(check: Checker, raw: bytes) -> TtsBody | None:
         next_request_ids=check.string_list(
             ("body", "next_request_ids"), data.get("next_request_ids"), max_items=3
         ),
-        apply_text_normalization=check.choice(
-            ("body", "apply_text_normalization"), data.get("apply_text_normalization"), _NORMALIZATION, "auto"
-        ),
-        pronunciation_dictionary_locators=_locators(
-            check,
-            ("body", "pronunciation_dictionary_locators"),
-            data.get("pronunciation_dictionary_locators"),
-        ),
+        apply_text_normalization=_normalization(check, data),
+        pronunciation_dictionary_locators=_locators(check, data),
     )
     check.boolean(("body", "use_pvc_as_ivc"), data.get("use_pvc_as_ivc"), False)
     check.boolean(
@@ -247,21 +251,12 @@ def parse_dialogue_body(check: Checker, raw: bytes) -> DialogueBody | None:
             voice_id = check.required_string(loc, item, "voice_id")
             if text is not None and voice_id is not None:
                 lines.append(DialogueLine(text=text, voice_id=voice_id))
-    model_id = data.get("model_id", "eleven_v3")
-    if not isinstance(model_id, str):
-        check.fail(("body", "model_id"), "Input should be a valid string", "string_type", model_id)
     return DialogueBody(
         inputs=tuple(lines),
-        model_id=model_id if isinstance(model_id, str) else "eleven_v3",
+        model_id=_model_id(check, data, "eleven_v3"),
         language_code=check.string(("body", "language_code"), data.get("language_code")),
         settings=_dialogue_settings(check, ("body", "settings"), data.get("settings")),
         seed=check.integer(("body", "seed"), data.get("seed"), ge=0, le=_MAX_SEED),
-        apply_text_normalization=check.choice(
-            ("body", "apply_text_normalization"), data.get("apply_text_normalization"), _NORMALIZATION, "auto"
-        ),
-        pronunciation_dictionary_locators=_locators(
-            check,
-            ("body", "pronunciation_dictionary_locators"),
-            data.get("pronunciation_dictionary_locators"),
-        ),
+        apply_text_normalization=_normalization(check, data),
+        pronunciation_dictionary_locators=_locators(check, data),
     )

@@ -6,7 +6,7 @@ hours (an earlier run's ids count from when the API accepted them, kept in the l
 another server, and models without request stitching (eleven_v3) fall back to ``previous_text``.
 In a speaker-tagged chapter ids stitch only within one voice's run (a change of voice starts
 afresh, stitched by text); a dialogue's requests are joined the same way, with no stitching.
-Every chunk is a :class:`~batchtts.engine.plan.Unit` with its own ledger row and file under
+Every chunk is a :class:`~batchtts.engine.units.Unit` with its own ledger row and file under
 ``<out>/.batchtts/chunks/``, triaged like any clip: a crash mid-chapter resumes at the first
 missing chunk, a lost chunk comes back from history, and an edit re-renders only the chunks
 whose text changed.
@@ -28,10 +28,11 @@ from batchtts.audio.id3 import write_id3
 from batchtts.audio.mp3 import join_mp3_timed
 from batchtts.audio.wav import join_wav_timed
 from batchtts.engine.limiter import Pass
-from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.render import tts_body
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import Decision, Work
+from batchtts.engine.units import Unit
 from batchtts.store.files import atomic_write_bytes, ensure_inside, sha256_file
 
 __all__ = ["ChapterResult", "UnitRunner", "render_chapter"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchtts.api.client import Timeouts
+from batchtts.api.transport import Timeouts
 from batchtts.engine.retry import RetryPolicy
 from batchtts.secret import Secret
 

@@ -4,7 +4,7 @@ The API takes at most 10 distinct voices per request and, to generate reliably, 
 characters (streams can end early past that: elevenlabs-python #759). Turns are packed in order
 into requests under both limits, cut only between turns; a single turn longer than the limit is
 split at sentence boundaries (:func:`batchtts.text.chunking.split_text`) into turns of its own
-voice. Each request is one :class:`~batchtts.engine.plan.Unit`, triaged, recovered from history
+voice. Each request is one :class:`~batchtts.engine.units.Unit`, triaged, recovered from history
 and joined like a chapter's chunk; dialogue has no ``previous_request_ids`` to stitch with.
 """
 

@@ -21,13 +21,14 @@ from batchtts.audio.info import audio_info
 from batchtts.engine.chapters import UnitRunner, render_chapter
 from batchtts.engine.journal import Journal
 from batchtts.engine.limiter import LimiterClosed, Pass
-from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.recover import recover_from_history
 from batchtts.engine.render import Unanswered, render_unit
 from batchtts.engine.report import Outcome, StopReason
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import Decision, Work
+from batchtts.engine.units import Unit
 from batchtts.exceptions import AccountError, ApiError, BatchTTSError
 from batchtts.manifest.job import Mastering
 from batchtts.outputs.mastering import master_file

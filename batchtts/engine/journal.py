@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from batchtts.audio.info import audio_info
-from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.progress import ProgressSink
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.stream import Accepted, Rendered
+from batchtts.engine.units import Unit
 from batchtts.exceptions import BatchTTSError, RateLimited
 from batchtts.manifest.job import JobKind, Mastering
-from batchtts.outputs.mastering import MASTERING_META, Mastered, acx_misses
+from batchtts.outputs.levels import acx_misses
+from batchtts.outputs.mastering import MASTERING_META, Mastered
 from batchtts.store.files import atomic_write_bytes
 from batchtts.store.ledger import Ledger, ledger_dir
 

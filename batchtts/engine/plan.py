@@ -4,17 +4,15 @@ This is the last stage that can reject a manifest; every issue is collected befo
 billed. Jobs are checked against what the account told us: its models (what each takes, its
 languages, its length limits) and, when the subscription is readable, its tier (formats it may
 ask for, a free account's shorter requests). The result, a :class:`Plan`, is what the engine
-executes and what ``plan`` prints: one :class:`RenderTask` per job, made of the :class:`Unit`\ s
-(billable requests) it needs — one for a clip, one per chunk for a chapter — each with the
-credits it is expected to bill.
+executes and what ``plan`` prints: one :class:`RenderTask` per job, made of the
+:class:`~batchtts.engine.units.Unit`\ s (billable requests) it needs — one for a clip, one per
+chunk for a chapter (:mod:`batchtts.engine.units`) — each with the credits it is expected to bill.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,71 +20,13 @@ from batchtts.api.formats import OutputFormat, parse_output_format
 from batchtts.api.models import KNOWN_MODELS, ModelInfo, canonical_tier, format_gate
 from batchtts.api.voices import Voice, VoiceIndex
 from batchtts.audio.info import format_duration
-from batchtts.engine.dialogue import DIALOGUE_CHARS, pack_dialogue
+from batchtts.engine.units import Unit, chapter_units, clip_unit, content_key, is_chapter
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec
 from batchtts.outputs.mastering import settings_key
 from batchtts.store.files import sha256_file
-from batchtts.text.chunking import context_after, context_before, split_text
-from batchtts.text.speakers import speaker_pieces
 
-__all__ = [
-    "DEFAULT_CHUNK_CHARS",
-    "ChunkPlace",
-    "Plan",
-    "RenderTask",
-    "Unit",
-    "build_plan",
-    "content_key",
-    "models_from_api",
-]
-
-# Chapters are split well under every model's limit: shorter requests fail and retry cheaper,
-# and the API's prosody stays steadier over ~2,500 characters than over 10,000.
-DEFAULT_CHUNK_CHARS = 2_500
-# A speech-to-speech input whose container cannot be timed (WebM, say) is planned at its model's
-# longest input, or at the longest any model takes: the budget errs on the side of too much.
-_UNTIMED_STS_SECONDS = 10 * 60.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChunkPlace:
-    """Where a chunk sits in its chapter: its position and its neighbours' text, for stitching."""
-
-    index: int
-    previous_text: str
-    next_text: str
-    paragraph_end: bool  # the joiner puts the job's paragraph silence after it
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unit:
-    """One request batchtts may pay for: a whole clip, or one chunk of a chapter.
-
-    Every unit has its own content key and ledger row, and the same triage (skip, recover from
-    history, render) decides what happens to each, whatever kind of job it belongs to.
-    """
-
-    key: str  # hash of the audio-determining fields (a chunk's leave out its neighbours, see _chunks)
-    name: str  # the ledger name: the job's, or "<chapter>#<n>" for a chunk
-    text: str | None  # what is sent (None for speech-to-speech)
-    output: Path  # a clip's final file; a chunk's file under <out>/.batchtts/chunks/
-    characters: int  # characters of text sent (0 for speech-to-speech)
-    credits: int  # what the request is expected to bill: its characters, or its input audio's length
-    audio_seconds: float = 0.0  # speech-to-speech: the input's duration the estimate assumes
-    place: ChunkPlace | None = None  # a chunk: where it sits in its chapter
-    voice_id: str | None = None  # a speaker's chunk: its voice (None: the task's)
-    inputs: tuple[tuple[str, str], ...] = ()  # a dialogue request: (voice_id, text) per turn
-
-    @property
-    def is_chunk(self) -> bool:
-        """True for a chapter's chunk (joined into the chapter's file), False for a whole clip."""
-        return self.place is not None
-
-    @property
-    def is_dialogue(self) -> bool:
-        """True for a text-to-dialogue request (its ``inputs``), False for text or speech to speech."""
-        return bool(self.inputs)
+__all__ = ["Plan", "RenderTask", "build_plan", "models_from_api"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,34 +157,6 @@ def _languages(items: Any) -> tuple[str, ...] | None:
     return tuple(sorted(codes)) or None
 
 
-def content_key(job: JobSpec, voice_id: str, *, audio_sha256: str | None = None, **context: Any) -> str:
-    """A stable hash of everything that determines a job's audio (text or input audio included)."""
-    fields = {
-        "kind": str(job.kind),
-        "voice_id": voice_id,
-        "model_id": job.model_id,
-        "text": job.text,
-        "audio_sha256": audio_sha256,
-        "voice_settings": job.voice_settings.to_json() if job.voice_settings else None,
-        "output_format": job.output_format,
-        "seed": job.seed,
-        "language_code": job.language_code,
-        "timestamps": job.timestamps,
-        **context,
-    }
-    # Only what a job sets: a job without these keeps the key it had before they existed.
-    if job.lexicon is not None and (rules := job.lexicon.used_by(job.text)):
-        # The rules whose word the text holds, in order (the first match wins), never the dictionary's
-        # version: a rule no unit's text uses changes no key.
-        fields["pronunciation"] = [rule.identity() for rule in rules]
-    if job.text_normalization is not None:
-        fields["text_normalization"] = job.text_normalization
-    if job.remove_background_noise is not None:
-        fields["remove_background_noise"] = job.remove_background_noise
-    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 def _bind(
     job: JobSpec,
     voices: VoiceIndex,
@@ -286,9 +198,7 @@ def _bind(
         issues.extend(_text_issues(job, model, models, free=_is_free(tier)))
     else:
         issues.extend(_audio_issues(job, model, models))
-    chapter = job.kind is JobKind.TTS and (
-        job.text_file is not None or job.chunk_chars is not None or job.dialogue or bool(job.turns)
-    )
+    chapter = is_chapter(job)
     try:
         fmt = parse_output_format(job.output_format)
     except ValueError as exc:
@@ -310,12 +220,7 @@ def _bind(
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
     output = out_dir / f"{job.name}.{fmt.extension}"
     folder = out_dir / ".batchtts" / "chunks"
-    if job.dialogue:
-        chunks = _dialogue_units(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
-    elif job.turns:
-        chunks = _speaker_chunks(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
-    else:
-        chunks = _chunks(job, voice_id, model, folder, fmt, free=_is_free(tier)) if chapter else ()
+    chunks = chapter_units(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
     key = content_key(
         job,
         voice_id,
@@ -324,7 +229,7 @@ def _bind(
         # How the chunks become the chapter's file: a change re-joins it from the chunks, unbilled.
         join=[job.silence_ms, job.title, list(job.extra), *settings_key(job.mastering)] if chunks else None,
     )
-    units = chunks or (_clip(job, key, output, model),)
+    units = chunks or (clip_unit(job, key, output, model),)
     return RenderTask(
         job=job,
         voice_id=voice_id,
@@ -349,7 +254,7 @@ def _text_issues(
     issues: list[ManifestIssue] = []
     loc = job.location
     text = job.text or ""
-    chapter = job.text_file is not None or job.chunk_chars is not None or job.dialogue or bool(job.turns)
+    chapter = is_chapter(job)
     field = "text_file" if job.text_file else "text"
     free_limit = model.max_characters_free if free else None
     if not chapter and len(text) > model.max_characters:
@@ -394,63 +299,6 @@ def _audio_issues(job: JobSpec, model: ModelInfo, models: Mapping[str, ModelInfo
     return [job.location.issue(msg, field="audio_file", job=job.name)]
 
 
-def _clip(job: JobSpec, key: str, output: Path, model: ModelInfo) -> Unit:
-    """A whole job as one request, with what it is expected to bill."""
-    if job.kind is JobKind.TTS:
-        characters = len(job.text or "")
-        credits, seconds = model.text_credits(characters), 0.0
-    else:
-        # Billed by the input's duration: an untimed input, as the longest the model takes.
-        characters, seconds = 0, job.audio_seconds or model.max_audio_seconds or _UNTIMED_STS_SECONDS
-        credits = model.audio_credits(seconds)
-    return Unit(
-        key=key,
-        name=job.name,
-        text=job.text,
-        output=output,
-        characters=characters,
-        credits=credits,
-        audio_seconds=seconds,
-    )
-
-
-def _chunks(
-    job: JobSpec, voice_id: str, model: ModelInfo, folder: Path, fmt: OutputFormat, *, free: bool
-) -> tuple[Unit, ...]:
-    """Split a chapter under the model's limit (a free account's, on one) and ``chunk_chars``.
-
-    A chunk's key covers its own text and the chapter's settings but not its neighbours': editing one
-    paragraph re-renders the chunks whose text changed, not the ones beside them (their stitching
-    context is a nicety, not worth paying for twice).
-    """
-    text = job.text or ""
-    limit = min(job.chunk_chars or DEFAULT_CHUNK_CHARS, model.max_characters)
-    if free and model.max_characters_free is not None:
-        limit = min(limit, model.max_characters_free)
-    chunks: list[Unit] = []
-    for i, piece in enumerate(split_text(text, limit)):
-        key = content_key(replace(job, text=piece.request_text), voice_id, chunk=True)
-        place = ChunkPlace(
-            index=i,
-            previous_text=context_before(text, piece),
-            next_text=context_after(text, piece),
-            paragraph_end=piece.paragraph_end,
-        )
-        chunks.append(
-            Unit(
-                key=key,
-                name=f"{job.name}#{i:04d}",
-                text=piece.request_text,
-                # Named by content key: the path is known without the row, and equal text shares audio.
-                output=folder / f"{key[:32]}.{fmt.extension}",
-                characters=len(piece.request_text),
-                credits=model.text_credits(len(piece.request_text)),
-                place=place,
-            )
-        )
-    return tuple(chunks)
-
-
 def _turn_voices(
     job: JobSpec, voices: VoiceIndex, resolved: dict[str, Voice | str], issues: list[ManifestIssue]
 ) -> dict[str | None, str]:
@@ -484,91 +332,6 @@ def _turn_voices(
             continue
         ids[turn.voice] = found.voice_id
     return {name: voice_id for name, voice_id in ids.items() if voice_id}
-
-
-def _chunk_limit(job: JobSpec, model: ModelInfo, *, free: bool, cap: int = DEFAULT_CHUNK_CHARS) -> int:
-    limit = min(job.chunk_chars or cap, cap if job.dialogue else model.max_characters, model.max_characters)
-    if free and model.max_characters_free is not None:
-        limit = min(limit, model.max_characters_free)
-    return limit
-
-
-def _speaker_chunks(
-    job: JobSpec,
-    voice_id: str,
-    turn_voices: Mapping[str | None, str],
-    model: ModelInfo,
-    folder: Path,
-    fmt: OutputFormat,
-    *,
-    free: bool,
-) -> tuple[Unit, ...]:
-    """A speaker-tagged chapter: each run of one speaker split as a chapter is, in its speaker's voice.
-
-    A chunk's key holds its voice and its own text, as any chunk's does.
-    """
-    chunks: list[Unit] = []
-    for i, piece in enumerate(speaker_pieces(job.turns, _chunk_limit(job, model, free=free))):
-        voice = turn_voices.get(piece.voice, voice_id)
-        key = content_key(replace(job, text=piece.text), voice, chunk=True)
-        place = ChunkPlace(
-            index=i,
-            previous_text=piece.previous_text,
-            next_text=piece.next_text,
-            paragraph_end=piece.paragraph_end,
-        )
-        chunks.append(
-            Unit(
-                key=key,
-                name=f"{job.name}#{i:04d}",
-                text=piece.text,
-                output=folder / f"{key[:32]}.{fmt.extension}",
-                characters=len(piece.text),
-                credits=model.text_credits(len(piece.text)),
-                place=place,
-                voice_id=voice,
-            )
-        )
-    return tuple(chunks)
-
-
-def _dialogue_units(
-    job: JobSpec,
-    voice_id: str,
-    turn_voices: Mapping[str | None, str],
-    model: ModelInfo,
-    folder: Path,
-    fmt: OutputFormat,
-    *,
-    free: bool,
-) -> tuple[Unit, ...]:
-    """A dialogue's requests (:func:`~batchtts.engine.dialogue.pack_dialogue`), each a unit joined in order.
-
-    A request's key holds every turn's voice and text; the API's timing between turns is kept as is
-    (no paragraph silence is added between requests).
-    """
-    lines = [(turn_voices.get(turn.voice, voice_id), turn.text) for turn in job.turns]
-    limit = _chunk_limit(job, model, free=free, cap=DIALOGUE_CHARS)
-    units: list[Unit] = []
-    for i, request in enumerate(pack_dialogue(lines, limit)):
-        text = "\n".join(line_text for _, line_text in request)
-        characters = sum(len(line_text) for _, line_text in request)
-        key = content_key(
-            replace(job, text=text), request[0][0], chunk=True, dialogue=[list(line) for line in request]
-        )
-        units.append(
-            Unit(
-                key=key,
-                name=f"{job.name}#{i:04d}",
-                text=text,
-                output=folder / f"{key[:32]}.{fmt.extension}",
-                characters=characters,
-                credits=model.text_credits(characters),
-                place=ChunkPlace(index=i, previous_text="", next_text="", paragraph_end=False),
-                inputs=tuple(request),
-            )
-        )
-    return tuple(units)
 
 
 def build_plan(

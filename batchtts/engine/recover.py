@@ -14,9 +14,10 @@ from batchtts.api.client import ApiClient
 from batchtts.api.limits import sts_limits, tts_limits
 from batchtts.audio.validate import wav_matches
 from batchtts.audio.wav import parse_wav, wav_header
-from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.stream import Accepted, Rendered, stream_to
+from batchtts.engine.units import Unit
 from batchtts.exceptions import AccountError, ApiError, BatchTTSError, RecoveryPending, StreamCut
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import atomic_write_bytes, ensure_inside, sha256_file

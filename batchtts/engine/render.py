@@ -16,10 +16,11 @@ from typing import Any
 from batchtts.api.client import ApiClient
 from batchtts.engine.dialogue import dialogue_body
 from batchtts.engine.limiter import Pass
-from batchtts.engine.plan import RenderTask, Unit
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.recover import recover_from_history
 from batchtts.engine.retry import RetryPolicy
 from batchtts.engine.stream import Accepted, Rendered, stream_to
+from batchtts.engine.units import Unit
 from batchtts.exceptions import RateLimited, StreamCut
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import ensure_inside

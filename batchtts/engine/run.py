@@ -36,8 +36,8 @@ from batchtts.exceptions import BatchTTSError, BudgetExceeded, ManifestError, Us
 from batchtts.manifest.job import Mastering
 from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.outputs.book import package_book
+from batchtts.outputs.filtergraph import require_mastering
 from batchtts.outputs.m4b import require_m4b
-from batchtts.outputs.mastering import require_mastering
 from batchtts.outputs.metadata import write_metadata
 from batchtts.outputs.metrics import write_metrics
 from batchtts.outputs.notify import notify

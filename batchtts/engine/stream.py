@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from batchtts.alignment.chars import CharTiming
 from batchtts.alignment.stream import AlignmentCollector, parse_stream_line
-from batchtts.api.client import AudioResponse
+from batchtts.api.responses import AudioResponse
 from batchtts.audio.validate import HEAD_BYTES, NotTheAudio, check_body, check_head
 from batchtts.audio.wav import WAV_HEADER_SIZE, wav_header
 from batchtts.engine.plan import RenderTask

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchtts.engine.plan import Plan, RenderTask, Unit
+from batchtts.engine.plan import Plan, RenderTask
+from batchtts.engine.units import Unit
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import file_matches
 from batchtts.store.ledger import DoneRecord, Ledger, LedgerRow

@@ -275,12 +275,11 @@ class JobBuilder:
         if model_id is None:
             return {**merged, "model_id": DIALOGUE_MODEL}
         if model_id != DIALOGUE_MODEL:
-            inherited = " (from defaults)" if "model_id" not in raw.values else ""
-            msg = (
-                f"model_id {model_id!r}{inherited} cannot render dialogue: text to dialogue takes only"
-                f" {DIALOGUE_MODEL!r}; set model_id: {DIALOGUE_MODEL} on this job or leave it out"
+            problem = (
+                f"cannot render dialogue: text to dialogue takes only {DIALOGUE_MODEL!r};"
+                f" set model_id: {DIALOGUE_MODEL} on this job or leave it out"
             )
-            self._issue(raw, "model_id", name, msg)
+            self._model_issue(raw, name, merged, model_id, problem)
         return merged
 
     def _voices(
@@ -430,19 +429,18 @@ class JobBuilder:
         info = KNOWN_MODELS.get(model_id)
         if info is None:
             return model_id  # checked against GET /v1/models at run time
-        inherited = " (from defaults)" if "model_id" not in raw.values and "model_id" in merged else ""
         if kind is JobKind.TTS and not info.can_tts:
-            msg = (
-                f"model_id {model_id!r}{inherited} is a speech-to-speech model, but this job has text;"
+            problem = (
+                "is a speech-to-speech model, but this job has text;"
                 f" use a text-to-speech model such as {DEFAULT_TTS_MODEL!r}"
             )
-            self._issue(raw, "model_id", name, msg)
+            self._model_issue(raw, name, merged, model_id, problem)
         elif kind is JobKind.STS and not info.can_sts:
-            msg = (
-                f"model_id {model_id!r}{inherited} cannot do speech-to-speech, which an audio_file job needs;"
+            problem = (
+                "cannot do speech-to-speech, which an audio_file job needs;"
                 f" use {DEFAULT_STS_MODEL!r} or another speech-to-speech model"
             )
-            self._issue(raw, "model_id", name, msg)
+            self._model_issue(raw, name, merged, model_id, problem)
         chunk_chars = _int(merged, "chunk_chars")
         if kind is JobKind.TTS and chunk_chars is not None and chunk_chars > info.max_characters:
             msg = (
@@ -451,6 +449,13 @@ class JobBuilder:
             )
             self._issue(raw, "chunk_chars", name, msg)
         return model_id
+
+    def _model_issue(
+        self, raw: RawJob, name: str | None, merged: Mapping[str, Value], model_id: str, problem: str
+    ) -> None:
+        """Report a problem with the job's model, saying so when the model came from defaults."""
+        inherited = " (from defaults)" if "model_id" not in raw.values and "model_id" in merged else ""
+        self._issue(raw, "model_id", name, f"model_id {model_id!r}{inherited} {problem}")
 
     def _read_inputs(
         self, raw: RawJob, name: str | None, values: Mapping[str, Value]

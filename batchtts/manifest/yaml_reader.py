@@ -1,27 +1,23 @@
-"""Reading a YAML manifest: a walk over the parser's events, shaped by what a manifest may hold.
+"""Reading a YAML manifest: a walk over its events, shaped by what a manifest may hold.
 
-Nothing is ever constructed from the YAML: scalars are taken as the text written and the schema
-(``defaults``, ``jobs``, each job's fields, ``book``) directs the walk, so a value where none belongs
-is reported and skipped without being stored. Aliases and anchors stop the read at once (no "billion
-laughs"), as does nesting deeper than MAX_DEPTH; any tag beyond the plain standard ones is an issue.
+Scalars are taken as the text written and the schema (``defaults``, ``jobs``, each job's fields,
+``book``) directs the walk, so a value where none belongs is reported and skipped without being
+stored. The events come checked from :mod:`batchtts.manifest.yaml_events`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from yaml.events import (
-    AliasEvent,
-    CollectionStartEvent,
     DocumentStartEvent,
     Event,
-    MappingEndEvent,
     MappingStartEvent,
-    NodeEvent,
     ScalarEvent,
-    SequenceEndEvent,
     SequenceStartEvent,
     StreamEndEvent,
 )
@@ -32,116 +28,57 @@ from batchtts.manifest.book_section import RawBook, build_book
 from batchtts.manifest.job import JobSpec
 from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
 from batchtts.manifest.values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
+from batchtts.manifest.yaml_events import MAX_DEPTH, Events, Stop, is_null, kind_of, line_of
 
 __all__ = ["MAX_DEPTH", "read_yaml"]
 
-MAX_DEPTH = 20
 TOP_LEVEL_KEYS: tuple[str, ...] = ("defaults", "jobs", "book")
 _TURN_FIELDS: tuple[str, ...] = ("voice", "text")
-
-# libyaml parses far faster than the pure-Python parser; both yield the same events.
-_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STANDARD_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
-)
-_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 # YAML accepts only printable characters; finding one ourselves gives the line, not a byte offset.
 _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-class _Stop(Exception):
-    """Reading cannot go on (syntax error, alias, too deep); the message is the issue."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Scalars:
+    """The shape of a mapping field whose values are single values, kept as ``<prefix>.<key>``."""
 
-    def __init__(self, line: int | None, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _line(event: Event) -> int:
-    # Both parsers mark every event; the stubs allow None only for hand-made ones.
-    mark = event.start_mark
-    return mark.line + 1 if mark is not None else 1
+    keys: tuple[str, ...] | None = None  # None: any key is kept, for its reader to check
+    unknown: str = ""  # what an unknown key is called: "unknown <this> 'key'"
+    expected: str | None = None  # the hint when no known key is close (default: the known keys)
+    twice: str = "{full}"  # how a key given twice is named ({full}: prefix.key, {name}: the key shown)
+    value: str = "a single value"  # what each value must be
 
 
-def _kind(event: Event) -> str:
-    if isinstance(event, SequenceStartEvent):
-        return "a list"
-    if isinstance(event, MappingStartEvent):
-        return "a mapping"
-    return "a single value"
+_SPEAKERS = _Scalars(twice="speaker {name}", value="a voice name")
+_VOICE_SETTINGS = _Scalars(keys=VOICE_SETTINGS_FIELDS, unknown="voice setting")
+_TURN = _Scalars(keys=_TURN_FIELDS, unknown="dialogue field", expected="expected voice and text")
+_RULE = _Scalars()  # a pronunciation rule: checked as a whole by batchtts.manifest.pronunciation
 
 
-class _Events:
-    """The parser's events, checked for aliases, anchors, tags and depth as they are taken."""
+@dataclass(slots=True)
+class _Job:
+    """A job's fields as read, and its issues, held back until the job's name is known."""
 
-    def __init__(self, text: str, file: str, issues: Issues) -> None:
-        self._loader = _Loader(text)
-        self._file = file
-        self._issues = issues
-        self._depth = 0
+    values: dict[str, str | None] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    held: list[tuple[int, str, str]] = field(default_factory=list)
 
-    def close(self) -> None:
-        self._loader.dispose()
-
-    def peek(self) -> Event:
-        event = self._loader.peek_event()
-        if event is None:  # only after StreamEnd, which the walk never reads past
-            raise _Stop(None, "YAML ended unexpectedly")
-        return event
-
-    def take(self) -> Event:
-        event = self.peek()
-        self._loader.get_event()
-        if isinstance(event, AliasEvent):
-            msg = f"YAML aliases (*{event.anchor}) are not allowed; write each value out"
-            raise _Stop(_line(event), msg)
-        if isinstance(event, NodeEvent) and event.anchor is not None:
-            msg = f"YAML anchors (&{event.anchor}) are not allowed; write each value out"
-            raise _Stop(_line(event), msg)
-        tag = getattr(event, "tag", None)
-        if tag is not None and tag != "!" and tag not in _STANDARD_TAGS:
-            shown = show(tag.replace("tag:yaml.org,2002:", "!!"))
-            msg = f"YAML tag {shown} is not allowed; write plain values"
-            self._issues.append(ManifestIssue(file=self._file, line=_line(event), message=msg))
-        if isinstance(event, CollectionStartEvent):
-            self._depth += 1
-            if self._depth > MAX_DEPTH:
-                msg = f"YAML is nested more than {MAX_DEPTH} levels deep"
-                raise _Stop(_line(event), msg)
-        elif isinstance(event, SequenceEndEvent | MappingEndEvent):
-            self._depth -= 1
-        return event
-
-    def skip_node(self) -> Event:
-        """Consume one whole node, storing nothing; return its first event."""
-        first = self.take()
-        depth = 1 if isinstance(first, CollectionStartEvent) else 0
-        while depth:
-            event = self.take()
-            if isinstance(event, CollectionStartEvent):
-                depth += 1
-            elif isinstance(event, SequenceEndEvent | MappingEndEvent):
-                depth -= 1
-        return first
-
-    def at_end(self) -> bool:
-        """Whether the current mapping or sequence ends here (its end event is then consumed)."""
-        if isinstance(self.peek(), MappingEndEvent | SequenceEndEvent):
-            self.take()
-            return True
-        return False
+    def hold(self, line: int, key: str, message: str) -> None:
+        self.held.append((line, key, message))
 
 
-def _is_null(event: ScalarEvent) -> bool:
-    if event.tag == "tag:yaml.org,2002:null":
-        return True
-    return event.tag is None and event.implicit[0] and event.value in _NULLS
+def _hint(name: str, known: tuple[str, ...], otherwise: str | None = None) -> str:
+    """The hint after an unknown key: the close known one, else ``otherwise`` or all known ones."""
+    close = suggest(name, known)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return otherwise or f"expected one of: {', '.join(known)}"
 
 
 class _Walker:
     """Walks one manifest document, turning it into defaults and RawJobs and reporting misfits."""
 
-    def __init__(self, events: _Events, file: str, issues: Issues) -> None:
+    def __init__(self, events: Events, file: str, issues: Issues) -> None:
         self._events = events
         self._file = file
         self._issues = issues
@@ -155,10 +92,47 @@ class _Walker:
         """Read a mapping key; a list or mapping used as a key is reported and skipped with its value."""
         event = self._events.skip_node()
         if isinstance(event, ScalarEvent):
-            return event.value, _line(event)
-        self._issue(_line(event), f"keys must be plain words, not {_kind(event)}")
+            return event.value, line_of(event)
+        self._issue(line_of(event), f"keys must be plain words, not {kind_of(event)}")
         self._events.skip_node()
         return None
+
+    def _keys(self) -> Iterator[tuple[str, int]]:
+        """Take a mapping's start; yield each usable key and its line, its value left to be read."""
+        events = self._events
+        events.take()
+        while not events.at_end():
+            if (key := self._key()) is not None:
+                yield key
+
+    def _items(self, first: int) -> Iterator[tuple[int, Event]]:
+        """Take a list's start; yield each item's number (from ``first``) and first event, not taken."""
+        events = self._events
+        events.take()
+        number = first
+        while not events.at_end():
+            yield number, events.peek()
+            number += 1
+
+    def _misfit(self, start: type[MappingStartEvent | SequenceStartEvent]) -> str | None:
+        """None if a node of the ``start`` kind comes next; otherwise skip it and say what it is."""
+        event = self._events.peek()
+        if isinstance(event, start):
+            return None
+        self._events.skip_node()
+        return "empty" if isinstance(event, ScalarEvent) and is_null(event) else kind_of(event)
+
+    def _scalar(
+        self, values: dict[str, str | None], key: str, what: str = "a single value", label: str = ""
+    ) -> str | None:
+        """Read a single value into ``values[key]``; anything else is skipped and its issue returned."""
+        value = self._events.peek()
+        if isinstance(value, ScalarEvent):
+            self._events.take()
+            values[key] = None if is_null(value) else value.value
+            return None
+        self._events.skip_node()
+        return f"{label or key} must be {what}, not {kind_of(value)}"
 
     def document(self) -> tuple[RawJob | None, list[RawJob], RawBook | None]:
         """Walk the stream: the defaults and the book (None if absent or unusable) and the usable jobs."""
@@ -172,21 +146,16 @@ class _Walker:
         defaults: RawJob | None = None
         jobs: list[RawJob] = []
         book: RawBook | None = None
-        if isinstance(root, ScalarEvent) and _is_null(root):
+        if isinstance(root, ScalarEvent) and is_null(root):
             events.skip_node()
             self._issue(None, "manifest is empty; expected a mapping with a 'jobs' list")
         elif not isinstance(root, MappingStartEvent):
             events.skip_node()
-            msg = f"manifest must be a mapping with a 'jobs' list, not {_kind(root)}"
-            self._issue(_line(root), msg)
+            msg = f"manifest must be a mapping with a 'jobs' list, not {kind_of(root)}"
+            self._issue(line_of(root), msg)
         else:
-            events.take()
             seen: dict[str, int] = {}
-            while not events.at_end():
-                key = self._key()
-                if key is None:
-                    continue
-                name, line = key
+            for name, line in self._keys():
                 if name in seen:
                     self._issue(line, f"{show(name)} appears twice (first on line {seen[name]})", field=name)
                     events.skip_node()
@@ -206,128 +175,93 @@ class _Walker:
         events.take()  # DocumentEnd
         if isinstance(events.peek(), DocumentStartEvent):
             msg = "manifest holds more than one YAML document; put all jobs in one"
-            self._issue(_line(events.peek()), msg)
+            self._issue(line_of(events.peek()), msg)
         return defaults, jobs, book
 
     def _unknown(
         self, line: int, name: str, known: tuple[str, ...], what: str, job: str | None = None
     ) -> None:
-        close = suggest(name, known)
         if name in VOICE_SETTINGS_FIELDS and "voice_settings" in known:
             hint = "voice settings go under voice_settings:"
-        elif close:
-            hint = f"did you mean {close[0]!r}?"
         else:
-            hint = f"expected one of: {', '.join(known)}"
+            hint = _hint(name, known)
         self._issue(line, f"unknown {what} {show(name)}; {hint}", field=name[:60], job=job)
 
     def _jobs(self, line: int) -> list[RawJob]:
-        events = self._events
-        start = events.peek()
-        if not isinstance(start, SequenceStartEvent):
-            events.skip_node()
-            if isinstance(start, ScalarEvent) and _is_null(start):
+        if (what := self._misfit(SequenceStartEvent)) is not None:
+            if what == "empty":
                 self._issue(line, "manifest has no jobs; list them under 'jobs'", field="jobs")
             else:
-                self._issue(line, f"jobs must be a list of jobs, not {_kind(start)}", field="jobs")
+                self._issue(line, f"jobs must be a list of jobs, not {what}", field="jobs")
             return []
-        events.take()
         jobs: list[RawJob] = []
         count = 0
-        while not events.at_end():
-            item = events.peek()
-            count += 1
-            if isinstance(item, MappingStartEvent):
+        for count, item in self._items(first=1):
+            if (what := self._misfit(MappingStartEvent)) is None:
                 jobs.append(self._fields(defaults=False))
                 continue
-            events.skip_node()
-            if isinstance(item, ScalarEvent) and _is_null(item):
+            if what == "empty":
                 msg = f"job {count} in the jobs list is empty"
             else:
-                msg = f"job {count} in the jobs list must be a mapping of fields, not {_kind(item)}"
-            self._issue(_line(item), msg)
+                msg = f"job {count} in the jobs list must be a mapping of fields, not {what}"
+            self._issue(line_of(item), msg)
         if not count:
             self._issue(line, "manifest has no jobs; list them under 'jobs'", field="jobs")
         return jobs
 
     def _defaults(self, line: int) -> RawJob | None:
-        start = self._events.peek()
-        if isinstance(start, MappingStartEvent):
+        what = self._misfit(MappingStartEvent)
+        if what is None:
             return self._fields(defaults=True)
-        self._events.skip_node()
-        if not (isinstance(start, ScalarEvent) and _is_null(start)):
-            self._issue(
-                line, f"defaults must be a mapping of job fields, not {_kind(start)}", field="defaults"
-            )
+        if what != "empty":
+            self._issue(line, f"defaults must be a mapping of job fields, not {what}", field="defaults")
         return None
 
     def _book(self, line: int) -> RawBook | None:
         """Read the book section; its issues name fields ``book.<field>``."""
-        events = self._events
-        start = events.peek()
-        if not isinstance(start, MappingStartEvent):
-            events.skip_node()
-            what = "empty" if isinstance(start, ScalarEvent) and _is_null(start) else _kind(start)
+        if (what := self._misfit(MappingStartEvent)) is not None:
             msg = f"book must be a mapping of {', '.join(BOOK_FIELDS)}, not {what}"
             self._issue(line, msg, field="book")
             return None
-        events.take()
+        events = self._events
         book = RawBook(line=line)
-        while not events.at_end():
-            key = self._key()
-            if key is None:
-                continue
-            name, key_line = key
+        for name, key_line in self._keys():
             full = f"book.{name[:60]}"
             if name in book.lines:
                 events.skip_node()
                 self._issue(key_line, f"{full} is given twice (first on line {book.lines[name]})", field=full)
-                continue
-            if name not in BOOK_FIELDS:
+            elif name not in BOOK_FIELDS:
                 events.skip_node()
-                close = suggest(name, BOOK_FIELDS)
-                known = ", ".join(BOOK_FIELDS)
-                hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {known}"
-                self._issue(key_line, f"unknown book field {show(name)}; {hint}", field=full)
-                continue
-            book.lines[name] = key_line
-            value = events.peek()
-            if name == "chapters":
-                book.chapters = self._chapters(key_line)
-            elif isinstance(value, ScalarEvent):
-                events.take()
-                book.values[name] = None if _is_null(value) else value.value
+                msg = f"unknown book field {show(name)}; {_hint(name, BOOK_FIELDS)}"
+                self._issue(key_line, msg, field=full)
             else:
-                events.skip_node()
-                self._issue(key_line, f"{full} must be a single value, not {_kind(value)}", field=full)
+                book.lines[name] = key_line
+                if name == "chapters":
+                    book.chapters = self._chapters(key_line)
+                elif (problem := self._scalar(book.values, name, label=full)) is not None:
+                    self._issue(key_line, problem, field=full)
         return book
 
     def _chapters(self, line: int) -> list[tuple[str, int]] | None:
         """Read book.chapters, a list of job names; None (after an issue) if it is not one."""
-        events = self._events
-        start = events.peek()
-        if not isinstance(start, SequenceStartEvent):
-            events.skip_node()
-            what = "empty" if isinstance(start, ScalarEvent) and _is_null(start) else _kind(start)
+        if (what := self._misfit(SequenceStartEvent)) is not None:
             msg = (
                 f"book.chapters must be a list of job names, not {what}; leave it out for all text_file jobs"
             )
             self._issue(line, msg, field="book.chapters")
             return None
-        events.take()
         entries: list[tuple[str, int]] = []
         count = 0
         usable = True
-        while not events.at_end():
-            item = events.skip_node()
-            count += 1
-            if isinstance(item, ScalarEvent) and not _is_null(item) and item.value.strip():
-                entries.append((item.value, _line(item)))
+        for count, _ in self._items(first=1):
+            item = self._events.skip_node()
+            if isinstance(item, ScalarEvent) and not is_null(item) and item.value.strip():
+                entries.append((item.value, line_of(item)))
                 continue
             usable = False
-            what = "empty" if isinstance(item, ScalarEvent) else _kind(item)
+            what = "empty" if isinstance(item, ScalarEvent) else kind_of(item)
             msg = f"chapter {count} in book.chapters must be a job name, not {what}"
-            self._issue(_line(item), msg, field="book.chapters")
+            self._issue(line_of(item), msg, field="book.chapters")
         if not count:
             msg = "book.chapters is an empty list; list chapter jobs, or leave it out for all text_file jobs"
             self._issue(line, msg, field="book.chapters")
@@ -337,230 +271,107 @@ class _Walker:
     def _fields(self, *, defaults: bool) -> RawJob:
         """Read one job (or the defaults) mapping; the start event has not been taken yet."""
         events = self._events
-        start = events.take()
-        values: dict[str, str | None] = {}
-        lines: dict[str, int] = {}
-        # Issues inside a job are held back until its name is known, wherever the name stands.
-        held: list[tuple[int, str, str]] = []
+        start = events.peek()
+        job = _Job()
         allowed = tuple(f for f in JOB_FIELDS if not (defaults and f in NOT_IN_DEFAULTS))
         what = "field in defaults" if defaults else "field"
         unknown: list[tuple[int, str]] = []
-        while not events.at_end():
-            key = self._key()
-            if key is None:
-                continue
-            name, line = key
-            if name in lines:
-                held.append((line, name, f"{name} is given twice (first on line {lines[name]})"))
+        for name, line in self._keys():
+            if name in job.lines:
+                job.hold(line, name, f"{name} is given twice (first on line {job.lines[name]})")
                 events.skip_node()
-            elif name == "voice_settings":
-                lines[name] = line
-                self._voice_settings(values, lines, held, line)
-            elif name == "speakers" and isinstance(events.peek(), MappingStartEvent):
-                lines[name] = line
-                self._speakers(values, lines, held)
-            elif name == "dialogue" and not defaults and isinstance(events.peek(), SequenceStartEvent):
-                lines[name] = line
-                values[name] = "true"
-                self._dialogue(values, lines, held, line)
-            elif name == "pronunciation" and isinstance(events.peek(), SequenceStartEvent):
-                lines[name] = line
-                self._pronunciation(values, lines, held)
+                continue
+            value = events.peek()
+            if name == "voice_settings":
+                job.lines[name] = line
+                self._voice_settings(job, line)
+            elif name == "speakers" and isinstance(value, MappingStartEvent):
+                job.lines[name] = line
+                self._mapping(_SPEAKERS, name, job)
+            elif name == "dialogue" and not defaults and isinstance(value, SequenceStartEvent):
+                job.lines[name] = line
+                job.values[name] = "true"
+                self._dialogue(job, line)
+            elif name == "pronunciation" and isinstance(value, SequenceStartEvent):
+                job.lines[name] = line
+                self._pronunciation(job)
             elif name in allowed:
-                lines[name] = line
-                value = events.peek()
-                if isinstance(value, ScalarEvent):
-                    events.take()
-                    values[name] = None if _is_null(value) else value.value
-                else:
-                    events.skip_node()
-                    held.append((line, name, f"{name} must be a single value, not {_kind(value)}"))
+                job.lines[name] = line
+                if (msg := self._scalar(job.values, name)) is not None:
+                    job.hold(line, name, msg)
             else:
                 events.skip_node()
                 if defaults and name in NOT_IN_DEFAULTS:
-                    held.append((line, name, f"{name} cannot be set in defaults; set it on each job"))
+                    job.hold(line, name, f"{name} cannot be set in defaults; set it on each job")
                 else:
                     unknown.append((line, name))
-        raw = RawJob(values=values, lines=lines, line=_line(start))
-        name_text = None if defaults else values.get("name")
-        job = (job_label(name_text) or None) if name_text is not None else None
+        raw = RawJob(values=job.values, lines=job.lines, line=line_of(start))
+        name_text = None if defaults else job.values.get("name")
+        label = (job_label(name_text) or None) if name_text is not None else None
         for line, name in unknown:
-            self._unknown(line, name, allowed, what, job)
-        for line, field, message in held:
-            self._issue(line, message, field=field, job=job)
+            self._unknown(line, name, allowed, what, label)
+        for line, key, message in job.held:
+            self._issue(line, message, field=key, job=label)
         return raw
 
-    def _speakers(
-        self, values: dict[str, str | None], lines: dict[str, int], held: list[tuple[int, str, str]]
-    ) -> None:
-        """``speakers:`` as a mapping of speaker name → voice name, kept as ``speakers.<name>``."""
-        events = self._events
-        events.take()
-        while not events.at_end():
-            key = self._key()
-            if key is None:
-                continue
-            name, sub_line = key
-            full = f"speakers.{name[:60]}"
-            if full in lines:
-                events.skip_node()
-                held.append(
-                    (sub_line, full, f"speaker {show(name)} is given twice (first on line {lines[full]})")
-                )
-                continue
-            lines[full] = sub_line
-            value = events.peek()
-            if isinstance(value, ScalarEvent):
-                events.take()
-                values[full] = None if _is_null(value) else value.value
+    def _mapping(self, shape: _Scalars, prefix: str, job: _Job) -> None:
+        """Read a mapping of single values (its start not yet taken) as ``<prefix>.<key>`` fields."""
+        for name, line in self._keys():
+            full = f"{prefix}.{name[:60]}"
+            if shape.keys is not None and name not in shape.keys:
+                self._events.skip_node()
+                hint = _hint(name, shape.keys, shape.expected)
+                job.hold(line, full, f"unknown {shape.unknown} {show(name)}; {hint}")
+            elif full in job.lines:
+                self._events.skip_node()
+                named = shape.twice.format(full=full, name=show(name))
+                job.hold(line, full, f"{named} is given twice (first on line {job.lines[full]})")
             else:
-                events.skip_node()
-                held.append((sub_line, full, f"{full} must be a voice name, not {_kind(value)}"))
+                job.lines[full] = line
+                if (msg := self._scalar(job.values, full, shape.value)) is not None:
+                    job.hold(line, full, msg)
 
-    def _dialogue(
-        self,
-        values: dict[str, str | None],
-        lines: dict[str, int],
-        held: list[tuple[int, str, str]],
-        line: int,
-    ) -> None:
+    def _voice_settings(self, job: _Job, line: int) -> None:
+        """``voice_settings:`` as a mapping of the settings, kept as ``voice_settings.<name>``."""
+        if (what := self._misfit(MappingStartEvent)) is not None:
+            msg = f"voice_settings must be a mapping of {', '.join(VOICE_SETTINGS_FIELDS)}, not {what}"
+            job.hold(line, "voice_settings", msg)
+            return
+        self._mapping(_VOICE_SETTINGS, "voice_settings", job)
+
+    def _dialogue(self, job: _Job, line: int) -> None:
         """``dialogue:`` as a list of ``{voice, text}`` turns, kept as ``dialogue[<n>].voice|text``."""
-        events = self._events
-        events.take()
         count = 0
-        while not events.at_end():
-            count += 1
-            item = events.peek()
-            field = f"dialogue[{count}]"
-            if not isinstance(item, MappingStartEvent):
-                events.skip_node()
-                what = "empty" if isinstance(item, ScalarEvent) and _is_null(item) else _kind(item)
-                held.append((_line(item), field, f"{field} must be a mapping of voice and text, not {what}"))
+        for count, item in self._items(first=1):
+            turn = f"dialogue[{count}]"
+            if (what := self._misfit(MappingStartEvent)) is not None:
+                job.hold(line_of(item), turn, f"{turn} must be a mapping of voice and text, not {what}")
                 continue
-            events.take()
-            lines[field] = _line(item)
-            while not events.at_end():
-                key = self._key()
-                if key is None:
-                    continue
-                name, sub_line = key
-                full = f"{field}.{name[:60]}"
-                if name not in _TURN_FIELDS:
-                    events.skip_node()
-                    close = suggest(name, _TURN_FIELDS)
-                    hint = f"did you mean {close[0]!r}?" if close else "expected voice and text"
-                    held.append((sub_line, full, f"unknown dialogue field {show(name)}; {hint}"))
-                elif full in lines:
-                    events.skip_node()
-                    held.append((sub_line, full, f"{full} is given twice (first on line {lines[full]})"))
-                else:
-                    lines[full] = sub_line
-                    value = events.peek()
-                    if isinstance(value, ScalarEvent):
-                        events.take()
-                        values[full] = None if _is_null(value) else value.value
-                    else:
-                        events.skip_node()
-                        held.append((sub_line, full, f"{full} must be a single value, not {_kind(value)}"))
+            job.lines[turn] = line_of(item)
+            self._mapping(_TURN, turn, job)
             for name in _TURN_FIELDS:
-                if f"{field}.{name}" not in lines:
-                    held.append(
-                        (lines[field], field, f"{field} has no {name}; each turn needs voice and text")
-                    )
+                if f"{turn}.{name}" not in job.lines:
+                    job.hold(job.lines[turn], turn, f"{turn} has no {name}; each turn needs voice and text")
         if not count:
-            held.append((line, "dialogue", "dialogue is an empty list; list {voice, text} turns"))
+            job.hold(line, "dialogue", "dialogue is an empty list; list {voice, text} turns")
 
-    def _pronunciation(
-        self, values: dict[str, str | None], lines: dict[str, int], held: list[tuple[int, str, str]]
-    ) -> None:
+    def _pronunciation(self, job: _Job) -> None:
         """``pronunciation:`` as a list of files and ``{word, alias|phoneme, alphabet}`` rules.
 
         Kept flat, as ``pronunciation[<i>]`` (a file) and ``pronunciation[<i>].<field>`` (a rule's
         fields, unknown ones too), and checked as a whole by :mod:`batchtts.manifest.pronunciation`.
         """
-        events = self._events
-        events.take()
-        index = -1
-        while not events.at_end():
-            index += 1
-            item = events.peek()
+        for index, item in self._items(first=0):
             entry = f"pronunciation[{index}]"
-            lines[entry] = _line(item)
-            if isinstance(item, ScalarEvent) and not _is_null(item):
-                events.take()
-                values[entry] = item.value
-                continue
-            if not isinstance(item, MappingStartEvent):
-                events.skip_node()
-                what = "empty" if isinstance(item, ScalarEvent) else _kind(item)
+            job.lines[entry] = line_of(item)
+            if isinstance(item, ScalarEvent) and not is_null(item):
+                self._events.take()
+                job.values[entry] = item.value
+            elif (what := self._misfit(MappingStartEvent)) is not None:
                 msg = f"{entry} must be a lexicon file or a rule such as {{word: …, alias: …}}, not {what}"
-                held.append((_line(item), entry, msg))
-                continue
-            events.take()
-            while not events.at_end():
-                key = self._key()
-                if key is None:
-                    continue
-                name, sub_line = key
-                full = f"{entry}.{name[:60]}"
-                if full in lines:
-                    events.skip_node()
-                    held.append((sub_line, full, f"{full} is given twice (first on line {lines[full]})"))
-                    continue
-                lines[full] = sub_line
-                value = events.peek()
-                if isinstance(value, ScalarEvent):
-                    events.take()
-                    values[full] = None if _is_null(value) else value.value
-                else:
-                    events.skip_node()
-                    held.append((sub_line, full, f"{full} must be a single value, not {_kind(value)}"))
-
-    def _voice_settings(
-        self,
-        values: dict[str, str | None],
-        lines: dict[str, int],
-        held: list[tuple[int, str, str]],
-        line: int,
-    ) -> None:
-        events = self._events
-        start = events.peek()
-        if not isinstance(start, MappingStartEvent):
-            events.skip_node()
-            what = "empty" if isinstance(start, ScalarEvent) and _is_null(start) else _kind(start)
-            msg = f"voice_settings must be a mapping of {', '.join(VOICE_SETTINGS_FIELDS)}, not {what}"
-            held.append((line, "voice_settings", msg))
-            return
-        events.take()
-        while not events.at_end():
-            key = self._key()
-            if key is None:
-                continue
-            name, sub_line = key
-            full = f"voice_settings.{name}"
-            if name not in VOICE_SETTINGS_FIELDS:
-                events.skip_node()
-                close = suggest(name, VOICE_SETTINGS_FIELDS)
-                hint = (
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else f"expected one of: {', '.join(VOICE_SETTINGS_FIELDS)}"
-                )
-                held.append(
-                    (sub_line, f"voice_settings.{name[:60]}", f"unknown voice setting {show(name)}; {hint}")
-                )
-            elif full in lines:
-                events.skip_node()
-                held.append((sub_line, full, f"{full} is given twice (first on line {lines[full]})"))
+                job.hold(line_of(item), entry, msg)
             else:
-                lines[full] = sub_line
-                value = events.peek()
-                if isinstance(value, ScalarEvent):
-                    events.take()
-                    values[full] = None if _is_null(value) else value.value
-                else:
-                    events.skip_node()
-                    held.append((sub_line, full, f"{full} must be a single value, not {_kind(value)}"))
+                self._mapping(_RULE, entry, job)
 
 
 def _syntax_issue(exc: yaml.YAMLError, file: str) -> ManifestIssue:
@@ -594,13 +405,13 @@ def read_yaml(
         issues.append(ManifestIssue(file=file, line=line, message=msg))
         return (), None
     try:
-        events = _Events(text, file, issues)
+        events = Events(text, file, issues)
     except (yaml.YAMLError, UnicodeError, ValueError) as exc:
         issues.append(ManifestIssue(file=file, message=f"YAML cannot be read: {str(exc)[:200]}"))
         return (), None
     try:
         defaults_raw, jobs, book_raw = _Walker(events, file, issues).document()
-    except _Stop as stop:
+    except Stop as stop:
         issues.append(ManifestIssue(file=file, line=stop.line, message=str(stop)))
         return (), None
     except yaml.YAMLError as exc:

@@ -25,10 +25,8 @@ normalising chunk by chunk would make the level jump at every seam.
 
 How (FFmpeg's filters through PyAV, the ``master`` extra; no signal processing of our own):
 
-1. **Measure** the joined file in one decoding pass: ``astats`` per 0.5 s block (RMS and peak;
-   the whole file's RMS is summed from the blocks' energy, and the noise floor is the quietest
-   full block's RMS, the way ACX's check measures it), ``ebur128`` (integrated loudness, true
-   peak) and ``silencedetect`` (quiet under -60 dBFS at the head and tail).
+1. **Measure** the joined file (:func:`batchtts.outputs.levels.read_levels`: RMS, peaks,
+   loudness, noise floor, quiet at the head and tail).
 2. **One gain** (``volume``) for the whole file, to the target. Only when the peaks would then
    pass the ceiling does a lookahead limiter (``alimiter``, latency compensated, auto-level off)
    hold them 0.5 dB under it: a few peaks are limited, the rest of the file is untouched.
@@ -41,16 +39,15 @@ How (FFmpeg's filters through PyAV, the ``master`` extra; no signal processing o
    joined one. FFmpeg's ``loudnorm`` is not used: it changes the gain over time unless given a
    first pass's figures, and even then falls back to doing so when its true-peak target needs it.
 
-The figures a file measures (:class:`Levels`) before and after go to the run report and, through
-the ledger, to ``metadata.csv``.
+The figures a file measures (:class:`~batchtts.outputs.levels.Levels`) before and after go to the
+run report and, through the ledger, to ``metadata.csv``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -58,36 +55,25 @@ from typing import TYPE_CHECKING, Any, cast
 
 from batchtts.api.formats import OutputFormat
 from batchtts.audio.id3 import write_id3
-from batchtts.exceptions import UsageError
 from batchtts.manifest.job import Mastering
+from batchtts.outputs.filtergraph import chain, decoded_frames, layout_of, pulled, require_mastering
+from batchtts.outputs.levels import Levels, read_levels, rounded_db
 from batchtts.store.files import atomic_path
 
 if TYPE_CHECKING:
-    from av.audio.frame import AudioFrame
     from av.audio.stream import AudioStream
-    from av.container.input import InputContainer
-    from av.filter.context import FilterContext
 
 __all__ = [
     "ACX",
-    "ACX_NOISE_FLOOR_DB",
-    "ACX_PEAK_DB",
-    "ACX_RMS_DB",
-    "INSTALL_HINT",
     "MASTERING_META",
     "R128",
-    "Levels",
     "Mastered",
     "Targets",
-    "acx_misses",
     "master_file",
-    "measure",
-    "require_mastering",
     "settings_key",
     "targets_for",
 ]
 
-INSTALL_HINT = "pip install 'batchtts[master]'"
 # The ledger's folder-wide values keep each mastered chapter's figures under this prefix + its name.
 MASTERING_META = "mastering:"
 
@@ -130,14 +116,6 @@ R128 = Targets(
     mp3_kbps=None,
 )
 
-# ACX's figures (ACX Audio Submission Requirements).
-ACX_RMS_DB = (-23.0, -18.0)
-ACX_PEAK_DB = -3.0
-ACX_NOISE_FLOOR_DB = -60.0
-
-_BLOCK_S = 0.5  # ACX measures the noise floor as the RMS of the quietest half second
-_QUIET_DB = -60  # what counts as quiet at the head and tail (ACX's noise floor limit)
-_QUIET_MIN_S = 0.05
 _LIMITER_MARGIN_DB = 0.5  # the limiter holds samples this far under the ceiling: encoding adds some
 _MAX_GAIN_DB = 40.0  # past this a chapter is near-silent, and its noise is all a gain would raise
 _PASSES = 3
@@ -169,90 +147,6 @@ def settings_key(mode: Mastering) -> list[Any]:
         return []
     targets = targets_for(mode)
     return [{field.name: str(getattr(targets, field.name)) for field in fields(targets)}]
-
-
-def require_mastering() -> None:
-    """Raise UsageError (naming ``pip install 'batchtts[master]'``) unless chapters can be mastered here.
-
-    Meant for the start of a run whose manifest masters a chapter, before anything is billed.
-    Mastering reads filters' results from frame metadata, which PyAV exposes from 18.1 on.
-    """
-    try:
-        import av
-    except ImportError:
-        msg = f"mastering chapters needs PyAV, which is not installed; install it with: {INSTALL_HINT}"
-        raise UsageError(msg) from None
-    if not hasattr(av.AudioFrame, "metadata"):
-        msg = (
-            f"mastering chapters needs PyAV 18.1 or later (this is {av.__version__}); "
-            f"upgrade it with: {INSTALL_HINT}"
-        )
-        raise UsageError(msg)
-
-
-def _db(linear: float) -> float:
-    return 20 * math.log10(linear) if linear > 0 else -math.inf
-
-
-def _rounded(value: float) -> float | None:
-    """Two decimals for the report; None for digital silence (-inf), which JSON cannot hold."""
-    return round(value, 2) if math.isfinite(value) else None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Levels:
-    """What one audio file measures (dBFS unless noted; -inf for digital silence)."""
-
-    samples: int  # per channel
-    sample_rate: int
-    rms_db: float  # the whole file's RMS: what ACX's RMS is
-    peak_db: float  # the highest sample
-    true_peak_db: float  # dBTP: the highest peak between samples too (ebur128, 4× oversampled)
-    lufs: float  # integrated loudness (ITU-R BS.1770, gated)
-    noise_floor_db: float  # the RMS of the quietest full 0.5 s block
-    lead_s: float  # quiet (under -60 dBFS) before the first sound
-    trail_s: float  # quiet after the last sound
-
-    @property
-    def seconds(self) -> float:
-        """The file's duration as decoded."""
-        return self.samples / self.sample_rate
-
-    @property
-    def acx_pass(self) -> bool:
-        """True when the file meets ACX's RMS, peak and noise-floor figures."""
-        low, high = ACX_RMS_DB
-        return (
-            low <= self.rms_db <= high
-            and max(self.peak_db, self.true_peak_db) <= ACX_PEAK_DB
-            and self.noise_floor_db < ACX_NOISE_FLOOR_DB
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The figures as the report and metadata give them."""
-        return {
-            "rms_dbfs": _rounded(self.rms_db),
-            "peak_dbfs": _rounded(self.peak_db),
-            "true_peak_dbtp": _rounded(self.true_peak_db),
-            "lufs": _rounded(self.lufs),
-            "noise_floor_dbfs": _rounded(self.noise_floor_db),
-            "seconds": round(self.seconds, 3),
-        }
-
-
-def acx_misses(levels: Levels) -> str:
-    """What keeps ``levels`` from ACX's figures, in words ("" when nothing does)."""
-    low, high = ACX_RMS_DB
-    misses = []
-    if not low <= levels.rms_db <= high:
-        misses.append(f"its RMS is {levels.rms_db:.1f} dBFS, outside {low:g}…{high:g}")
-    if (peak := max(levels.peak_db, levels.true_peak_db)) > ACX_PEAK_DB:
-        misses.append(f"a peak reaches {peak:.1f} dBFS, over {ACX_PEAK_DB:g}")
-    if levels.noise_floor_db >= ACX_NOISE_FLOOR_DB:
-        misses.append(
-            f"its noise floor is {levels.noise_floor_db:.1f} dBFS, not under {ACX_NOISE_FLOOR_DB:g}"
-        )
-    return "; ".join(misses)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,148 +186,10 @@ class Mastered:
             **self.after.to_json(),
             "acx_pass": self.acx_pass,
             "gain_db": round(self.gain_db, 2),
-            "limiter_dbfs": _rounded(self.limit_db) if self.limit_db is not None else None,
+            "limiter_dbfs": rounded_db(self.limit_db) if self.limit_db is not None else None,
             "passes": self.passes,
             "before": self.before.to_json(),
         }
-
-
-def _layout(container: InputContainer, path: Path) -> tuple[int, str]:
-    if not container.streams.audio:
-        msg = f"{path} has no audio stream"
-        raise ValueError(msg)
-    context = container.streams.audio[0].codec_context
-    return context.sample_rate, "stereo" if context.channels > 1 else "mono"
-
-
-def _frames(container: InputContainer, rate: int, layout: str) -> Iterator[AudioFrame]:
-    """The decoded audio as float frames with timestamps counted in samples; None ends it."""
-    from av.audio.resampler import AudioResampler
-
-    resampler = AudioResampler(format="fltp", layout=layout, rate=rate)
-    done = 0
-    for frame in itertools.chain(container.decode(audio=0), [None]):
-        for chunk in resampler.resample(frame):
-            chunk.pts = done
-            chunk.time_base = Fraction(1, rate)
-            done += chunk.samples
-            yield chunk
-
-
-def _pulled(sink: FilterContext) -> Iterator[AudioFrame]:
-    """Every frame the sink has ready now."""
-    import av
-
-    while True:
-        try:
-            yield cast("AudioFrame", sink.pull())
-        except (av.BlockingIOError, av.EOFError):
-            return
-
-
-def _chain(*nodes: FilterContext) -> FilterContext:
-    for a, b in itertools.pairwise(nodes):
-        a.link_to(b)
-    return nodes[-1]
-
-
-def _quiet_ends(events: list[tuple[str, float]], seconds: float) -> tuple[float, float]:
-    """Quiet at the head and tail, from silencedetect's start/end marks in order."""
-    lead = trail = 0.0
-    if events and events[0][0] == "start" and events[0][1] < _QUIET_MIN_S:
-        lead = next((t for kind, t in events if kind == "end"), seconds)
-    if events and events[-1][0] == "start":  # quiet that lasts to the end has no end mark
-        trail = max(0.0, seconds - events[-1][1])
-    return min(lead, seconds), min(trail, seconds)
-
-
-def _measured(path: Path) -> Levels:
-    import av
-    from av.filter import Graph
-
-    with av.open(str(path)) as container:
-        rate, layout = _layout(container, path)
-        graph = Graph()
-        source = graph.add_abuffer(
-            format="fltp", layout=layout, sample_rate=rate, time_base=Fraction(1, rate)
-        )
-        split = _chain(source, graph.add("asetnsamples", f"nb_out_samples={round(rate * _BLOCK_S)}:pad=0"))
-        split = _chain(split, graph.add("asplit", "2"))
-        blocks_out = graph.add("abuffersink")
-        loudness_out = graph.add("abuffersink")
-        quiet = graph.add("silencedetect", f"noise={_QUIET_DB}dB:duration={_QUIET_MIN_S}")
-        stats = graph.add(
-            "astats", "metadata=1:reset=1:measure_perchannel=none:measure_overall=Peak_level+RMS_level"
-        )
-        split.link_to(quiet, 0, 0)
-        _chain(quiet, stats, blocks_out)
-        loudness = graph.add("ebur128", "metadata=1:peak=sample+true")
-        split.link_to(loudness, 1, 0)
-        loudness.link_to(loudness_out)
-        graph.configure()
-
-        blocks: list[tuple[float, float, int]] = []  # (RMS dB, peak dB, samples) per block
-        events: list[tuple[str, float]] = []
-        r128: dict[str, str] = {}
-
-        def collect() -> None:
-            for frame in _pulled(blocks_out):
-                meta = frame.metadata
-                blocks.append(
-                    (
-                        float(meta["lavfi.astats.Overall.RMS_level"]),
-                        float(meta["lavfi.astats.Overall.Peak_level"]),
-                        frame.samples,
-                    )
-                )
-                events.extend(
-                    (kind, float(meta[f"lavfi.silence_{kind}"]))
-                    for kind in ("start", "end")
-                    if f"lavfi.silence_{kind}" in meta
-                )
-            for frame in _pulled(loudness_out):
-                r128.update(frame.metadata)
-
-        for frame in _frames(container, rate, layout):
-            source.push(frame)
-            collect()
-        source.push(None)
-        collect()
-    samples = sum(n for _, _, n in blocks)
-    if not samples:
-        msg = f"{path} holds no audio"
-        raise ValueError(msg)
-    energy = sum(n * 10 ** (rms / 10) for rms, _, n in blocks if rms > -math.inf)
-    full = [rms for rms, _, n in blocks if n == blocks[0][2]] or [blocks[0][0]]
-    lead, trail = _quiet_ends(events, samples / rate)
-    return Levels(
-        samples=samples,
-        sample_rate=rate,
-        rms_db=10 * math.log10(energy / samples) if energy > 0 else -math.inf,
-        peak_db=max(peak for _, peak, _ in blocks),
-        true_peak_db=_db(float(r128.get("lavfi.r128.true_peak", "0"))),
-        lufs=float(r128.get("lavfi.r128.I", "-70")),
-        noise_floor_db=min(full),
-        lead_s=lead,
-        trail_s=trail,
-    )
-
-
-def measure(path: Path) -> Levels:
-    """Decode ``path`` and measure it: RMS, peaks, loudness, noise floor, quiet at the ends.
-
-    ValueError when it is not decodable audio or holds none; OSError when it cannot be read.
-    """
-    require_mastering()
-    import av
-
-    try:
-        return _measured(path)
-    except av.FFmpegError as exc:
-        if isinstance(exc, OSError):
-            raise
-        msg = f"{path} cannot be measured as audio: {exc}"
-        raise ValueError(msg) from exc
 
 
 def _limit(peak_db: float, gain_db: float, targets: Targets, limit_db: float | None) -> float | None:
@@ -514,7 +270,7 @@ def _render(source_path: Path, target: Path, plan: _Plan, targets: Targets, fmt:
     from av.filter import Graph
 
     with av.open(str(source_path)) as container:
-        rate, layout = _layout(container, source_path)
+        rate, layout = layout_of(container, source_path)
         muxer, codec, bit_rate = _encoder(fmt, targets, rate)
         graph = Graph()
         source = graph.add_abuffer(
@@ -533,7 +289,7 @@ def _render(source_path: Path, target: Path, plan: _Plan, targets: Targets, fmt:
             nodes.append(graph.add("adelay", f"delays={plan.head_pad}S:all=1"))
         if plan.tail_pad:
             nodes.append(graph.add("apad", f"pad_len={plan.tail_pad}"))
-        last = _chain(*nodes)
+        last = chain(*nodes)
         if targets.room_tone_db is not None:
             amplitude = 10 ** ((targets.room_tone_db - _PINK_RMS_DB) / 20)
             noise = graph.add(
@@ -547,7 +303,7 @@ def _render(source_path: Path, target: Path, plan: _Plan, targets: Targets, fmt:
             "aformat", f"sample_fmts={_SAMPLE_FORMATS[codec]}:channel_layouts={layout}:sample_rates={rate}"
         )
         sink = graph.add("abuffersink")
-        _chain(last, out_format, sink)
+        chain(last, out_format, sink)
         graph.configure()
         # No ID3 or INFO chunk from FFmpeg: an MP3's tags are batchtts' own (write_id3), and a
         # WAV keeps the plain header batchtts writes everywhere else.
@@ -561,13 +317,13 @@ def _render(source_path: Path, target: Path, plan: _Plan, targets: Targets, fmt:
 
             def encode() -> None:
                 nonlocal written
-                for frame in _pulled(sink):
+                for frame in pulled(sink):
                     frame.pts = written
                     frame.time_base = Fraction(1, rate)
                     written += frame.samples
                     out.mux(stream.encode(frame))
 
-            for frame in _frames(container, rate, layout):
+            for frame in decoded_frames(container, rate, layout):
                 try:
                     source.push(frame)
                 except av.EOFError:
@@ -594,7 +350,7 @@ def master_file(
 
     targets = targets_for(mode)
     try:
-        before = _measured(path)
+        before = read_levels(path)
         plan = _first_plan(before, targets)
         passes = 0
         with atomic_path(path, root) as tmp:
@@ -603,7 +359,7 @@ def master_file(
                 _render(path, tmp, plan, targets, fmt)
                 if fmt.codec == "mp3":
                     write_id3(tmp, **tags)
-                after = _measured(tmp)
+                after = read_levels(tmp)
                 better = _corrected(plan, before, after, targets) if passes < _PASSES else None
                 if better is None:
                     break

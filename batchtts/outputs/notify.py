@@ -3,7 +3,7 @@
 The body is the run's report (``report.json``'s fields, the failures cut to the first
 :data:`MAX_FAILURES`) plus ``text``, the summary a person reads, which chat webhooks (Slack,
 Mattermost) show as the message. It never carries the API key: the request goes out through a
-session of its own (:func:`batchtts.api.client.post_json`, no ``xi-api-key`` header), and the body
+session of its own (:func:`batchtts.api.webhook.post_json`, no ``xi-api-key`` header), and the body
 is cleared of the key should any text in it quote it.
 
 A notification is tried :data:`ATTEMPTS` times with the run's backoff (429 and 5xx answers and
@@ -11,7 +11,7 @@ network failures are retried, Retry-After honoured), all within :data:`DEADLINE`
 failure is the caller's to report; it never changes what the run did or its exit code. Messages
 name only the URL's origin: a webhook's path is usually its password.
 
-The HTTP client is aiohttp, behind :mod:`batchtts.api.client` like every request batchtts sends:
+The HTTP client is aiohttp, behind :mod:`batchtts.api.webhook` like every request batchtts sends:
 one client, with its timeouts, redirect rule and error types, rather than a second one
 (``urllib.request`` follows redirects and has no overall deadline).
 """
@@ -25,7 +25,7 @@ import urllib.parse
 from typing import Any
 
 from batchtts._version import __version__
-from batchtts.api.client import post_json, url_origin
+from batchtts.api.webhook import post_json, url_origin
 from batchtts.engine.report import RunReport
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.exceptions import ApiError, BatchTTSError, RateLimited, ServerError, UsageError

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from batchtts.api.account_errors import RULES, Scope, classify
-from batchtts.api.client import error_from_response
+from batchtts.api.errors import error_from_response
 from batchtts.exceptions import (
     AccountBlocked,
     AccountError,

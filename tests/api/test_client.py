@@ -12,7 +12,8 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
-from batchtts.api.client import ApiClient, error_from_response
+from batchtts.api.client import ApiClient
+from batchtts.api.errors import error_from_response
 from batchtts.emulator import Emulator
 from batchtts.exceptions import (
     AccountError,

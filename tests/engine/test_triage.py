@@ -11,8 +11,8 @@ from mutagen.id3 import ID3
 
 from batchtts import run
 from batchtts.emulator import Emulator
-from batchtts.engine.plan import Unit
 from batchtts.engine.triage import Decision, decide
+from batchtts.engine.units import Unit
 from batchtts.exceptions import LedgerError
 from batchtts.store.files import sha256_file
 from batchtts.store.ledger import DoneRecord, Ledger, LedgerRow, State

@@ -17,8 +17,9 @@ import pytest
 from aiohttp import web
 
 from batchtts import RunConfig, run
-from batchtts.api.client import ApiClient, Timeouts
+from batchtts.api.client import ApiClient
 from batchtts.api.limits import BodyLimits, tts_limits
+from batchtts.api.transport import Timeouts
 from batchtts.engine.report import JobFailure, RunReport
 from batchtts.exceptions import BodyLimitExceeded, ServerMisbehaved, StreamCut, TransportError, UsageError
 from batchtts.secret import Secret

@@ -21,7 +21,8 @@ import pytest
 from aiohttp import web
 
 from batchtts import RunConfig, run
-from batchtts.api.client import ApiClient, Timeouts
+from batchtts.api.client import ApiClient
+from batchtts.api.transport import Timeouts
 from batchtts.emulator import Emulator, EmulatorConfig
 from batchtts.exceptions import BatchTTSError, TransportError, UnexpectedRedirect
 from batchtts.secret import Secret

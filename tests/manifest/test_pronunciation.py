@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchtts.engine.plan import content_key
+from batchtts.engine.units import content_key
 from batchtts.manifest.load import load_manifest
 from batchtts.manifest.pronunciation import DEFAULTS_OWNER
 from batchtts.text.lexicon import LexiconRule, RuleKind

@@ -27,7 +27,8 @@ from batchtts.api.formats import parse_output_format
 from batchtts.emulator import Emulator
 from batchtts.exceptions import UsageError
 from batchtts.manifest.job import Mastering
-from batchtts.outputs.mastering import Levels, acx_misses, master_file
+from batchtts.outputs.levels import Levels, acx_misses
+from batchtts.outputs.mastering import master_file
 from batchtts.store.files import sha256_file
 from batchtts.store.ledger import Ledger
 from tests.helpers import DATA, config_for, no_backoff, temporaries, tts_records
