@@ -156,17 +156,18 @@ class Transport:
             raise TransportError(msg) from exc
         except aiohttp.ClientSSLError as exc:
             # The server answered but could not be verified: not Unreachable, and said as it is.
-            msg = f"{method} {path}: {scrubbed(str(exc), self._key) or type(exc).__name__}"
-            raise TransportError(msg) from exc
+            raise TransportError(self._failure(method, path, exc)) from exc
         except aiohttp.ClientConnectorError as exc:
-            msg = f"{method} {path}: {scrubbed(str(exc), self._key) or type(exc).__name__}"
-            raise Unreachable(msg) from exc
+            raise Unreachable(self._failure(method, path, exc)) from exc
         except aiohttp.ClientResponseError as exc:
             msg = f"{method} {path}: {scrubbed(exc.message, self._key)}"
             raise TransportError(msg) from exc
         except aiohttp.ClientError as exc:
-            msg = f"{method} {path}: {scrubbed(str(exc), self._key) or type(exc).__name__}"
-            raise TransportError(msg) from exc
+            raise TransportError(self._failure(method, path, exc)) from exc
+
+    def _failure(self, method: str, path: str, exc: aiohttp.ClientError) -> str:
+        """What went wrong with a request, in one line, without the key."""
+        return f"{method} {path}: {scrubbed(str(exc), self._key) or type(exc).__name__}"
 
     def _redirected(self, method: str, path: str, resp: aiohttp.ClientResponse) -> UnexpectedRedirect:
         location = " ".join(scrubbed(resp.headers.get("location", ""), self._key).split())[:200]
