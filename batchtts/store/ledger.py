@@ -110,6 +110,14 @@ TRANSITIONS: Mapping[tuple[State | None, Event], State] = {
 }
 
 
+# The states a row may leave for done on Event.DONE, as SQL, for Ledger.done's guarded UPDATE.
+_BECOME_DONE = ", ".join(
+    f"'{before}'"
+    for (before, event), after in TRANSITIONS.items()
+    if event is Event.DONE and before is not None and after is State.DONE
+)
+
+
 def next_state(current: State | None, event: Event) -> State:
     """The state a row in ``current`` moves to on ``event``; LedgerError if that is not legal."""
     try:
@@ -458,17 +466,27 @@ class Ledger:
         in between loses only "done" marks, whose rows stay in_flight and are fetched again from
         history for free; what the API billed is always committed before the body is read.
         """
-        state = next_state(self._state(key), Event.DONE)
         if not self.db.in_transaction:
             self.db.execute("BEGIN")
             self._pending_since = time.monotonic()
-        self._pending += 1
-        self.db.execute(
-            """UPDATE jobs SET state = ?, output = ?, sha256 = ?, size = ?, mtime_ns = ?,
-                               duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
-               WHERE key = ?""",
-            (str(state), output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key),
+        values = (output, sha256, size, mtime_ns, duration_s, sample_rate, time.time(), key)
+        # One guarded UPDATE, no read first (a clip's hot path): the rows TRANSITIONS lets become done.
+        marked = self.db.execute(
+            f"""UPDATE jobs SET state = 'done', output = ?, sha256 = ?, size = ?, mtime_ns = ?,
+                                duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
+                WHERE key = ? AND state IN ({_BECOME_DONE})""",
+            values,
         )
+        if marked.rowcount == 0:
+            # No row, or one the table does not let become done: next_state says which (LedgerError).
+            state = next_state(self._state(key), Event.DONE)
+            self.db.execute(
+                """UPDATE jobs SET state = ?, output = ?, sha256 = ?, size = ?, mtime_ns = ?,
+                                   duration_s = ?, sample_rate = ?, last_error = NULL, updated_at = ?
+                   WHERE key = ?""",
+                (str(state), *values),
+            )
+        self._pending += 1
         self.db.execute(
             "DELETE FROM jobs WHERE name = (SELECT name FROM jobs WHERE key = ?) AND key != ? "
             "AND state != 'in_flight'",
