@@ -8,6 +8,8 @@ how an error answer becomes an exception, :mod:`batchtts.api.errors`'.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -21,14 +23,16 @@ from batchtts.api.formats import parse_output_format
 from batchtts.api.limits import ANY_AUDIO, BodyLimits, sts_limits, tts_limits
 from batchtts.api.paging import LIST_CALLS, dictionary_pages, voice_pages
 from batchtts.api.responses import AudioResponse
-from batchtts.api.sanitise import is_id
+from batchtts.api.sanitise import is_id, scrubbed
+from batchtts.api.transcripts import ForcedAlignment, Transcript, parse_alignment, parse_transcript
 from batchtts.api.transport import Deadline, Timeouts, Transport
-from batchtts.exceptions import ApiError, UnexpectedAnswer
+from batchtts.exceptions import ApiError, TransportError, UnexpectedAnswer
 from batchtts.secret import Secret
 
 __all__ = ["DEFAULT_BASE_URL", "ApiClient"]
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
+_MAX_FORM_ANSWER = 16 * 1024 * 1024  # a transcript or alignment, as any JSON answer (transport's cap)
 
 
 def _segment(value: str) -> str:
@@ -61,6 +65,7 @@ class ApiClient:
         max_connections: int = 32,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._key = api_key
         self._http = Transport(
             base_url=self.base_url,
             key=api_key,
@@ -219,6 +224,66 @@ class ApiClient:
         path = "/v1/pronunciation-dictionaries"
         listing = Deadline.after(self._http.timeouts.json_call * LIST_CALLS)
         return await dictionary_pages(path, lambda params: self._http.json(path, params, within=listing))
+
+    async def transcribe(
+        self, audio: Path, *, model_id: str = "scribe_v1", language_code: str | None = None
+    ) -> Transcript:
+        """POST /v1/speech-to-text: what ``audio`` (a file as received, MP3 or WAV) is heard to say.
+
+        Billed by the audio's duration (``STT_CREDITS_PER_MINUTE`` in :mod:`batchtts.api.models`
+        is the assumed rate). Errors are those of any request (a key without ``speech_to_text`` is
+        MissingPermission naming it; 429 RateLimited and 5xx ServerError are worth retrying); an
+        answer of another shape is UnexpectedAnswer.
+        """
+        fields = {"model_id": model_id}
+        if language_code is not None:
+            fields["language_code"] = language_code
+        document = await self._form_json("/v1/speech-to-text", audio, fields)
+        return parse_transcript(document, clean=self._clean)
+
+    async def align(self, audio: Path, text: str) -> ForcedAlignment:
+        """POST /v1/forced-alignment: ``text``'s characters and words timed in ``audio``.
+
+        For a clip whose timings were lost (recovered from history), without rendering it again.
+        Errors as for :meth:`transcribe` (the permission is ``forced_alignment``).
+        """
+        document = await self._form_json("/v1/forced-alignment", audio, {"text": text})
+        return parse_alignment(document, clean=self._clean)
+
+    def _clean(self, text: str) -> str:
+        return scrubbed(text, self._key)
+
+    async def _form_json(self, path: str, audio: Path, fields: Mapping[str, str]) -> Any:
+        """POST ``audio`` as the multipart ``file`` with ``fields``: the JSON answer, read whole within
+        ``Timeouts.json_call`` and at most 16 MB, as :meth:`get_json` reads one."""
+        form = aiohttp.FormData()
+        for name, value in fields.items():
+            form.add_field(name, value)
+        # Read per attempt, like a speech-to-speech input, off the event loop.
+        form.add_field("file", await asyncio.to_thread(audio.read_bytes), filename=audio.name)
+        deadline = Deadline.after(self._http.timeouts.json_call)
+        body = bytearray()
+        async with self._http.request("POST", path, deadline=deadline, data=form) as resp:
+            timer = asyncio.timeout_at(deadline.at)
+            try:
+                async with timer:
+                    while chunk := await resp.content.read(64 * 1024):
+                        body += chunk
+                        if len(body) > _MAX_FORM_ANSWER:
+                            msg = f"POST {path}: the answer exceeded 16 MB, more than the API sends"
+                            raise TransportError(msg)
+            except TimeoutError as exc:
+                msg = f"POST {path}: no complete answer within {deadline.seconds:,g} s"
+                raise TransportError(msg) from exc
+            except aiohttp.ClientError as exc:
+                msg = f"POST {path}: answer cut ({type(exc).__name__})"
+                raise TransportError(msg) from exc
+            status = resp.status
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            msg = f"POST {path} answered {status}, not JSON"
+            raise UnexpectedAnswer(msg) from exc
 
     def tts_stream(
         self,

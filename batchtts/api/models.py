@@ -18,6 +18,7 @@ __all__ = [
     "FORMAT_TIERS",
     "KNOWN_MODELS",
     "STS_CREDITS_PER_MINUTE",
+    "STT_CREDITS_PER_MINUTE",
     "TIERS",
     "TIER_CONCURRENCY",
     "ModelInfo",
@@ -34,6 +35,12 @@ DEFAULT_STS_MODEL = "eleven_english_sts_v2"
 # spec, the SDK and the docs are silent; API-NOTES "Limits and ranges"). batchtts assumes what the
 # offline emulator bills: 1,000 credits per minute of input, prorated, rounded up per request.
 STS_CREDITS_PER_MINUTE = 1_000
+
+# Speech to text (Scribe) is billed by the audio's duration (API-NOTES "Endpoints for the next
+# features"), at a credit rate no source states either. Assumed, as the offline emulator bills: 40
+# credits per minute, prorated, rounded up per request — the docs' STT pricing table includes 12.5
+# hours in Starter's 30,000 credits (docs capabilities/speech-to-text); higher tiers get a little more.
+STT_CREDITS_PER_MINUTE = 40
 
 # Language codes each model speaks (docs models.mdx, API-NOTES §6.3); eleven_v3's 70+ are not listed
 # in any source, so it has none here and its language_code is left to the API.

@@ -10,7 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
-from batchtts.emulator import account, dialogue, dictionary_endpoints, history_endpoints, speech
+from batchtts.emulator import (
+    account,
+    dialogue,
+    dictionary_endpoints,
+    forced_alignment,
+    history_endpoints,
+    speech,
+    speech_to_text,
+)
 from batchtts.emulator.errors import ApiFailure, invalid_api_key, missing_permissions
 from batchtts.emulator.keys import CURRENT_RECORD, STATE_KEY
 from batchtts.emulator.permissions import required_permission
@@ -37,6 +45,9 @@ def _new_record(request: web.Request) -> dict[str, Any]:
     ``pronunciation_rules_applied`` (``"Nguyen→Win"``), and of the phoneme rules the model skipped,
     ``pronunciation_rules_skipped`` (``"tomato→/təˈmeɪtoʊ/ (ipa)"``, the word dropped); a dialogue
     notes each input's voice in ``dialogue_voice_ids``; STS notes ``remove_background_noise``.
+    ``garbled`` is True for a generated clip the garble fault corrupted (False for one it did not;
+    None for other requests); speech to text and forced alignment note the upload's length in
+    ``audio_seconds`` and whether the emulator knew the audio in ``audio_known``.
     """
     return {
         "ts": time.time(),
@@ -61,6 +72,9 @@ def _new_record(request: web.Request) -> dict[str, Any]:
         "remove_background_noise": None,
         "dialogue_voice_ids": None,
         "fault": None,
+        "garbled": None,
+        "audio_seconds": None,
+        "audio_known": None,
         "queued_ms": None,
         "duration_ms": None,
     }
@@ -117,4 +131,6 @@ def make_app(state: EmulatorState) -> web.Application:
     app.add_routes(speech.routes)
     app.add_routes(dialogue.routes)
     app.add_routes(dictionary_endpoints.routes)
+    app.add_routes(speech_to_text.routes)
+    app.add_routes(forced_alignment.routes)
     return app

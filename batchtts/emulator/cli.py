@@ -89,12 +89,22 @@ _MS = click.FloatRange(min=0.0)
     help="Share of TTS/STS requests billed and stored in history whose body is cut half way.",
 )
 @click.option(
+    "--garble-rate",
+    type=_RATE,
+    default=0.0,
+    show_default=True,
+    help="Share of generated clips whose audio says a corrupted text (words dropped or repeated), "
+    "which speech to text then reports; drawn per request content and --seed.",
+)
+@click.option(
     "--retry-after",
     type=click.FloatRange(min=0.0),
     default=None,
     help="Send Retry-After (seconds) on 429 and 503 answers. Default: none, like the real API.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the fault pattern.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for the fault pattern (and garbling)."
+)
 @click.option(
     "--voices-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -121,6 +131,7 @@ def emulator_command(
     busy_rate: float,
     error_rate: float,
     cut_rate: float,
+    garble_rate: float,
     retry_after: float | None,
     seed: int,
     voices_file: Path | None,
@@ -145,6 +156,7 @@ def emulator_command(
             busy_rate=busy_rate,
             error_rate=error_rate,
             cut_rate=cut_rate,
+            garble_rate=garble_rate,
             retry_after=retry_after,
             seed=seed,
             voices_file=voices_file,

@@ -12,8 +12,12 @@ from batchtts.emulator.permissions import parse_permissions
 __all__ = ["EmulatorConfig"]
 
 
-def check_rates(*, busy_rate: float, error_rate: float, cut_rate: float) -> None:
-    """Raise ValueError unless each fault rate is a share in [0, 1] and together they fit in 1."""
+def check_rates(*, busy_rate: float, error_rate: float, cut_rate: float, garble_rate: float = 0.0) -> None:
+    """Raise ValueError unless each fault rate is a share in [0, 1] and the three that replace an
+    answer (busy, error, cut) together fit in 1; ``garble_rate`` applies to answers that succeed."""
+    if not 0.0 <= garble_rate <= 1.0:
+        msg = f"garble_rate must be between 0 and 1, got {garble_rate}"
+        raise ValueError(msg)
     for name, rate in (("busy_rate", busy_rate), ("error_rate", error_rate), ("cut_rate", cut_rate)):
         if not 0.0 <= rate <= 1.0:
             msg = f"{name} must be between 0 and 1, got {rate}"
@@ -29,8 +33,13 @@ class EmulatorConfig:
 
     Rates are shares of TTS/STS requests (drawn from ``random.Random(seed)``): ``busy_rate`` answers
     429 ``system_busy``, ``error_rate`` 500 or 503, ``cut_rate`` bills the request, stores the full
-    audio in history, then cuts the body half way. ``concurrency_limit`` is the standard model group's
-    limit (None: the tier's documented one); the turbo/flash group always gets twice as many.
+    audio in history, then cuts the body half way. ``garble_rate`` is the share of generated clips
+    (text to speech, speech to speech, dialogue) whose audio says a corrupted text, words dropped or
+    repeated, which speech to text then reports; which ones is drawn from a hash of ``seed`` and the
+    request's content, seed included (:mod:`~batchtts.emulator.garble`).
+
+    ``concurrency_limit`` is the standard model group's limit (None: the tier's documented one); the
+    turbo/flash group always gets twice as many.
 
     A TTS/STS request over the limit waits up to ``queue_timeout_ms`` for a slot, first come first
     served, and only then gets 429 ``too_many_concurrent_requests``: the real API "normally queues
@@ -58,6 +67,7 @@ class EmulatorConfig:
     busy_rate: float = 0.0
     error_rate: float = 0.0
     cut_rate: float = 0.0
+    garble_rate: float = 0.0
     retry_after: float | None = None  # None: no Retry-After header, like the real API
     seed: int = 0
     voices_file: str | Path | None = None  # None: the bundled library (data/voices.json)
@@ -67,7 +77,12 @@ class EmulatorConfig:
     permissions: frozenset[str] | str | Iterable[str] | None = None  # held as a frozenset (None: all)
 
     def __post_init__(self) -> None:
-        check_rates(busy_rate=self.busy_rate, error_rate=self.error_rate, cut_rate=self.cut_rate)
+        check_rates(
+            busy_rate=self.busy_rate,
+            error_rate=self.error_rate,
+            cut_rate=self.cut_rate,
+            garble_rate=self.garble_rate,
+        )
         if self.permissions is not None:
             # Frozen: normalised once here, so lists from RunConfig.emulator_options work as given.
             object.__setattr__(self, "permissions", parse_permissions(self.permissions))

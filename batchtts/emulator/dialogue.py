@@ -19,6 +19,10 @@ Its history item has ``source`` "TTS" (the spec's sources name no dialogue) and 
 ``speed``, and dialogue takes no voice settings but ``settings.stability``. Under load the live API
 may end a stream early past ~2,000 characters (elevenlabs-python #759); the emulator does not model
 that (the cut fault does, for any request).
+
+What the clip says is remembered for speech to text, each input a turn in its voice. Under the
+garble fault every input is said with words dropped or repeated (see :mod:`~batchtts.emulator.speech`
+for text to speech); ``with-timestamps`` still aligns the inputs as sent.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from aiohttp import web
 
 from batchtts.emulator.alignment import Timings, spoken_timings
 from batchtts.emulator.errors import api_error, invalid_argument
+from batchtts.emulator.garble import garble
 from batchtts.emulator.generation import (
     MIN_CLIP_S,
     Generation,
@@ -41,9 +46,10 @@ from batchtts.emulator.generation import (
     voice_for,
 )
 from batchtts.emulator.keys import STATE_KEY, current_record
-from batchtts.emulator.pronunciation import speak
+from batchtts.emulator.pronunciation import Spoken, speak
 from batchtts.emulator.speech_requests import parse_dialogue_body
 from batchtts.emulator.synth import Clip, RenderSpec, Turn, fingerprint
+from batchtts.emulator.transcripts import Said
 
 __all__ = ["DIALOGUE_MODELS", "MAX_VOICES", "routes"]
 
@@ -82,17 +88,27 @@ async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> 
     spoken = [speak(line.text, rules, model.model_id) for line in body.inputs]
     note_pronunciation(spoken)
     settings = dict(body.settings or {})
-    turns = tuple(
-        Turn(
-            voice_id=line.voice_id,
-            duration_s=max(MIN_CLIP_S, len(said.said) / state.config.chars_per_second),
-            fingerprint=fingerprint(
-                "dialogue", model.model_id, index, said.said, settings, body.seed, body.language_code
-            ),
+
+    def turns_of(texts: list[Spoken]) -> tuple[Turn, ...]:
+        return tuple(
+            Turn(
+                voice_id=line.voice_id,
+                duration_s=max(MIN_CLIP_S, len(said.said) / state.config.chars_per_second),
+                fingerprint=fingerprint(
+                    "dialogue", model.model_id, index, said.said, settings, body.seed, body.language_code
+                ),
+            )
+            for index, (line, said) in enumerate(zip(body.inputs, texts, strict=True))
         )
-        for index, (line, said) in enumerate(zip(body.inputs, spoken, strict=True))
-    )
+
+    turns = turns_of(spoken)
     spec = RenderSpec.dialogue(output_format=query.output_format, turns=turns)
+    says = spoken
+    voices_key = "\0".join(line.voice_id for line in body.inputs).encode()
+    rng = state.faults.garbling(spec.fingerprint + voices_key)
+    if rng is not None:
+        says = [speak(garble(line.text, rng), rules, model.model_id) for line in body.inputs]
+        spec = RenderSpec.dialogue(output_format=query.output_format, turns=turns_of(says))
     speakers = [(line.voice_id, said) for line, said in zip(body.inputs, spoken, strict=True)]
 
     def timings(clip: Clip) -> Timings:
@@ -111,6 +127,10 @@ async def _dialogue(request: web.Request, *, stream: bool, timestamps: bool) -> 
             {"text": line.text, "voice_id": line.voice_id, "voice_name": voices[line.voice_id].name}
             for line in body.inputs
         ),
+        speech=tuple(
+            Said(line.voice_id, said.heard, said) for line, said in zip(body.inputs, says, strict=True)
+        ),
+        garbled=rng is not None,
     )
     return await generate(request, state, job, stream=stream, timings=timings if timestamps else None)
 

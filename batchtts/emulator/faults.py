@@ -1,8 +1,15 @@
-"""Seeded fault injection and latency for TTS/STS requests, adjustable while the server runs."""
+"""Seeded fault injection and latency for TTS/STS requests, adjustable while the server runs.
+
+Busy, error and cut faults are drawn in request order from one ``random.Random(seed)``. Garbling is
+drawn apart from them, from a hash of the seed and the request's content (seed included), so a
+request says the same thing however often it is repeated, and a retake with a new seed gets a draw of
+its own; it leaves the busy/error/cut pattern of a run unchanged.
+"""
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import random
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
@@ -36,6 +43,7 @@ class FaultChanges(TypedDict, total=False):
     busy_rate: float | None
     error_rate: float | None
     cut_rate: float | None
+    garble_rate: float | None
     ttfb_ms: float | None
     chunk_delay_ms: float | None
     retry_after: float | Keep | None
@@ -48,6 +56,7 @@ class Faults:
     busy_rate: float = 0.0
     error_rate: float = 0.0
     cut_rate: float = 0.0
+    garble_rate: float = 0.0
     ttfb_ms: float = 0.0
     chunk_delay_ms: float = 0.0
     retry_after: float | None = None
@@ -65,11 +74,13 @@ class FaultInjector:
             busy_rate=config.busy_rate,
             error_rate=config.error_rate,
             cut_rate=config.cut_rate,
+            garble_rate=config.garble_rate,
             ttfb_ms=config.ttfb_ms,
             chunk_delay_ms=config.chunk_delay_ms,
             retry_after=config.retry_after,
         )
         self._rng = random.Random(config.seed)
+        self._seed = config.seed
 
     def update(self, **changes: Unpack[FaultChanges]) -> None:
         """Change some settings; ``None`` keeps a value, except ``retry_after=None`` which removes it.
@@ -83,18 +94,21 @@ class FaultInjector:
             changes.get("chunk_delay_ms"),
         )
         retry_after = changes.get("retry_after", Keep.KEEP)
+        garble_rate = changes.get("garble_rate")
         s = self.settings
         rates = {
             "busy_rate": s.busy_rate if busy_rate is None else busy_rate,
             "error_rate": s.error_rate if error_rate is None else error_rate,
             "cut_rate": s.cut_rate if cut_rate is None else cut_rate,
         }
-        check_rates(**rates)
+        garble = s.garble_rate if garble_rate is None else garble_rate
+        check_rates(**rates, garble_rate=garble)
         for name, value in (("ttfb_ms", ttfb_ms), ("chunk_delay_ms", chunk_delay_ms)):
             if value is not None and value < 0:
                 msg = f"{name} must not be negative, got {value}"
                 raise ValueError(msg)
         s.busy_rate, s.error_rate, s.cut_rate = rates["busy_rate"], rates["error_rate"], rates["cut_rate"]
+        s.garble_rate = garble
         if ttfb_ms is not None:
             s.ttfb_ms = ttfb_ms
         if chunk_delay_ms is not None:
@@ -116,6 +130,18 @@ class FaultInjector:
         if roll < s.busy_rate + s.error_rate + s.cut_rate:
             return Fault.CUT
         return None
+
+    def garbling(self, content: bytes) -> random.Random | None:
+        """For a clip whose request is ``content`` (a fingerprint of all it asks, seed included): a
+        generator to corrupt what it says with when it is to be garbled, else None.
+
+        The draw hashes the run's seed with the content, so it is the same every time the same
+        request is sent, and a share ``garble_rate`` of distinct requests is garbled (a request
+        garbled at one rate is garbled at every higher rate).
+        """
+        digest = hashlib.sha256(b"garble\0%d\0" % self._seed + content).digest()
+        rng = random.Random(int.from_bytes(digest, "big"))
+        return rng if rng.random() < self.settings.garble_rate else None
 
     def error_status(self) -> int:
         """500 or 503 for an error fault, seeded like the rest."""

@@ -48,6 +48,7 @@ from batchtts.emulator.speech_requests import SpeechQuery, parse_speech_query
 from batchtts.emulator.state import EmulatorState, new_id
 from batchtts.emulator.synth import Clip, RenderSpec
 from batchtts.emulator.tiers import TIERS, format_refusal, is_free, tier_rank
+from batchtts.emulator.transcripts import Said
 from batchtts.emulator.validation import Checker
 from batchtts.emulator.voices import Voice
 
@@ -195,7 +196,9 @@ class Generation:
     """A checked request, ready to be billed and rendered.
 
     ``voice`` is the one voice of a TTS/STS request; a dialogue has none and lists its inputs in
-    ``dialogue`` (``DialogueInputResponseModel``s), as its history item does.
+    ``dialogue`` (``DialogueInputResponseModel``s), as its history item does. ``speech`` is what the
+    clip says, turn by turn (remembered for speech to text); ``garbled`` when the garble fault
+    corrupted it.
     """
 
     voice: Voice | None
@@ -206,7 +209,9 @@ class Generation:
     source: str
     text: str | None
     settings: Mapping[str, Any]
+    speech: tuple[Said, ...] = ()
     dialogue: tuple[Mapping[str, str], ...] | None = None
+    garbled: bool = False
 
 
 async def generate(
@@ -240,6 +245,10 @@ async def generate(
             raise quota_exceeded(account.character_limit, account.remaining, job.cost)
         clip = state.synth.render(job.spec)
         request_id = new_id()
+        state.transcripts.remember(job.spec, job.speech)
+        state.transcripts.sent(job.spec, clip)
+        if job.garbled:
+            state.transcripts.garbled_request_ids.append(request_id)
         before, after = account.bill(job.cost)
         headers = {
             "request-id": request_id,
@@ -260,6 +269,7 @@ async def generate(
             request_id=request_id,
             history_item_id=history_item_id,
             fault=fault.value if fault is not None else None,
+            garbled=job.garbled,
         )
         body, content_type = _pieces(
             clip,

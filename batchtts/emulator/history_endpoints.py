@@ -2,7 +2,8 @@
 
 History is free: nothing here bills, and none of it meets the injected faults. The audio endpoint
 serves MP3 whatever the item's original format, and ``POST /v1/history/download`` serves one file
-(MP3, or WAV when asked) or a zip of several; :mod:`batchtts.emulator.history` says which.
+(MP3, or WAV when asked) or a zip of several; :mod:`batchtts.emulator.history` says which. Every
+file served is noted as saying what its item's clip says (:mod:`~batchtts.emulator.transcripts`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from batchtts.emulator.errors import field_error, history_item_not_found, invali
 from batchtts.emulator.history import HistoryItem
 from batchtts.emulator.keys import STATE_KEY
 from batchtts.emulator.state import EmulatorState
-from batchtts.emulator.synth import Clip
+from batchtts.emulator.synth import Clip, RenderSpec
 from batchtts.emulator.validation import Checker, json_object
 
 __all__ = ["routes"]
@@ -115,7 +116,7 @@ async def get_history_audio(request: web.Request) -> web.Response:
     """``GET /v1/history/{history_item_id}/audio``: the clip again as MP3 (the spec's only type), free."""
     state = request.app[STATE_KEY]
     item = _item(state, request.match_info["history_item_id"])
-    clip = state.synth.render(item.mp3_render())
+    clip = _rendered(state, item.mp3_render())
     return web.Response(body=clip.data, content_type=clip.content_type)
 
 
@@ -138,8 +139,15 @@ def _item(state: EmulatorState, item_id: str) -> HistoryItem:
 def _download_file(state: EmulatorState, item: HistoryItem, *, wav: bool) -> tuple[str, Clip]:
     """A file name (the real API's naming is not documented) and the audio of one downloaded item."""
     if wav:
-        return f"{item.history_item_id}.wav", state.synth.render(item.wav_render())
-    return f"{item.history_item_id}.mp3", state.synth.render(item.mp3_render())
+        return f"{item.history_item_id}.wav", _rendered(state, item.wav_render())
+    return f"{item.history_item_id}.mp3", _rendered(state, item.mp3_render())
+
+
+def _rendered(state: EmulatorState, spec: RenderSpec) -> Clip:
+    """The clip of ``spec``, noted as sent: it says what the original clip says."""
+    clip = state.synth.render(spec)
+    state.transcripts.sent(spec, clip)
+    return clip
 
 
 def _attachment(name: str) -> dict[str, str]:

@@ -7,7 +7,8 @@ the spec's ``PermissionType`` enum; note that history is ``speech_history_read``
 audio, downloads) and ``speech_history_write`` (deleting), as a live 401 on ``/v1/history`` also
 names it, not ``history_read``. Pronunciation dictionaries are ``pronunciation_dictionaries_read``
 (list, get, download) and ``pronunciation_dictionaries_write`` (create, change rules, archive);
-text to dialogue, which has no scope of its own in the enum, takes ``text_to_speech``.
+text to dialogue, which has no scope of its own in the enum, takes ``text_to_speech``. Speech to text
+is ``speech_to_text`` and forced alignment ``forced_alignment``, both in the enum.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ _REQUIRED: Mapping[tuple[str, str], str] = {
     ("DELETE", "/v1/history/{history_item_id}"): "speech_history_write",
     # The PermissionType enum has no scope of its own for dialogue: it is text to speech (assumed).
     **{("POST", f"/v1/text-to-dialogue{tail}"): "text_to_speech" for tail in _TTS},
+    ("POST", "/v1/speech-to-text"): "speech_to_text",
+    ("POST", "/v1/forced-alignment"): "forced_alignment",
     ("GET", _PD): "pronunciation_dictionaries_read",
     ("GET", f"{_PD}/{{pronunciation_dictionary_id}}"): "pronunciation_dictionaries_read",
     ("GET", f"{_PD}/{{dictionary_id}}/{{version_id}}/download"): "pronunciation_dictionaries_read",

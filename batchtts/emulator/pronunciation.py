@@ -18,7 +18,8 @@ What is said decides the clip (its duration and its sound) and ``normalized_alig
 live answers keep the submitted characters in ``alignment`` and put dictionary substitutions in
 ``normalizedAlignment`` (pipecat-ai/pipecat #4316, #4678, #4879; a third party's measurements of
 2026-08-07: "the aliased characters absorb nearly all of the spoken alias"). Credits are billed on
-the text as written.
+the text as written. What a listener (speech to text) hears is what is said, except that a honoured
+phoneme is heard as the word it pronounces (:attr:`Spoken.heard`).
 
 A locator naming an unknown or archived dictionary, or a version it never had, is a 404. A locator
 without a ``version_id`` is answered, but its rules do not apply: so the live API was measured
@@ -59,11 +60,16 @@ class Locator:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A stretch of the written text and what it is said as: ``text[start:stop]`` → ``said``."""
+    """A stretch of the written text and what it is said as: ``text[start:stop]`` → ``said``.
+
+    ``heard`` is what a listener makes of it when that is not ``said``: a honoured phoneme string is
+    heard as the word it pronounces.
+    """
 
     start: int
     stop: int
     said: str
+    heard: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,11 @@ class Spoken:
     def said(self) -> str:
         """What the synthesizer says."""
         return "".join(run.said for run in self.runs)
+
+    @property
+    def heard(self) -> str:
+        """What a listener hears: what is said, with honoured phonemes heard as their words."""
+        return "".join(run.said if run.heard is None else run.heard for run in self.runs)
 
 
 def resolve_locators(store: DictionaryStore, locators: Sequence[Locator]) -> list[Rule]:
@@ -130,8 +141,11 @@ def speak(text: str, rules: Sequence[Rule], model_id: str) -> Spoken:
         rule = rules[(match.lastindex or 1) - 1]
         if match.start() > done:
             runs.append(Run(done, match.start(), text[done : match.start()]))
-        if rule.kind is RuleKind.ALIAS or model_id in PHONEME_MODELS:
+        if rule.kind is RuleKind.ALIAS:
             runs.append(Run(match.start(), match.end(), rule.replacement))
+            applied[rule.label] = None
+        elif model_id in PHONEME_MODELS:
+            runs.append(Run(match.start(), match.end(), rule.replacement, heard=match.group()))
             applied[rule.label] = None
         else:
             runs.append(Run(match.start(), match.end(), ""))

@@ -24,6 +24,14 @@ So the emulator refuses speed outside 0.25–4.0 with a 422 on the field (see
 :mod:`~batchtts.emulator.speech_requests`), and clamps anything else into 0.7–1.2 before synthesis: the
 clip's duration follows the clamped value. eleven_v3 ignores speed (API-NOTES), so its clips always
 last as long as speed 1.0 would make them.
+
+What a clip says is remembered for speech to text (:mod:`~batchtts.emulator.transcripts`): a TTS
+clip says its text under the pronunciation rules; a speech-to-speech clip says what its input says
+when the emulator made that input, else nothing it can tell. Under the garble fault
+(:mod:`~batchtts.emulator.garble`) a clip is synthesised from its text with words dropped or
+repeated — its duration follows — while ``with-timestamps`` still aligns the text sent, as the API
+aligns its input whatever the voice made of it. A speech-to-speech clip is garbled only when its
+input says something; its duration is then scaled by the change in characters.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from batchtts.api.models import ModelInfo
 from batchtts.emulator.alignment import Timings, spoken_timings
 from batchtts.emulator.catalog import max_input_seconds
 from batchtts.emulator.errors import api_error, audio_too_long
+from batchtts.emulator.garble import garble
 from batchtts.emulator.generation import (
     MIN_CLIP_S,
     Generation,
@@ -58,6 +67,7 @@ from batchtts.emulator.pronunciation import speak
 from batchtts.emulator.speech_requests import parse_sts_form, parse_tts_body
 from batchtts.emulator.state import EmulatorState
 from batchtts.emulator.synth import Clip, RenderSpec, fingerprint
+from batchtts.emulator.transcripts import Said
 from batchtts.emulator.validation import read_form
 
 __all__ = ["routes"]
@@ -119,10 +129,15 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
     note_pronunciation([spoken])
     settings = {**voice.settings, **(body.voice_settings or {})}
     speed = _effective_speed(model, settings)
-    duration = max(MIN_CLIP_S, len(spoken.said) / state.config.chars_per_second) / speed
     # The clip depends on the speed spoken at, not the speed asked for: 2.0 and 1.2 sound alike.
     heard = {**settings, "speed": speed}
     key = fingerprint("tts", body.model_id, spoken.said, heard, body.seed, body.language_code)
+    said = spoken
+    rng = state.faults.garbling(key + voice_id.encode())
+    if rng is not None:
+        said = speak(garble(body.text, rng), rules, model.model_id)
+        key = fingerprint("tts", body.model_id, said.said, heard, body.seed, body.language_code)
+    duration = max(MIN_CLIP_S, len(said.said) / state.config.chars_per_second) / speed
     spec = RenderSpec(
         voice_id=voice_id, output_format=query.output_format, duration_s=duration, fingerprint=key
     )
@@ -139,6 +154,8 @@ async def _tts(request: web.Request, *, stream: bool, timestamps: bool) -> web.S
         source="TTS",
         text=body.text,
         settings=settings,
+        speech=(Said(voice_id, said.heard, said),),
+        garbled=rng is not None,
     )
     return await generate(request, state, job, stream=stream, timings=timings if timestamps else None)
 
@@ -183,10 +200,19 @@ async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
     settings = {**voice.settings, **(body.voice_settings or {})}
     digest = hashlib.sha256(body.audio).hexdigest()
     key = fingerprint("sts", body.model_id, digest, settings, body.seed, body.remove_background_noise)
+    known = state.transcripts.heard(body.audio)
+    says = known.text if known is not None else ""
+    duration = max(MIN_CLIP_S, seconds)
+    rng = state.faults.garbling(key + voice_id.encode()) if says else None
+    if rng is not None:
+        garbled = garble(says, rng)
+        duration = max(MIN_CLIP_S, seconds * len(garbled) / len(says))
+        says = garbled
+        key = fingerprint("garbled", key.hex())
     spec = RenderSpec(
         voice_id=voice_id,
         output_format=query.output_format,
-        duration_s=max(MIN_CLIP_S, seconds),
+        duration_s=duration,
         fingerprint=key,
     )
     cost = max(1, math.ceil(seconds * STS_CREDITS_PER_MINUTE / 60))
@@ -200,5 +226,7 @@ async def _sts(request: web.Request, *, stream: bool) -> web.StreamResponse:
         source="STS",
         text=None,
         settings=settings,
+        speech=(Said(voice_id, says),),
+        garbled=rng is not None,
     )
     return await generate(request, state, job, stream=stream)

@@ -1,4 +1,5 @@
-"""Everything an emulator remembers while it runs: account, voices, history, dictionaries, requests, log."""
+"""Everything an emulator remembers while it runs: account, voices, history (and what each clip
+says), dictionaries, requests, log."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from batchtts.emulator.dictionaries import DictionaryStore
 from batchtts.emulator.faults import FaultInjector
 from batchtts.emulator.history import HistoryStore
 from batchtts.emulator.synth import Synthesizer
+from batchtts.emulator.transcripts import TranscriptStore
 from batchtts.emulator.voices import VoiceLibrary
 
 __all__ = ["AccessLog", "Concurrency", "EmulatorState", "RequestRegistry", "Subscription", "new_id"]
@@ -216,6 +218,8 @@ class EmulatorState:
         self.faults = FaultInjector(config)
         self.concurrency = Concurrency(config.concurrency_limits())
         self.history = HistoryStore()
+        # What each clip sent says (for speech to text and forced alignment), kept as long as history.
+        self.transcripts = TranscriptStore()
         self.dictionaries = DictionaryStore(new_id)
         self.synth = Synthesizer()
         self.started_unix = int(time.time())

@@ -187,6 +187,18 @@ class Checker:
             )
         return settings
 
+    def upload(self, loc: Loc, value: Any, *, required: bool = True) -> bytes | None:
+        """A multipart file's bytes (as :func:`read_form` gives them); a missing one is an error
+        only when ``required``, a plain text field in its place always is."""
+        if value is None:
+            if required:
+                self.fail(loc, "Field required", "missing", None)
+            return None
+        if not isinstance(value, bytes):
+            self.fail(loc, f"Expected UploadFile, received: {type(value)}", "value_error", value)
+            return None
+        return value
+
     def required_string(self, loc: Loc, data: Mapping[str, Any], name: str) -> str | None:
         """``data[name]``, a string that must be there."""
         value = data.get(name, _MISSING)

@@ -27,6 +27,7 @@ OPTIONS = (
     "--busy-rate",
     "--error-rate",
     "--cut-rate",
+    "--garble-rate",
     "--retry-after",
     "--seed",
     "--voices-file",

@@ -1,7 +1,7 @@
 """The official ``elevenlabs`` SDK, an independent client, works against the emulator unchanged.
 
-Its own methods and models (``pronunciation_dictionaries.create_from_rules``/``create_from_file``,
-``rules.set/add/remove``, ``text_to_dialogue.convert``/``stream``/``…with_timestamps``, as the
+Its own methods and models (``speech_to_text.convert``, ``forced_alignment.create``,
+``pronunciation_dictionaries.create_from_rules``/``create_from_file``, ``rules.set/add/remove``, ``text_to_dialogue.convert``/``stream``/``…with_timestamps``, as the
 installed 2.x SDK names them) prove the shapes of the newer endpoints too.
 
 The SDK parses responses without validation, so where it matters the raw JSON is also validated
@@ -28,10 +28,12 @@ from elevenlabs import (
     BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Alias,
     BodyAddAPronunciationDictionaryV1PronunciationDictionariesAddFromRulesPostRulesItem_Phoneme,
     DialogueInput,
+    ForcedAlignmentResponseModel,
     GetPronunciationDictionariesMetadataResponseModel,
     GetPronunciationDictionaryWithRulesResponseModel,
     PronunciationDictionaryRulesResponseModel,
     PronunciationDictionaryVersionLocator,
+    SpeechToTextChunkResponseModel,
     StreamingAudioChunkWithTimestampsAndVoiceSegmentsResponseModel,
     VoiceSettings,
 )
@@ -414,3 +416,47 @@ async def test_text_to_dialogue_through_the_sdk(sdk: AsyncElevenLabs, emulator: 
     ]
     for document in (await raw_json(emulator, "/v1/history"))["history"]:
         SpeechHistoryItemResponse.model_validate(document)
+
+
+async def posted_form(emulator: Emulator, path: str, clip: bytes, **fields: str) -> Any:
+    """The raw JSON answer to a multipart upload of ``clip`` as ``file`` with ``fields``."""
+    form = aiohttp.FormData()
+    form.add_field("file", clip, filename="clip.mp3")
+    for name, value in fields.items():
+        form.add_field(name, value)
+    async with (
+        aiohttp.ClientSession(
+            base_url=emulator.base_url, headers={"xi-api-key": emulator.api_key}
+        ) as session,
+        session.post(path, data=form) as response,
+    ):
+        assert response.status == 200
+        return await response.json()
+
+
+async def test_speech_to_text_through_the_sdk(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """speech_to_text.convert uploads a clip and parses the transcript: the clip's text, word by word."""
+    clip = await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, model_id="eleven_multilingual_v2"))
+    result = await sdk.speech_to_text.convert(file=("clip.mp3", clip, "audio/mpeg"), model_id="scribe_v1")
+    assert isinstance(result, SpeechToTextChunkResponseModel)
+    assert result.text == TEXT
+    assert [word.text for word in result.words if word.type == "word"] == TEXT.split()
+    assert result.words[0].start == 0.0
+    assert result.language_code == "en"
+    with pytest.raises(UnprocessableEntityError):
+        await sdk.speech_to_text.convert(file=("clip.mp3", clip, "audio/mpeg"), model_id="scribe_v0")
+    raw = await posted_form(emulator, "/v1/speech-to-text", clip, model_id="scribe_v1", diarize="true")
+    SpeechToTextChunkResponseModel.model_validate(raw, strict=True)
+
+
+async def test_forced_alignment_through_the_sdk(sdk: AsyncElevenLabs, emulator: Emulator) -> None:
+    """forced_alignment.create uploads a clip and text and parses characters, words and loss."""
+    clip = await collect(sdk.text_to_speech.convert(JESSICA, text=TEXT, model_id="eleven_multilingual_v2"))
+    result = await sdk.forced_alignment.create(file=("clip.mp3", clip, "audio/mpeg"), text=TEXT)
+    assert isinstance(result, ForcedAlignmentResponseModel)
+    assert "".join(character.text for character in result.characters) == TEXT
+    assert [word.text for word in result.words] == TEXT.split()
+    assert result.loss == 0.0
+    assert result.words[-1].end == pytest.approx(mp3_info(clip).length, abs=0.002)
+    raw = await posted_form(emulator, "/v1/forced-alignment", clip, text=TEXT)
+    ForcedAlignmentResponseModel.model_validate(raw, strict=True)
