@@ -12,8 +12,8 @@ their value from the environment when the flag is not given (flag > environment 
 
 from __future__ import annotations
 
-import asyncio
 import errno
+import importlib
 import json
 import logging
 import os
@@ -21,31 +21,25 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from batchtts._version import __version__
 from batchtts.api.models import DEFAULT_TTS_MODEL, KNOWN_MODELS
-from batchtts.audio.info import format_duration
-from batchtts.emulator.cli import emulator_command
-from batchtts.engine.config import RunConfig
-from batchtts.engine.control import StopRequest
-from batchtts.engine.progress import BarProgress, LineProgress
-from batchtts.engine.report import RunReport, StopReason
-from batchtts.engine.run import preview, run
-from batchtts.engine.session import open_session
-from batchtts.engine.status import JobState, counts, job_statuses
-from batchtts.engine.triage import PlanSummary
-from batchtts.engine.units import DEFAULT_CHUNK_CHARS
 from batchtts.exceptions import BatchTTSError, RunInterrupted, UsageError
-from batchtts.manifest.input_files import InputFileError, read_text_file
-from batchtts.manifest.load import load_manifest
-from batchtts.outputs.book import rebuild_book
-from batchtts.outputs.notify import check_notify_url
-from batchtts.store.ledger import Ledger, ledger_dir
-from batchtts.text.chunking import split_text
+
+if TYPE_CHECKING:
+    from batchtts.engine.config import RunConfig
+    from batchtts.engine.control import StopRequest
+    from batchtts.engine.report import RunReport
+    from batchtts.engine.triage import PlanSummary
+
+# Start-up: `batchtts --version` and `--help` load only click and the light modules above (the
+# exceptions, the model table). Each command imports the engine, aiohttp, SQLite, tqdm and the
+# manifest readers it needs when it runs, and the emulator's command is loaded only when named
+# (`_LazyCommand`); tests/cli/test_startup.py holds this in place.
 
 T = TypeVar("T")
 log = logging.getLogger("batchtts")
@@ -62,6 +56,10 @@ def _run_async(
     record what they cost); without, it cancels the coroutine. ``say`` prints the line saying so
     (through the progress bar, when one is drawn).
     """
+
+    import asyncio
+
+    from batchtts.engine.report import StopReason
 
     async def main() -> T:
         loop = asyncio.get_running_loop()
@@ -157,6 +155,46 @@ def _quiet() -> bool:
     return bool(click.get_current_context().find_root().meta.get(_QUIET))
 
 
+def _add_verbosity(cmd: click.Command) -> None:
+    """Give ``cmd`` the ``-v``/``-q`` options it does not have already."""
+    taken = {opt for param in cmd.params for opt in getattr(param, "opts", ())}
+    cmd.params.extend(option for option in _verbosity_options() if not taken & set(option.opts))
+
+
+class _LazyCommand(click.Command):
+    """A command whose module is imported only when it is run (or its own ``--help`` asked for).
+
+    The group's ``--help`` lists it by the one-line ``summary`` given here (a test checks it against
+    the real command's); everything else — options, help, parsing, the callback — is the real
+    command's, loaded from ``target`` (``"module:attribute"``) and given ``-v``/``-q`` then.
+    """
+
+    def __init__(self, name: str, target: str, *, summary: str) -> None:
+        super().__init__(name, help=summary, add_help_option=False)
+        self.target = target
+        self._real: click.Command | None = None
+
+    def load(self) -> click.Command:
+        """The real command, imported on first use."""
+        if self._real is None:
+            module, _, attribute = self.target.partition(":")
+            real = getattr(importlib.import_module(module), attribute)
+            assert isinstance(real, click.Command)
+            _add_verbosity(real)
+            self._real = real
+        return self._real
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # The group runs `sub_ctx.command`, so the real command parses, helps and runs from here on.
+        return self.load().make_context(info_name, args, parent, **extra)
+
+
 class _Group(click.Group):
     """The one place errors become messages and exit codes, for every subcommand.
 
@@ -166,8 +204,7 @@ class _Group(click.Group):
     """
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        taken = {opt for param in cmd.params for opt in getattr(param, "opts", ())}
-        cmd.params.extend(option for option in _verbosity_options() if not taken & set(option.opts))
+        _add_verbosity(cmd)
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -194,6 +231,8 @@ def _from_environment(name: str) -> bool:
 def _config(
     *, offline: bool, base_url: str | None, concurrency: int | None = None, **kwargs: Any
 ) -> RunConfig:
+    from batchtts.engine.config import RunConfig
+
     if offline and base_url and _from_environment("base_url"):
         base_url = None  # the --offline flag beats BATCHTTS_BASE_URL from the environment
     if offline and base_url:
@@ -238,10 +277,10 @@ def _plan_json(summary: PlanSummary) -> dict[str, Any]:
     return {
         "jobs": summary.total,
         "already_done": summary.skipped,
-        "jobs_to_run": len(summary.work),
-        "requests_to_render": len(summary.to_render),
-        "requests_to_recover": len(summary.to_recover),
-        "chapter_chunks_to_render": sum(len(w.to_render) for w in summary.work if w.task.is_chapter),
+        "jobs_to_run": summary.jobs_to_run,
+        "requests_to_render": summary.requests_to_render,
+        "requests_to_recover": summary.requests_to_recover,
+        "chapter_chunks_to_render": summary.chapter_chunks_to_render,
         "by_model": {
             model_id: {
                 "requests": summary.requests_by_model.get(model_id, 0),
@@ -277,13 +316,16 @@ def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool) 
 
 
 def _print_summary(summary: PlanSummary) -> None:
+    from batchtts.audio.info import format_duration
+
     click.echo(f"jobs: {summary.total} in the manifest, {summary.skipped} already done")
-    chunks = [len(w.to_render) for w in summary.work if w.task.is_chapter and w.to_render]
-    chapters = f"{len(chunks)} chapter{'' if len(chunks) == 1 else 's'}"
-    of_chapters = f" ({sum(chunks):,} of them chunks of {chapters})" if chunks else ""
+    count = summary.chapters_to_render
+    chapters = f"{count} chapter{'' if count == 1 else 's'}"
+    chunks = summary.chapter_chunks_to_render
+    of_chapters = f" ({chunks:,} of them chunks of {chapters})" if count else ""
     click.echo(
-        f"requests: {len(summary.to_render):,} to render{of_chapters}, "
-        f"{len(summary.to_recover):,} to recover from history (free)"
+        f"requests: {summary.requests_to_render:,} to render{of_chapters}, "
+        f"{summary.requests_to_recover:,} to recover from history (free)"
     )
     for model_id in sorted(summary.credits_by_model):
         credits = summary.credits_by_model[model_id]
@@ -400,6 +442,11 @@ def run_command(
     metrics_file: Path | None,
 ) -> None:
     """Render every job of MANIFEST (YAML or CSV) that is not already done."""
+    from batchtts.engine.control import StopRequest
+    from batchtts.engine.progress import BarProgress, LineProgress
+    from batchtts.engine.run import preview, run
+    from batchtts.outputs.notify import check_notify_url
+
     config = _config(
         offline=offline,
         base_url=base_url,
@@ -457,18 +504,12 @@ def plan_command(
 
     Exits 3 when the account has fewer credits left than the plan needs, as `run` would refuse it.
     """
+    from batchtts.engine.run import preview
+
     config = _config(
         offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only, strict=strict
     )
     _show_plan(_run_async(lambda: preview(manifest, config)), as_json=as_json, refuse_over_quota=True)
-
-
-_STATUS_LABELS = {
-    JobState.FAILED: "failed",
-    JobState.IN_FLIGHT: "in_flight",
-    JobState.PENDING: "pending",
-    JobState.NOT_RUN: "not run",
-}
 
 
 @cli.command("status")
@@ -481,6 +522,10 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     Counts jobs (a chapter is one job, however many chunks). With MANIFEST, every job of it, in
     order, including those not run yet. Reads the ledger only: nothing is sent or written.
     """
+    from batchtts.engine.status import JobState, counts, job_statuses
+    from batchtts.manifest.load import load_manifest
+    from batchtts.store.ledger import Ledger, ledger_dir
+
     jobs = load_manifest(manifest).jobs if manifest is not None else None
     path = ledger_dir(out_dir) / "ledger.sqlite"
     if jobs is None and not path.is_file():
@@ -499,12 +544,18 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    labels = {
+        JobState.FAILED: "failed",
+        JobState.IN_FLIGHT: "in_flight",
+        JobState.PENDING: "pending",
+        JobState.NOT_RUN: "not run",
+    }
     line = ", ".join(f"{tally[str(state)]} {state}" for state in list(JobState)[:4])
     if jobs is not None:
         line += f", {tally[JobState.NOT_RUN]} not yet run"
     click.echo(f"{line} ({len(statuses)} jobs)")
     for status in statuses:
-        label = _STATUS_LABELS.get(status.state)
+        label = labels.get(status.state)
         if label is None:
             continue  # done: the count says it; thousands of lines would not
         why = f": {status.error}" if status.error else f" ({status.detail})" if status.detail else ""
@@ -517,6 +568,7 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
     """List the account's voices: name → voice_id."""
+    from batchtts.engine.session import open_session
 
     async def fetch() -> list[dict[str, str]]:
         async with open_session(_config(offline=offline, base_url=base_url)) as session:
@@ -543,6 +595,9 @@ def voices_command(offline: bool, base_url: str | None, as_json: bool) -> None:
 @_out
 def book_command(manifest: Path, out_dir: Path) -> None:
     """Package MANIFEST's book (.m4b) from its finished chapters, without rendering anything."""
+    from batchtts.manifest.load import load_manifest
+    from batchtts.outputs.book import rebuild_book
+
     result = _run_async(lambda: rebuild_book(load_manifest(manifest), out_dir))
     if result.missing:
         _fail(f"not built; chapters not rendered yet: {', '.join(result.missing)}", 1)
@@ -552,6 +607,19 @@ def book_command(manifest: Path, out_dir: Path) -> None:
         click.echo(f"  {i:3d}  {int(minutes):02d}:{seconds:06.3f}")
 
 
+def _default_chunk_chars() -> int:
+    from batchtts.engine.units import DEFAULT_CHUNK_CHARS
+
+    return DEFAULT_CHUNK_CHARS
+
+
+class _LazyDefault(click.Option):
+    """An option whose default is computed when needed, and shown as its value, not "(dynamic)"."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        return super().get_default(ctx, call=True)
+
+
 @cli.command("split")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -559,13 +627,17 @@ def book_command(manifest: Path, out_dir: Path) -> None:
 )
 @click.option(
     "--chunk-chars",
+    cls=_LazyDefault,
     type=click.IntRange(100, 40_000),
-    default=DEFAULT_CHUNK_CHARS,
+    default=_default_chunk_chars,
     show_default=True,
     help="Largest chunk to send.",
 )
 def split_command(file: Path, model_id: str, chunk_chars: int) -> None:
     """Show how FILE would be split into requests, without sending anything."""
+    from batchtts.manifest.input_files import InputFileError, read_text_file
+    from batchtts.text.chunking import split_text
+
     try:
         text = read_text_file(file, str(file), field="FILE")
     except InputFileError as exc:
@@ -672,7 +744,13 @@ def export_command(
     click.echo(f"files: {result.written:,} written, {result.kept:,} unchanged, {result.removed:,} removed")
 
 
-cli.add_command(emulator_command)
+cli.add_command(
+    _LazyCommand(
+        "emulator",
+        "batchtts.emulator.cli:emulator_command",
+        summary="Run the offline ElevenLabs API emulator in the foreground until Ctrl-C.",
+    )
+)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchmarks import client_cost, faults, head_of_line, rerun, throughput
+from benchmarks import client_cost, faults, head_of_line, plan_scale, rerun, startup, throughput
 from benchmarks.tables import machine_info, short_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +32,14 @@ SECTIONS: dict[str, Section] = {
     "cost": client_cost.run_section,
     "rerun": rerun.run_section,
     "head-of-line": head_of_line.run_section,
+    "startup": startup.run_section,
+    "plan-scale": plan_scale.run_section,
 }
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes: about 1-2 minutes in all")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: about 2-3 minutes in all")
     parser.add_argument(
         "--results", type=Path, default=None, help="where to write the figures as JSON (default: a temp path)"
     )

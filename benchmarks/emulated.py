@@ -71,7 +71,7 @@ def check_outputs(emu: Emulator, manifest: Path, out_dir: Path, suffix: str = ".
     them (batchtts may put an ID3 tag in front of MP3 audio; the frames stay byte for byte).
     """
     ids = voice_ids(emu)
-    specs: dict[tuple[str, str | None], RenderSpec] = {}
+    specs: dict[tuple[str | None, str | None], RenderSpec] = {}
     for item in emu.state.history.items():
         specs.setdefault((item.voice_id, item.text), item.render)
     whole = partial = missing = 0

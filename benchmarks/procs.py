@@ -25,7 +25,7 @@ from typing import IO
 
 import batchtts
 
-__all__ = ["ChildUsage", "EmulatorProcess", "Launched", "run_batchtts"]
+__all__ = ["ChildUsage", "EmulatorProcess", "Launched", "run_batchtts", "run_command", "run_module"]
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 BATCHTTS_ROOT = Path(batchtts.__file__).resolve().parent.parent  # the folder holding the package
@@ -141,14 +141,36 @@ def run_batchtts(
     args: Sequence[str], *, api_key: str, log_path: Path, cwd: Path, timeout: float
 ) -> ChildUsage:
     """Run ``python -m batchtts ARGS`` to completion with the API key in its environment."""
-    usage_path = log_path.with_suffix(".usage.json")
+    return run_module("batchtts", args, api_key=api_key, log_path=log_path, cwd=cwd, timeout=timeout)
+
+
+def run_module(
+    module: str, args: Sequence[str], *, api_key: str, log_path: Path, cwd: Path, timeout: float
+) -> ChildUsage:
+    """Run ``python -m MODULE ARGS`` to completion with the API key in its environment.
+
+    ``benchmarks.minimal_client`` is found as batchtts is: through ``PYTHONPATH``.
+    """
+    return run_command(
+        [sys.executable, "-m", module, *args],
+        log_path=log_path,
+        cwd=cwd,
+        timeout=timeout,
+        env={"ELEVENLABS_API_KEY": api_key},
+    )
+
+
+def run_command(
+    command: Sequence[str], *, log_path: Path, cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> ChildUsage:
+    """Run ``command`` to completion under the launcher (the children's environment plus ``env``)."""
     launched = Launched(
-        [sys.executable, "-m", "batchtts", *args],
-        usage_path=usage_path,
+        command,
+        usage_path=log_path.with_suffix(".usage.json"),
         log_path=log_path,
         stdout=None,
         cwd=cwd,
-        env=_child_env({"ELEVENLABS_API_KEY": api_key}),
+        env=_child_env(env),
     )
     try:
         launched.wait(timeout)
