@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from batchtts.engine.limiter import AdaptiveLimiter, LimiterClosed, Pass
@@ -36,7 +36,8 @@ _MIN_OPEN = 64
 @dataclass(slots=True)
 class _Lane:
     limiter: AdaptiveLimiter
-    jobs: list[Work]
+    jobs: AsyncIterator[Work]
+    remaining: int  # jobs of this lane not started yet
     opened: int = 0  # jobs started and not yet finished
     room: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
@@ -77,26 +78,22 @@ class Dispatcher:
 
     async def run(
         self,
-        work: Iterable[Work],
+        lanes: Mapping[str, tuple[AsyncIterator[Work], int]],
         perform: Callable[[Work, Pass], Awaitable[None]],
         *,
         group_of: Callable[[Work], str],
         on_finished: Callable[[], None] | None = None,
     ) -> None:
-        """Run every job of ``work`` through its lane, in order within each lane."""
-        lanes: dict[str, _Lane] = {}
-        for item in work:
-            name = group_of(item) if item.needs_request else HISTORY_LANE
-            if name not in lanes:
-                limiter = self.limiters[name]
-                lanes[name] = _Lane(limiter, [])
-            lanes[name].jobs.append(item)
+        """Run each lane's jobs (``lanes``: limiter name → its jobs, in order, and how many)."""
+        running = [_Lane(self.limiters[name], jobs, count) for name, (jobs, count) in lanes.items() if count]
         try:
             async with asyncio.TaskGroup() as group:
-                for lane in lanes.values():
+                for lane in running:
                     group.create_task(self._lane(lane, group, perform, group_of, on_finished))
         finally:
-            self._unstarted += sum(len(lane.jobs) for lane in lanes.values())
+            self._unstarted += sum(lane.remaining for lane in running)
+            for lane in running:
+                await _close(lane.jobs)
 
     async def _lane(
         self,
@@ -107,15 +104,22 @@ class Dispatcher:
         on_finished: Callable[[], None] | None,
     ) -> None:
         history = lane.limiter is self.limiters[HISTORY_LANE]
-        jobs = lane.jobs
-        jobs.reverse()  # pop() from the end: manifest order, without shifting the list
-        while jobs:
+        while lane.remaining:
             await lane.wait_for_room()
             try:
                 await lane.limiter.acquire()
             except LimiterClosed:
                 return
-            item = jobs.pop()
+            try:
+                item = await anext(lane.jobs)
+            except StopAsyncIteration:
+                lane.limiter.release()
+                lane.remaining = 0  # re-triaged as whole since it was planned: nothing left to start
+                return
+            except BaseException:
+                lane.limiter.release()
+                raise
+            lane.remaining -= 1
             lane.opened += 1
             # A history job holds a history slot; should history fail, it renders through its own
             # model group's limiter like any other request.
@@ -142,3 +146,10 @@ class Dispatcher:
             lane.closed_one()
             if on_finished is not None:
                 on_finished()
+
+
+async def _close(jobs: AsyncIterator[Work]) -> None:
+    # A lane that stopped early leaves its reader open: close it (and the manifest file) now.
+    close = getattr(jobs, "aclose", None)
+    if close is not None:
+        await close()

@@ -22,12 +22,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from batchtts.api.client import ApiClient
-from batchtts.engine.plan import Plan
+from batchtts.engine.plan import Plan, RenderTask
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.triage import Work
 from batchtts.exceptions import AccountError, ApiError, ManifestIssue, MissingPermission, RenderNotPermitted
@@ -35,7 +35,15 @@ from batchtts.manifest.pronunciation import DEFAULTS_OWNER, Lexicon
 from batchtts.store.ledger import Ledger
 from batchtts.text.lexicon import PHONEME_MODELS, RuleKind
 
-__all__ = ["DICTIONARY_META", "Ready", "phoneme_warnings", "ready_dictionaries"]
+__all__ = [
+    "DICTIONARY_META",
+    "PhonemeNotes",
+    "Ready",
+    "needs_dictionary",
+    "phoneme_warnings",
+    "ready_dictionaries",
+    "with_locators",
+]
 
 log = logging.getLogger(__name__)
 
@@ -131,29 +139,22 @@ async def _ready(
     return ready
 
 
-def _needed(work: Iterable[Work]) -> dict[str, Lexicon]:
-    """The lexicons whose rules concern a unit the run renders, by owner, in manifest order."""
-    needed: dict[str, Lexicon] = {}
-    for item in work:
-        lexicon = item.task.job.lexicon
-        if lexicon is None or lexicon.owner in needed:
-            continue
-        if any(lexicon.used_by(unit.text) for unit in item.to_render):
-            needed[lexicon.owner] = lexicon
-    return needed
+def needs_dictionary(work: Work) -> Lexicon | None:
+    """The job's lexicon when a unit it renders uses one of its rules (else nothing to send)."""
+    lexicon = work.task.job.lexicon
+    if lexicon is None or not any(lexicon.used_by(unit.text) for unit in work.to_render):
+        return None
+    return lexicon
 
 
 async def ready_dictionaries(
-    client: ApiClient, ledger: Ledger, work: Sequence[Work], *, prefix: str, policy: RetryPolicy
-) -> tuple[list[Work], list[Ready]]:
-    """``work`` with each task's locator set, once its owner's dictionary is ready (see the docstring).
+    client: ApiClient, ledger: Ledger, needed: Mapping[str, Lexicon], *, prefix: str, policy: RetryPolicy
+) -> dict[str, Ready]:
+    """Each ``needed`` lexicon's dictionary, ready (see the module docstring), by owner.
 
     ``prefix`` starts the name of each dictionary made (``batchtts <folder>``). Raises
     RenderNotPermitted when the key may not read or write dictionaries.
     """
-    needed = _needed(work)
-    if not needed:
-        return list(work), []
     made: dict[str, Ready] = {}
     try:
         for owner, lexicon in needed.items():
@@ -168,51 +169,72 @@ async def ready_dictionaries(
             ready.dictionary_id,
             ready.version_id,
         )
-    ready_work = []
-    for item in work:
-        job_lexicon = item.task.job.lexicon
-        found = made.get(job_lexicon.owner) if job_lexicon is not None else None
-        if found is not None:
-            task = dataclasses.replace(item.task, locators=((found.dictionary_id, found.version_id),))
-            item = dataclasses.replace(item, task=task)
-        ready_work.append(item)
-    return ready_work, list(made.values())
+    return made
 
 
-def phoneme_warnings(plan: Plan) -> list[ManifestIssue]:
-    """One issue per phoneme rule a job's text uses with a model that drops its word, per model."""
-    found: dict[tuple[str, int | None, str, str, str, str | None], list[str]] = {}
-    rows: dict[tuple[str, int | None, str, str, str, str | None], int | None] = {}
-    for task in plan.tasks:
+def with_locators(task: RenderTask, made: Mapping[str, Ready]) -> RenderTask:
+    """``task`` naming its owner's dictionary, when one was made ready for it."""
+    lexicon = task.job.lexicon
+    found = made.get(lexicon.owner) if lexicon is not None else None
+    if found is None:
+        return task
+    return dataclasses.replace(task, locators=((found.dictionary_id, found.version_id),))
+
+
+_Key = tuple[str, int | None, str, str, str, str | None]
+
+
+@dataclass(slots=True)
+class _Seen:
+    jobs: list[str]  # the first three, to name: no list of a million names
+    count: int
+    row: int | None
+
+
+class PhonemeNotes:
+    """Phoneme rules a job's text uses with a model that drops the word, gathered job by job."""
+
+    def __init__(self) -> None:
+        self._found: dict[_Key, _Seen] = {}
+
+    def see(self, task: RenderTask) -> None:
+        """Look at one more job."""
         lexicon, model_id = task.job.lexicon, task.model.model_id
         if lexicon is None or model_id in PHONEME_MODELS:
-            continue
+            return
         for placed in lexicon.rules:
             rule = placed.rule
             if rule.kind is RuleKind.PHONEME and rule.occurs_in(task.job.text or ""):
                 key = (task.job.location.file, placed.line, placed.field, rule.word, model_id, placed.source)
-                found.setdefault(key, []).append(task.name)
-                rows[key] = task.job.location.row if lexicon.owner != DEFAULTS_OWNER else None
-    issues = []
-    for key, jobs in found.items():
+                seen = self._found.setdefault(key, _Seen([], 0, None))
+                if len(seen.jobs) < 3:
+                    seen.jobs.append(task.name)
+                seen.count += 1
+                seen.row = task.job.location.row if lexicon.owner != DEFAULTS_OWNER else None
+
+    def issues(self) -> list[ManifestIssue]:
+        """One issue per rule and model."""
+        return [self._issue(key, seen) for key, seen in self._found.items()]
+
+    @staticmethod
+    def _issue(key: _Key, seen: _Seen) -> ManifestIssue:
         file, line, field, word, model_id, source = key
         honoured = ", ".join(sorted(PHONEME_MODELS))
         origin = f" (from {source})" if source else ""
-        shown = ("job " if len(jobs) == 1 else "jobs ") + ", ".join(jobs[:3])
-        shown += f" and {len(jobs) - 3} more" if len(jobs) > 3 else ""
+        shown = ("job " if seen.count == 1 else "jobs ") + ", ".join(seen.jobs)
+        shown += f" and {seen.count - 3} more" if seen.count > 3 else ""
         msg = (
             f"the phoneme rule for {word!r}{origin} is ignored by {model_id}, which drops the word"
             f" from the audio (only {honoured} say phonemes) in {shown}; write it as an alias"
             f" ({{word: {word}, alias: <how it sounds>}}) or use one of those models"
         )
-        issues.append(
-            ManifestIssue(
-                file=file,
-                line=line,
-                row=rows[key],
-                field=field,
-                job=jobs[0] if len(jobs) == 1 else None,
-                message=msg,
-            )
-        )
-    return issues
+        job = seen.jobs[0] if seen.count == 1 else None
+        return ManifestIssue(file=file, line=line, row=seen.row, field=field, job=job, message=msg)
+
+
+def phoneme_warnings(plan: Plan) -> list[ManifestIssue]:
+    """One issue per phoneme rule a job's text uses with a model that drops its word, per model."""
+    notes = PhonemeNotes()
+    for task in plan.tasks:
+        notes.see(task)
+    return notes.issues()

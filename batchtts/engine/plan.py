@@ -11,9 +11,11 @@ chunk for a chapter (:mod:`batchtts.engine.units`) — each with the credits it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from batchtts.api.formats import OutputFormat, parse_output_format
@@ -23,10 +25,20 @@ from batchtts.audio.info import format_duration
 from batchtts.engine.units import Unit, chapter_units, clip_unit, content_key, is_chapter
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.job import JobKind, JobSpec
+from batchtts.manifest.jobs import MAX_ISSUES
 from batchtts.outputs.mastering import settings_key
 from batchtts.store.files import sha256_file
 
-__all__ = ["Plan", "RenderTask", "build_plan", "models_from_api"]
+__all__ = [
+    "SHARD_ABOVE",
+    "Binder",
+    "Plan",
+    "RenderTask",
+    "bind_all",
+    "build_plan",
+    "models_from_api",
+    "shard_of",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +51,7 @@ class RenderTask:
     model: ModelInfo
     fmt: OutputFormat
     output: Path
+    root: Path  # the output folder the run writes into
     characters: int  # characters of text sent (0 for speech-to-speech)
     key: str  # hash of everything that determines the audio: equal keys, equal audio
     units: tuple[Unit, ...]  # the requests: the clip itself, or a chapter's chunks in order
@@ -83,8 +96,8 @@ class RenderTask:
 
     @property
     def out_dir(self) -> Path:
-        """The output folder: ``output`` is ``out_dir / f"{name}.{extension}"``."""
-        return self.output.parents[len(PurePosixPath(self.name).parts) - 1]
+        """The output folder: ``output`` is ``out_dir / [shard /] f"{name}.{extension}"``."""
+        return self.root
 
     @property
     def credits(self) -> int:
@@ -157,18 +170,76 @@ def _languages(items: Any) -> tuple[str, ...] | None:
     return tuple(sorted(codes)) or None
 
 
-def _bind(
-    job: JobSpec,
-    voices: VoiceIndex,
-    models: Mapping[str, ModelInfo],
-    out_dir: Path,
-    tier: str | None,
-    resolved: dict[str, Voice | str] | None = None,
-) -> RenderTask | list[ManifestIssue]:
+# A folder holds at most about this many outputs: past it, a manifest whose names are flat is
+# spread over shard folders (file systems and file browsers slow down on huge folders).
+SHARD_ABOVE = 10_000
+_SHARDS = 256  # at a million flat names, about 4,000 files a folder
+
+
+def shard_of(name: str) -> str:
+    """The shard folder of a flat job name: two hex digits from its hash, stable across runs."""
+    return f"{hashlib.blake2b(name.encode(), digest_size=2).digest()[0] % _SHARDS:02x}"
+
+
+@dataclass(slots=True, kw_only=True)
+class Binder:
+    """Binds one job at a time to the account (see the module docstring); a run makes one.
+
+    ``shard``: outputs of flat names go into shard folders (see ``shard_of``), for manifests of
+    more than SHARD_ABOVE jobs. ``tier`` is the subscription's (``free``, ``creator``, …); None
+    when it could not be read, and then what only a tier decides (formats, a free account's
+    request size) is left to the API.
+    """
+
+    voices: VoiceIndex
+    models: Mapping[str, ModelInfo]
+    out_dir: Path
+    tier: str | None = None
+    shard: bool = False
+    # Each speaker's voice name resolved once per run.
+    resolved: dict[str, Voice | str] = dataclasses.field(default_factory=dict)
+    free: bool = dataclasses.field(init=False)  # a free account: shorter requests
+    chunks: Path = dataclasses.field(init=False)  # where chapter chunks are kept
+    _root: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.free = _is_free(self.tier)
+        self.chunks = self.out_dir / ".batchtts" / "chunks"
+        self._root = str(self.out_dir)
+
+    def bind(self, job: JobSpec) -> RenderTask | list[ManifestIssue]:
+        """The job's task, or every issue that keeps it from being rendered."""
+        return _bind(job, self, self.resolved)
+
+    def output(self, name: str, extension: str) -> Path:
+        """Where a job's file goes."""
+        # One Path made from one string: a million of them is measurably cheaper than joins.
+        if self.shard and "/" not in name:
+            return Path(f"{self._root}/{shard_of(name)}/{name}.{extension}")
+        return Path(f"{self._root}/{name}.{extension}")
+
+
+def bind_all(jobs: Iterable[JobSpec], binder: Binder) -> Iterator[RenderTask]:
+    """Each job's task, in order; then ManifestError listing every job that cannot be rendered."""
+    issues: list[ManifestIssue] = []
+    for job in jobs:
+        bound = binder.bind(job)
+        if isinstance(bound, list):
+            issues.extend(bound)
+            if len(issues) >= MAX_ISSUES:
+                break
+        elif not issues:
+            yield bound
+    if issues:
+        raise ManifestError(issues)
+
+
+def _bind(job: JobSpec, binder: Binder, resolved: dict[str, Voice | str]) -> RenderTask | list[ManifestIssue]:
+    voices, models, out_dir, tier = binder.voices, binder.models, binder.out_dir, binder.tier
     issues: list[ManifestIssue] = []
     loc = job.location
     voice_id, voice_name = job.voice_id, job.voice
-    turn_voices = _turn_voices(job, voices, {} if resolved is None else resolved, issues)
+    turn_voices = _turn_voices(job, voices, resolved, issues)
     if job.voice is None and job.voice_id is None and job.turns and job.turns[0].voice in turn_voices:
         # Every turn names its voice: the job is filed under the first one's.
         voice_id = turn_voices[job.turns[0].voice]
@@ -195,7 +266,7 @@ def _bind(
         msg = f"model {model.model_id!r} cannot do speech-to-speech"
         issues.append(loc.issue(msg, field="model_id", job=job.name))
     elif job.kind is JobKind.TTS:
-        issues.extend(_text_issues(job, model, models, free=_is_free(tier)))
+        issues.extend(_text_issues(job, model, models, free=binder.free))
     else:
         issues.extend(_audio_issues(job, model, models))
     chapter = is_chapter(job)
@@ -218,9 +289,8 @@ def _bind(
     if issues or model is None or voice_id is None:
         return issues
     audio_sha = sha256_file(job.audio_file) if job.audio_file is not None else None
-    output = out_dir / f"{job.name}.{fmt.extension}"
-    folder = out_dir / ".batchtts" / "chunks"
-    chunks = chapter_units(job, voice_id, turn_voices, model, folder, fmt, free=_is_free(tier))
+    output = binder.output(job.name, fmt.extension)
+    chunks = chapter_units(job, voice_id, turn_voices, model, binder.chunks, fmt, free=binder.free)
     key = content_key(
         job,
         voice_id,
@@ -237,6 +307,7 @@ def _bind(
         model=model,
         fmt=fmt,
         output=output,
+        root=out_dir,
         characters=sum(u.characters for u in units),
         key=key,
         units=units,
@@ -342,20 +413,6 @@ def build_plan(
     out_dir: Path,
     tier: str | None = None,
 ) -> Plan:
-    """Resolve every job; raise ManifestError listing every job that cannot be rendered.
-
-    ``tier`` is the subscription's (``free``, ``creator``, …); None when it could not be read, and
-    then what only a tier decides (formats, a free account's request size) is left to the API.
-    """
-    tasks: list[RenderTask] = []
-    issues: list[ManifestIssue] = []
-    resolved: dict[str, Voice | str] = {}  # each speaker's voice name resolved once per run
-    for job in jobs:
-        bound = _bind(job, voices, models, out_dir, tier, resolved)
-        if isinstance(bound, list):
-            issues.extend(bound)
-        else:
-            tasks.append(bound)
-    if issues:
-        raise ManifestError(issues)
-    return Plan(tuple(tasks))
+    """Resolve every job at once (small manifests, tests); raise ManifestError listing every issue."""
+    binder = Binder(voices=voices, models=models, out_dir=out_dir, tier=tier)
+    return Plan(tuple(bind_all(jobs, binder)))

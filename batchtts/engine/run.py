@@ -16,24 +16,25 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 
 from batchtts.api.models import concurrency_for
 from batchtts.engine.config import RunConfig
 from batchtts.engine.control import StopRequest
+from batchtts.engine.dispatch import HISTORY_LANE as HISTORY
 from batchtts.engine.dispatch import Dispatcher
 from batchtts.engine.execute import Executor
 from batchtts.engine.journal import Journal
-from batchtts.engine.lexicons import phoneme_warnings, ready_dictionaries
+from batchtts.engine.lexicons import ready_dictionaries
 from batchtts.engine.limiter import AdaptiveLimiter
-from batchtts.engine.plan import Plan, build_plan
+from batchtts.engine.plan import SHARD_ABOVE, Binder
 from batchtts.engine.progress import ProgressSink
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.session import Session, open_session
-from batchtts.engine.triage import Decision, PlanSummary, Work, summarise
+from batchtts.engine.survey import HISTORY_LANE, Survey, lane_work, survey
+from batchtts.engine.triage import PlanSummary, Work
 from batchtts.exceptions import BatchTTSError, BudgetExceeded, ManifestError, UsageError
-from batchtts.manifest.job import Mastering
 from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.outputs.book import package_book
 from batchtts.outputs.filtergraph import require_mastering
@@ -54,14 +55,6 @@ _ORIGIN = "api_origin"  # ledger meta: the server the last run's request ids cam
 _LAST_SUCCESS = "last_success_at"  # ledger meta: when a run last ended with every job done (exit 0)
 
 
-def _check_only(plan: Plan, only: tuple[str, ...]) -> None:
-    names = {t.name for t in plan.tasks}
-    unknown = [n for n in only if n not in names]
-    if unknown:
-        msg = f"--only names jobs that are not in the manifest: {', '.join(unknown)}"
-        raise UsageError(msg)
-
-
 def _check_budget(summary: PlanSummary, config: RunConfig) -> None:
     remaining = summary.remaining_credits
     if remaining is not None and summary.over_quota and not config.allow_partial:
@@ -73,31 +66,10 @@ def _check_budget(summary: PlanSummary, config: RunConfig) -> None:
         raise BudgetExceeded(msg)
 
 
-def _within_budget(work: Sequence[Work], budget: int | None) -> tuple[list[Work], int]:
-    """The jobs ``--max-characters`` lets start (in manifest order), and how many it holds back.
-
-    Fetching from history is free, so jobs that only recover always start; jobs that request
-    start until the first one that would bill past the budget.
-    """
-    if budget is None:
-        return list(work), 0
-    admitted: list[Work] = []
-    committed = 0.0
-    held_back = 0
-    for item in work:
-        if item.needs_request:
-            if held_back or committed + item.credits > budget:
-                held_back += 1
-                continue
-            committed += item.credits
-        admitted.append(item)
-    return admitted, held_back
-
-
-def _limiters(work: Sequence[Work], session: Session, config: RunConfig) -> dict[str, AdaptiveLimiter]:
+def _limiters(groups: Iterable[str], session: Session, config: RunConfig) -> dict[str, AdaptiveLimiter]:
     """One adaptive limiter per model concurrency group the run uses."""
     limiters: dict[str, AdaptiveLimiter] = {}
-    for group in {item.task.model.concurrency_group for item in work}:
+    for group in groups:
         if config.concurrency is not None:
             limiters[group] = AdaptiveLimiter(config.concurrency, explicit=True)
         else:
@@ -128,21 +100,21 @@ def _absolute(config: RunConfig) -> RunConfig:
     return dataclasses.replace(config, out_dir=config.out_dir.absolute())
 
 
-def _plan(manifest: Manifest, session: Session, out_dir: Path) -> Plan:
-    """The manifest's jobs bound to the account: its voices, models and (when readable) tier."""
+def _binder(manifest: Manifest, session: Session, out_dir: Path) -> Binder:
+    """Binds the manifest's jobs to the account: its voices, models and (when readable) tier."""
     tier = session.subscription.get("tier")
-    return build_plan(
-        manifest.jobs,
+    return Binder(
         voices=session.voices,
         models=session.models,
         out_dir=out_dir,
         tier=tier if isinstance(tier, str) and tier else None,
+        shard=manifest.count > SHARD_ABOVE,
     )
 
 
-def _phoneme_notes(plan: Plan, config: RunConfig) -> list[str]:
+def _phoneme_notes(plan: Survey, config: RunConfig) -> list[str]:
     """Phoneme rules the job's model drops: an error with ``strict``, else warnings (logged, noted)."""
-    issues = phoneme_warnings(plan)
+    issues = plan.phoneme_issues
     if issues and config.strict:
         raise ManifestError(issues)
     notes = [str(issue) for issue in issues]
@@ -151,9 +123,18 @@ def _phoneme_notes(plan: Plan, config: RunConfig) -> list[str]:
     return notes
 
 
-def _summarise(plan: Plan, ledger: Ledger, config: RunConfig, session: Session) -> PlanSummary:
-    _check_only(plan, config.only)
-    return summarise(plan, ledger, force=config.force, only=config.only, remaining=session.remaining_credits)
+def _survey(
+    manifest: Manifest, binder: Binder, ledger: Ledger, config: RunConfig, session: Session
+) -> Survey:
+    return survey(
+        manifest,
+        binder,
+        ledger,
+        force=config.force,
+        only=config.only,
+        remaining=session.remaining_credits,
+        budget=config.max_characters,
+    )
 
 
 async def preview(
@@ -163,12 +144,13 @@ async def preview(
     config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
-    async with open_session(config, jobs=manifest.jobs) as session:
-        plan = _plan(manifest, session, config.out_dir)
-        _phoneme_notes(plan, config)
+    async with open_session(config, voices=manifest.voices) as session:
+        binder = _binder(manifest, session, config.out_dir)
         # Read-only, and nothing made when there is no ledger yet: a plan writes nothing at all.
         with Ledger.for_reading(config.out_dir) as ledger:
-            return _summarise(plan, ledger, config, session)
+            plan = _survey(manifest, binder, ledger, config, session)
+        _phoneme_notes(plan, config)
+        return plan.summary
 
 
 async def run(
@@ -191,7 +173,7 @@ async def run(
         manifest = load_manifest(Path(manifest))
     if manifest.book is not None:
         require_m4b()  # before anything is billed for a book that could not be packaged
-    if any(job.mastering is not Mastering.NONE for job in manifest.jobs):
+    if manifest.mastered:
         require_mastering()  # before anything is billed for a chapter that could not be mastered
     out_dir = config.out_dir
     state_dir = ledger_dir(out_dir)
@@ -301,7 +283,7 @@ async def _finish(
 
 async def _dispatch(
     dispatcher: Dispatcher,
-    work: Sequence[Work],
+    lanes: Mapping[str, tuple[AsyncIterator[Work], int]],
     executor: Executor,
     *,
     stop: StopRequest | None,
@@ -311,7 +293,7 @@ async def _dispatch(
     """Run every job; on a stop request, stop sending, let sent requests reach their headers, cancel."""
     running = asyncio.ensure_future(
         dispatcher.run(
-            work,
+            lanes,
             executor.perform,
             group_of=lambda item: item.task.model.concurrency_group,
             on_finished=on_finished,
@@ -347,12 +329,13 @@ async def _run_locked(
 ) -> None:
     """The part of a run that holds the output folder: plan, render, package."""
     out_dir, ledger, report = config.out_dir, journal.ledger, journal.report
-    async with open_session(config, jobs=manifest.jobs) as session:
+    async with open_session(config, voices=manifest.voices) as session:
         report.base_url = "offline emulator" if config.offline else session.base_url
         report.notes.extend(session.notes)  # what the key could not read; legacy voice names
-        plan = _plan(manifest, session, out_dir)
+        binder = _binder(manifest, session, out_dir)
+        plan = _survey(manifest, binder, ledger, config, session)
         report.notes.extend(_phoneme_notes(plan, config))
-        summary = _summarise(plan, ledger, config, session)
+        summary = plan.summary
         _check_budget(summary, config)
         if on_plan is not None:
             on_plan(summary)
@@ -361,15 +344,14 @@ async def _run_locked(
         report.removed_from_manifest = list(summary.removed_from_manifest)
         if config.prune:
             _prune(ledger, summary.removed_from_manifest, out_dir)
-        admitted, held_back = _within_budget(summary.work, config.max_characters)
-        if held_back:
-            report.count(Outcome.NOT_STARTED, held_back)
+        if plan.held_back:
+            report.count(Outcome.NOT_STARTED, plan.held_back)
             report.stop(StopReason.BUDGET, f"--max-characters {config.max_characters} reached")
         # The pronunciation dictionaries the work needs, ready before any request is billed.
-        admitted, _ = await ready_dictionaries(
-            session.client, ledger, admitted, prefix=f"batchtts {out_dir.name}", policy=config.retry
+        dictionaries = await ready_dictionaries(
+            session.client, ledger, plan.lexicons, prefix=f"batchtts {out_dir.name}", policy=config.retry
         )
-        dispatcher = Dispatcher(_limiters(summary.work, session, config))
+        dispatcher = Dispatcher(_limiters(plan.groups, session, config))
         journal.on_stop(lambda _reason, detail: dispatcher.halt(detail))
         # Request ids stitch chapters only on the server that issued them (the emulator's die with it).
         origin = "offline" if config.offline else session.base_url
@@ -381,17 +363,24 @@ async def _run_locked(
             if progress is not None:
                 progress.update(report, dispatcher.concurrency)
 
+        def lane(number: int) -> tuple[AsyncIterator[Work], int]:
+            work = lane_work(
+                manifest, binder, ledger, plan, number, force=config.force, dictionaries=dictionaries
+            )
+            return work, plan.jobs_in(number)
+
+        lanes = {group: lane(plan.lane_of(group)) for group in plan.groups}
+        lanes[HISTORY] = lane(HISTORY_LANE)
         if progress is not None:
-            requests = sum(1 for item in admitted for _, d in item.units if d is not Decision.SKIP)
             progress.start(
                 jobs=summary.total,
                 skipped=summary.skipped,
-                requests=requests,
+                requests=plan.requests,
                 concurrency=dispatcher.concurrency,
             )
         try:
             await _dispatch(
-                dispatcher, admitted, executor, stop=stop, grace=config.stop_grace, on_finished=on_finished
+                dispatcher, lanes, executor, stop=stop, grace=config.stop_grace, on_finished=on_finished
             )
         finally:
             report.count(Outcome.NOT_STARTED, dispatcher.unfinished)

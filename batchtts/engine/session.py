@@ -31,7 +31,6 @@ from batchtts.exceptions import (
     Unreachable,
     UsageError,
 )
-from batchtts.manifest.job import JobSpec
 from batchtts.secret import Secret
 
 __all__ = ["MODELS_READ", "USER_READ", "Session", "open_session"]
@@ -173,12 +172,12 @@ async def _subscription(client: ApiClient, first: _FirstCalls, reading: _Reading
 
 @contextlib.asynccontextmanager
 async def open_session(
-    config: RunConfig, *, fetch_voices: bool = True, jobs: Iterable[JobSpec] = ()
+    config: RunConfig, *, fetch_voices: bool = True, voices: Iterable[str] = ()
 ) -> AsyncIterator[Session]:
     """Connect (starting the offline emulator when asked) and read voices, models, subscription.
 
-    ``jobs``: the run's jobs, so that a voice name the account's list lacks is looked up among
-    the legacy voices (read only then).
+    ``voices``: the voice names the run's jobs ask for, so that a name the account's list lacks
+    is looked up among the legacy voices (read only then).
     """
     async with contextlib.AsyncExitStack() as stack:
         base_url = config.base_url or DEFAULT_BASE_URL
@@ -201,14 +200,13 @@ async def open_session(
         await stack.enter_async_context(client)
         first = _FirstCalls(client.base_url, named=config.base_url is not None and not config.offline)
         reading = _Reading()
-        names = [job.voice for job in jobs if job.voice is not None]
-        voices = await _voices(client, first, names, reading) if fetch_voices else VoiceIndex(())
+        index = await _voices(client, first, list(voices), reading) if fetch_voices else VoiceIndex(())
         models = await _models(client, first, reading)
         subscription = await _subscription(client, first, reading)
         yield Session(
             client=client,
             base_url=base_url,
-            voices=voices,
+            voices=index,
             models=models,
             subscription=subscription,
             missing_permissions=frozenset(reading.missing),

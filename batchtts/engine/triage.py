@@ -16,17 +16,17 @@ history exactly as a lost clip does.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchtts.engine.plan import Plan, RenderTask
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.units import Unit
 from batchtts.manifest.job import JobKind
 from batchtts.store.files import file_matches
 from batchtts.store.ledger import DoneRecord, Ledger, LedgerRow
 
-__all__ = ["Decision", "PlanSummary", "Work", "decide", "summarise"]
+__all__ = ["Decision", "PlanSummary", "Tally", "Work", "decide", "triage", "triage_all"]
 
 
 class Decision(enum.StrEnum):
@@ -101,29 +101,50 @@ def triage(
     return Work(task, units)
 
 
+_BATCH = 256  # tasks triaged per ledger query
+
+
+def triage_all(
+    tasks: Iterable[RenderTask], ledger: Ledger, *, force: Callable[[RenderTask], bool]
+) -> Iterator[tuple[RenderTask, Work | None]]:
+    """Each task with its work (None: done and whole), asking the ledger about a batch at a time."""
+    batch: list[RenderTask] = []
+    for task in tasks:
+        batch.append(task)
+        if len(batch) == _BATCH:
+            yield from _triage_batch(batch, ledger, force)
+            batch = []
+    if batch:
+        yield from _triage_batch(batch, ledger, force)
+
+
+def _triage_batch(
+    batch: list[RenderTask], ledger: Ledger, force: Callable[[RenderTask], bool]
+) -> Iterator[tuple[RenderTask, Work | None]]:
+    keys = [unit.key for task in batch for unit in task.units]
+    keys.extend(task.key for task in batch if task.is_chapter)
+    done, in_flight = ledger.lookup(keys)
+    for task in batch:
+        yield task, triage(task, done, in_flight, force=force(task))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanSummary:
-    """What a run would send, before anything is billed."""
+    """What a run would send, before anything is billed: counts only, whatever the manifest's size."""
 
     total: int
-    work: tuple[Work, ...]  # jobs to take to done, in manifest order
     skipped: int
+    jobs_to_run: int
+    requests_to_render: int
+    requests_to_recover: int
+    chapter_chunks_to_render: int
+    chapters_to_render: int  # chapters with a chunk to render
     characters_by_model: dict[str, int]  # text to send, per text-to-speech model
     audio_seconds_by_model: dict[str, float]  # input audio to send, per speech-to-speech model
     requests_by_model: dict[str, int]
     credits_by_model: dict[str, float]  # every model with something to render
     remaining_credits: float | None
     removed_from_manifest: tuple[str, ...]
-
-    @property
-    def to_render(self) -> tuple[Unit, ...]:
-        """Every request that would be sent (and billed)."""
-        return tuple(unit for work in self.work for unit in work.to_render)
-
-    @property
-    def to_recover(self) -> tuple[Unit, ...]:
-        """Every unit that would be fetched from history (free)."""
-        return tuple(unit for work in self.work for unit in work.to_recover)
 
     @property
     def credits(self) -> float:
@@ -136,46 +157,61 @@ class PlanSummary:
         return self.remaining_credits is not None and self.credits > self.remaining_credits
 
 
-def summarise(
-    plan: Plan, ledger: Ledger, *, force: bool, only: Iterable[str], remaining: float | None
-) -> PlanSummary:
-    """Triage every task of ``plan`` against ``ledger`` (``only``: the jobs this run may touch)."""
-    done = ledger.done_by_key()
-    in_flight = ledger.in_flight()
-    selected = set(only)
-    work: list[Work] = []
-    skipped = 0
-    chars: dict[str, int] = {}
-    seconds: dict[str, float] = {}
-    requests: dict[str, int] = {}
-    credits: dict[str, float] = {}
-    for task in plan.tasks:
-        chosen = not selected or task.name in selected
-        item = triage(task, done, in_flight, force=force and chosen) if chosen else None
-        if item is None:
-            skipped += 1
-            continue
-        work.append(item)
-        model_id, to_render = task.model.model_id, item.to_render
+@dataclass(slots=True)
+class Tally:
+    """PlanSummary's counts, gathered job by job."""
+
+    total: int = 0
+    skipped: int = 0
+    jobs_to_run: int = 0
+    requests_to_render: int = 0
+    requests_to_recover: int = 0
+    chapter_chunks_to_render: int = 0
+    chapters_to_render: int = 0
+    characters: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    credits: dict[str, float] = field(default_factory=dict)
+
+    def add(self, task: RenderTask, work: Work | None) -> None:
+        """Count one job and its work (None: done, or not this run's to touch)."""
+        self.total += 1
+        if work is None:
+            self.skipped += 1
+            return
+        self.jobs_to_run += 1
+        to_render = work.to_render
+        self.requests_to_recover += len(work.to_recover)
         if not to_render:
-            continue  # recovered from history only: free
-        requests[model_id] = requests.get(model_id, 0) + len(to_render)
-        credits[model_id] = credits.get(model_id, 0.0) + item.credits
+            return  # recovered from history only: free
+        model_id = task.model.model_id
+        self.requests_to_render += len(to_render)
+        if task.is_chapter:
+            self.chapter_chunks_to_render += len(to_render)
+            self.chapters_to_render += 1
+        self.requests[model_id] = self.requests.get(model_id, 0) + len(to_render)
+        self.credits[model_id] = self.credits.get(model_id, 0.0) + work.credits
         if task.job.kind is JobKind.STS:
-            seconds[model_id] = seconds.get(model_id, 0.0) + sum(u.audio_seconds for u in to_render)
+            seconds = sum(u.audio_seconds for u in to_render)
+            self.seconds[model_id] = self.seconds.get(model_id, 0.0) + seconds
         else:
-            chars[model_id] = chars.get(model_id, 0) + sum(u.characters for u in to_render)
-    names = {t.name for t in plan.tasks}
-    # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
-    removed = sorted({name.split("#")[0] for name in ledger.names()} - names)
-    return PlanSummary(
-        total=len(plan.tasks),
-        work=tuple(work),
-        skipped=skipped,
-        characters_by_model=chars,
-        audio_seconds_by_model=seconds,
-        requests_by_model=requests,
-        credits_by_model=credits,
-        remaining_credits=remaining,
-        removed_from_manifest=tuple(removed),
-    )
+            characters = sum(u.characters for u in to_render)
+            self.characters[model_id] = self.characters.get(model_id, 0) + characters
+
+    def summary(self, *, remaining: float | None, removed: tuple[str, ...]) -> PlanSummary:
+        """The counts as a PlanSummary."""
+        return PlanSummary(
+            total=self.total,
+            skipped=self.skipped,
+            jobs_to_run=self.jobs_to_run,
+            requests_to_render=self.requests_to_render,
+            requests_to_recover=self.requests_to_recover,
+            chapter_chunks_to_render=self.chapter_chunks_to_render,
+            chapters_to_render=self.chapters_to_render,
+            characters_by_model=self.characters,
+            audio_seconds_by_model=self.seconds,
+            requests_by_model=self.requests,
+            credits_by_model=self.credits,
+            remaining_credits=remaining,
+            removed_from_manifest=removed,
+        )

@@ -1,9 +1,10 @@
 """Reading a CSV manifest: a header row naming the columns, then one job per row, streamed.
 
-Rows go straight from ``csv.reader`` into JobSpecs, so a 50,000-row sheet costs little more than
-its jobs. Row numbers are the spreadsheet's: the header is row 1. A quoted cell may span lines; a
-quote that never closes (or closes only rows later) is an issue at the row where it opened, never
-a cell that swallows the rows below it (``csv_quotes`` finds where).
+Lines stream from the file through ``csv.reader`` into JobSpecs, one at a time, so a 1,000,000-row
+sheet costs the memory of one row; nothing here holds the jobs. Row numbers are the spreadsheet's:
+the header is row 1. A quoted cell may span lines; a quote that never closes (or closes only rows
+later) is an issue at the row where it opened, never a cell that swallows the rows below it
+(``csv_quotes`` finds where).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from batchtts.exceptions import ManifestIssue
@@ -19,6 +20,7 @@ from batchtts.manifest.csv_quotes import QuoteProblem, count_line_breaks, find_q
 from batchtts.manifest.input_files import TEXT_FILE_LIMIT, format_size
 from batchtts.manifest.job import JobSpec
 from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label
+from batchtts.manifest.names import NameIndex
 from batchtts.manifest.values import JOB_FIELDS, VOICE_SETTINGS_FIELDS, show, suggest
 
 __all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "read_csv"]
@@ -34,14 +36,8 @@ _KEYS = {
     for column in CSV_COLUMNS
 }
 _OTHER_DELIMITERS = (";", "\t", "|")
-# Any of \r\n, \r or \n ends a line; the newline stays on it, as csv.reader expects.
+# Any of \r\n, \r or \n ends a line (only used to locate a broken quote in the text).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)?")
-
-
-def _lines(text: str) -> Iterator[str]:
-    for match in _LINE.finditer(text):
-        if line := match.group():
-            yield line
 
 
 def _label(key: str) -> str:
@@ -125,16 +121,35 @@ class _Header:
         self._issue(f"unknown column {show(cell.strip())}; {hint}", cell.strip()[:60])
 
 
-def read_csv(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[JobSpec, ...]:
-    """Read a CSV manifest's jobs; every problem found is appended to ``issues``.
+def read_csv(
+    lines: Iterable[str],
+    *,
+    file: str,
+    base_dir: Path,
+    issues: Issues,
+    whole_text: Callable[[], str],
+    names: NameIndex | None = None,
+    suspects: frozenset[int] | None = None,
+) -> Iterator[JobSpec]:
+    """Read a CSV manifest's jobs, one at a time; every problem found is appended to ``issues``.
 
-    ``text`` is the decoded manifest, ``file`` the name issues show, ``base_dir`` the absolute,
-    resolved folder that input paths are relative to. Empty cells leave a field to its default.
-    The jobs returned are only meaningful if no issues were added.
+    ``lines`` are the decoded manifest's lines with their endings, ``file`` the name issues show,
+    ``base_dir`` the absolute, resolved folder that input paths are relative to, ``whole_text``
+    the text again (or its start), only asked for to say where a broken quote is. ``names`` and
+    ``suspects``: see JobBuilder. Empty cells leave a field to its default. The jobs yielded are
+    only meaningful if no issues were added by the end.
     """
-    builder = JobBuilder(file=file, base_dir=base_dir, defaults=Defaults(), label=_label, issues=issues)
+    builder = JobBuilder(
+        file=file,
+        base_dir=base_dir,
+        defaults=Defaults(),
+        label=_label,
+        issues=issues,
+        names=names,
+        suspects=suspects,
+    )
     with _field_size_limit(MAX_FIELD_SIZE):
-        lines = _lines(text)
+        lines = iter(lines)
         # Two readers take turns on the same lines. The header row is read leniently, so a file
         # separated by ';' or '|' with quoted names still reaches _Header, which says what is
         # wrong. The rows are read strictly: a quote that never closes, or closes with more text
@@ -153,30 +168,33 @@ def read_csv(text: str, *, file: str, base_dir: Path, issues: Issues) -> tuple[J
             except StopIteration:
                 break
             except csv.Error as exc:
-                issues.append(_unreadable(text, first_line, row, header, file, exc))
-                return builder.finish()
+                issues.append(_unreadable(whole_text(), first_line, row, header, file, exc))
+                builder.finish()
+                return
             if not any(cell.strip() for cell in cells):
                 continue  # blank rows, as spreadsheets leave them, are not jobs
             if header is None:
                 if lenient.line_num > first_line:  # a header over several lines: an open quote?
-                    problem = _quote_issue(text, first_line, row, None, file)
+                    problem = _quote_issue(whole_text(), first_line, row, None, file)
                     if problem is not None:
                         issues.append(problem)
-                        return ()
+                        return
                 header = _Header(cells, row, file, issues)
                 if not header.usable:
-                    return ()
+                    return
                 records = strict
                 continue
             jobs += 1
-            builder.add(_row(cells, row, header, file, issues))
+            spec = builder.add(_row(cells, row, header, file, issues))
+            if spec is not None:
+                yield spec
     if header is None:
         msg = "manifest is empty; the first row must be a header such as name,voice,text"
         issues.append(ManifestIssue(file=file, message=msg))
     elif not jobs:
         msg = "manifest has no jobs; add one row per job below the header"
         issues.append(ManifestIssue(file=file, message=msg))
-    return builder.finish()
+    builder.finish()
 
 
 def _unreadable(

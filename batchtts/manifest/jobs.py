@@ -16,7 +16,7 @@ from batchtts.api.models import DEFAULT_STS_MODEL, DEFAULT_TTS_MODEL, DIALOGUE_M
 from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.input_files import InputFileError, check_audio_file, read_text_file, resolve_input
 from batchtts.manifest.job import JobKind, JobSpec, Location, Mastering, VoiceSettings
-from batchtts.manifest.names import ConflictKind, find_name_conflicts
+from batchtts.manifest.names import ConflictKind, NameIndex, PlacedName, find_name_conflicts, is_suspect
 from batchtts.manifest.pronunciation import (
     DEFAULTS_OWNER,
     Lexicon,
@@ -150,16 +150,20 @@ class JobBuilder:
         defaults: Defaults,
         label: Callable[[str], str],
         issues: Issues,
+        names: NameIndex | None = None,
+        suspects: frozenset[int] | None = None,
     ) -> None:
         self._file = file
         self._base_dir = base_dir
         self._defaults = defaults
         self._label = label
         self._issues = issues
-        self._jobs: list[JobSpec] = []
-        # Every usable name, even of a job with other issues, so name clashes are reported too.
-        self._names: list[str] = []
-        self._name_places: list[tuple[int | None, int | None]] = []  # (line, row) of each name
+        # Every usable name, even of a job with other issues, so name clashes are reported too:
+        # into ``names`` when a streamed manifest is too big to keep them, else kept to compare
+        # as text here (all of them, or the ``suspects`` a NameIndex found in an earlier pass).
+        self._index = names
+        self._suspects = suspects
+        self._placed: list[PlacedName] = []
         self._default_lexicon = self._lexicon_of(
             raw_lexicon(defaults.values, defaults.lines), owner=DEFAULTS_OWNER, row=None, job=None
         )
@@ -173,8 +177,8 @@ class JobBuilder:
             ManifestIssue(file=self._file, line=line, row=raw.row, field=label, job=name, message=message)
         )
 
-    def add(self, raw: RawJob) -> None:
-        """Check one job; keep its JobSpec if it has no issues, otherwise record them."""
+    def add(self, raw: RawJob) -> JobSpec | None:
+        """Check one job: its JobSpec if it has no issues, otherwise None with its issues recorded."""
         before = len(self._issues)
         name_text = raw.values.get("name")
         name = (job_label(name_text) or None) if name_text is not None else None
@@ -186,8 +190,7 @@ class JobBuilder:
             except InvalidValue as exc:
                 self._issue(raw, key, name, str(exc))
         if isinstance(name_value := values.get("name"), str):
-            self._names.append(name_value)
-            self._name_places.append((raw.lines.get("name", raw.line), raw.row))
+            self._keep_name(name_value, raw)
         elif not _given(raw, "name"):
             self._issue(raw, "name", None, "job has no name; every job needs a unique name")
 
@@ -226,38 +229,42 @@ class JobBuilder:
         voices = self._voices(raw, name, values, merged, text)
 
         if len(self._issues) > before or not isinstance(name_value, str):
-            return
-        self._jobs.append(
-            JobSpec(
-                name=name_value,
-                kind=kind,
-                location=self._location(raw),
-                voice=_str(values, "voice"),
-                voice_id=_str(values, "voice_id"),
-                text=voices.text,
-                text_file=text_file,
-                audio_file=audio_file,
-                audio_seconds=audio_seconds,
-                turns=voices.turns,
-                speakers=voices.speakers,
-                dialogue=voices.dialogue,
-                model_id=model_id,
-                output_format=_str(merged, "output_format") or DEFAULT_OUTPUT_FORMAT,
-                voice_settings=_voice_settings(merged),
-                seed=_int(merged, "seed"),
-                language_code=_str(merged, "language_code"),
-                title=_str(merged, "title"),
-                chunk_chars=_int(merged, "chunk_chars"),
-                silence_ms=_int(merged, "silence_ms") or 0,
-                mastering=Mastering(_str(merged, "mastering") or Mastering.NONE),
-                timestamps=bool(_bool(merged, "timestamps")),
-                captions=_str(merged, "captions"),
-                lexicon=lexicon,
-                text_normalization=_str(merged, "text_normalization"),
-                remove_background_noise=_bool(merged, "remove_background_noise"),
-                extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
-            )
+            return None
+        return JobSpec(
+            name=name_value,
+            kind=kind,
+            location=self._location(raw),
+            voice=_str(values, "voice"),
+            voice_id=_str(values, "voice_id"),
+            text=voices.text,
+            text_file=text_file,
+            audio_file=audio_file,
+            audio_seconds=audio_seconds,
+            turns=voices.turns,
+            speakers=voices.speakers,
+            dialogue=voices.dialogue,
+            model_id=model_id,
+            output_format=_str(merged, "output_format") or DEFAULT_OUTPUT_FORMAT,
+            voice_settings=_voice_settings(merged),
+            seed=_int(merged, "seed"),
+            language_code=_str(merged, "language_code"),
+            title=_str(merged, "title"),
+            chunk_chars=_int(merged, "chunk_chars"),
+            silence_ms=_int(merged, "silence_ms") or 0,
+            mastering=Mastering(_str(merged, "mastering") or Mastering.NONE),
+            timestamps=bool(_bool(merged, "timestamps")),
+            captions=_str(merged, "captions"),
+            lexicon=lexicon,
+            text_normalization=_str(merged, "text_normalization"),
+            remove_background_noise=_bool(merged, "remove_background_noise"),
+            extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
         )
+
+    def _keep_name(self, name: str, raw: RawJob) -> None:
+        if self._index is not None:
+            self._index.add(name)
+        elif self._suspects is None or is_suspect(name, self._suspects):
+            self._placed.append(PlacedName(name=name, line=raw.lines.get("name", raw.line), row=raw.row))
 
     def _many_voices(self, raw: RawJob) -> bool:
         """Whether the job's voices may all come from speakers or a dialogue list (checked later)."""
@@ -487,13 +494,13 @@ class JobBuilder:
             field_lines=tuple((key, line) for key, line in lines.items() if "." not in key),
         )
 
-    def finish(self) -> tuple[JobSpec, ...]:
-        """Report clashing names, then return the jobs that passed every check, in manifest order."""
-        for conflict in find_name_conflicts(self._names):
-            line, row = self._name_places[conflict.index]
-            other_line, other_row = self._name_places[conflict.other]
-            where = f"line {other_line}" if other_line is not None else f"row {other_row}"
-            name, other = self._names[conflict.index], self._names[conflict.other]
+    def finish(self) -> None:
+        """Report clashing names, once every job is in (those kept as text; see ``__init__``)."""
+        for conflict in find_name_conflicts([placed.name for placed in self._placed]):
+            at, earlier = self._placed[conflict.index], self._placed[conflict.other]
+            line, row = at.line, at.row
+            where = f"line {earlier.line}" if earlier.line is not None else f"row {earlier.row}"
+            name, other = at.name, earlier.name
             if conflict.kind is ConflictKind.DUPLICATE:
                 message = f"name {name!r} is already used by the job at {where}"
             elif conflict.kind is ConflictKind.CASE:
@@ -510,7 +517,6 @@ class JobBuilder:
             self._issues.append(
                 ManifestIssue(file=self._file, line=line, row=row, field="name", job=name, message=message)
             )
-        return tuple(self._jobs)
 
 
 def job_label(text: str) -> str:

@@ -1,121 +1,135 @@
-"""Loading a job manifest (YAML or CSV) into checked JobSpecs, or a ManifestError listing every issue.
+"""Loading a job manifest (YAML or CSV): every job checked, or a ManifestError listing every issue.
 
 The manifest is read before anything is sent, and everything in it is checked: field types and
-ranges, job names, that input files exist inside the manifest's folder. Hostile input (huge files,
-YAML aliases and tags, binary data, FIFOs and devices) ends in a ManifestError, never a hang or
-a different exception. The formats themselves live in ``manifest_yaml`` and ``manifest_csv``;
-both hand RawJobs to ``manifest_jobs``, which applies the field rules of ``manifest_values``. A YAML
-manifest may also hold a ``book:`` section, checked by ``manifest_book``.
+ranges, job names, that input files exist inside the manifest's folder. Hostile input (huge files
+or lines, YAML aliases and tags, binary data, FIFOs and devices) ends in a ManifestError, never a
+hang or a different exception. The formats live in ``yaml_reader`` and ``csv_reader``; both hand
+RawJobs to ``jobs``, which applies the field rules of ``values``. A YAML manifest may also hold a
+``book:`` section (``book_section``).
+
+A CSV manifest is never held in memory: loading streams it once to check it, and each later pass
+(the plan, each lane of a run) streams it again through the same checks, after making sure the
+file is still the one that was checked. A YAML manifest is small by construction (its size is
+capped) and keeps its jobs.
 """
 
 from __future__ import annotations
 
 import os
-import stat
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from batchtts.exceptions import ManifestError, ManifestIssue
 from batchtts.manifest.book import BookSpec
 from batchtts.manifest.csv_reader import read_csv
-from batchtts.manifest.input_files import format_size
-from batchtts.manifest.job import JobSpec
+from batchtts.manifest.job import JobSpec, Mastering
 from batchtts.manifest.jobs import MAX_ISSUES, IssueLimitReached, Issues
-from batchtts.manifest.names import validate_name
+from batchtts.manifest.names import NameIndex, validate_name
+from batchtts.manifest.reading import (
+    MAX_MANIFEST_SIZE,
+    Identity,
+    Unreadable,
+    check_identity,
+    read_lines,
+    read_whole,
+)
 from batchtts.manifest.yaml_reader import read_yaml
 
 __all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
 
-MAX_MANIFEST_SIZE = 50 * 1024 * 1024
 
+class _Jobs(Protocol):
+    """Where a manifest's jobs come from: read (and checked) anew on each call."""
 
-_UTF8_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    def __call__(
+        self, issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None
+    ) -> Iterator[JobSpec]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest:
-    """A loaded manifest: its jobs, in manifest order, with defaults applied and inputs checked."""
+    """A checked manifest: what a run needs to know of its jobs, and the jobs themselves on demand.
+
+    ``iter_jobs()`` yields the jobs in manifest order, with defaults applied and inputs checked; a
+    streamed manifest reads its file again each time. ``jobs`` holds them all at once: for small
+    manifests and tests, never for a run.
+    """
 
     path: Path  # absolute
     base_dir: Path  # absolute and resolved; text_file and audio_file are relative to it
-    jobs: tuple[JobSpec, ...]
     book: BookSpec | None = None  # the YAML book: section, checked against the jobs
+    count: int  # how many jobs
+    voices: frozenset[str]  # the voice names jobs ask for (not ids)
+    mastered: bool  # some job's chapter is mastered
+    names: NameIndex = field(repr=False)  # every job's name, for membership
+    source: _Jobs = field(repr=False, compare=False)
+
+    def iter_jobs(self) -> Iterator[JobSpec]:
+        """Every job again, in manifest order (ManifestError if the file changed since loading)."""
+        issues = Issues()
+        try:
+            # Names were compared when loading: no suspects, so none is kept for comparing again.
+            yield from self.source(issues, None, frozenset())
+        except (Unreadable, IssueLimitReached) as exc:
+            raise ManifestError(ManifestIssue(file=str(self.path), message=str(exc))) from None
+        if issues.items:
+            # Checked when loaded: the file changed under us since (the identity check missed it).
+            raise ManifestError(issues.items[0])
+
+    @property
+    def jobs(self) -> tuple[JobSpec, ...]:
+        """All the jobs at once (a streamed manifest is read again)."""
+        return tuple(self.iter_jobs())
 
 
-def _read_csv(
-    text: str, *, file: str, base_dir: Path, issues: Issues
-) -> tuple[tuple[JobSpec, ...], BookSpec | None]:
-    # A CSV manifest is one table of jobs, with no place for a book section.
-    return read_csv(text, file=file, base_dir=base_dir, issues=issues), None
+def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple[_Jobs, BookSpec | None]:
+    text, _ = read_whole(path)
+    jobs, book = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
+
+    def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
+        # The jobs were read and checked whole (names compared as text): nothing to read again.
+        if names is not None:
+            for job in jobs:
+                names.add(job.name)
+        return iter(jobs)
+
+    return source, book
 
 
-_READERS = {".yaml": read_yaml, ".yml": read_yaml, ".csv": _read_csv}
+def _csv_source(path: Path, file: str, base_dir: Path) -> _Jobs:
+    expected: list[Identity] = []
 
+    def whole_text() -> str:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(MAX_MANIFEST_SIZE).decode("utf-8-sig", errors="replace")
+        except OSError:
+            return ""
 
-class _Unreadable(Exception):
-    """The manifest file itself cannot be read; the message is the issue."""
+    def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
+        if expected:
+            check_identity(path, expected[0])
+        lines, identity = read_lines(path)
+        if not expected:
+            expected.append(identity)
+        elif identity != expected[0]:
+            raise Unreadable("manifest changed while the run was reading it; run again to read it anew")
+        try:
+            yield from read_csv(
+                lines,
+                file=file,
+                base_dir=base_dir,
+                issues=issues,
+                whole_text=whole_text,
+                names=names,
+                suspects=suspects,
+            )
+        finally:
+            lines.close()
 
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise _Unreadable("manifest does not exist") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise _Unreadable(f"manifest cannot be read: {_problem(exc)}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise _Unreadable("manifest is a folder, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise _Unreadable("manifest is not a regular file (a FIFO, device or socket)")
-    if info.st_size > MAX_MANIFEST_SIZE:
-        size, limit = format_size(info.st_size), format_size(MAX_MANIFEST_SIZE)
-        raise _Unreadable(f"manifest is {size}; the limit is {limit}")
-    try:
-        # Non-blocking, and the type checked again on the open file, in case a FIFO replaced it.
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        raise _Unreadable(f"manifest cannot be read: {_problem(exc)}") from None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise _Unreadable("manifest is not a regular file (a FIFO, device or socket)")
-            data = fh.read(MAX_MANIFEST_SIZE + 1)
-    except OSError as exc:
-        raise _Unreadable(f"manifest cannot be read: {_problem(exc)}") from None
-    if len(data) > MAX_MANIFEST_SIZE:
-        raise _Unreadable(f"manifest is over the limit of {format_size(MAX_MANIFEST_SIZE)}")
-    return data
-
-
-def _problem(exc: Exception) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith(_UTF16_BOMS):
-        raise _Unreadable("manifest is UTF-16 encoded; save it as UTF-8")
-    if (nul := data.find(b"\0")) != -1:
-        line = data.count(b"\n", 0, nul) + 1
-        raise _Unreadable("manifest contains a NUL byte; is it a binary file?", line)
-    skipped = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
-    try:
-        return data[skipped:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = exc.start + skipped
-        line = data.count(b"\n", 0, offset) + 1
-        raise _Unreadable(
-            f"manifest is not valid UTF-8 (byte offset {offset}); save it as UTF-8", line
-        ) from None
+    return source
 
 
 def _position(issue: ManifestIssue) -> int:
@@ -130,24 +144,55 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     """
     file = os.fspath(path)
     manifest_path = Path(file).absolute()
-    reader = _READERS.get(manifest_path.suffix.lower())
-    if reader is None:
+    suffix = manifest_path.suffix.lower()
+    if suffix not in {".yaml", ".yml", ".csv"}:
         given = repr(manifest_path.suffix) if manifest_path.suffix else "a file without one"
         msg = f"a manifest must have the extension .yaml, .yml or .csv, not {given}"
         raise ManifestError(ManifestIssue(file=file, message=msg))
-    try:
-        text = _decode(_read_bytes(manifest_path))
-    except _Unreadable as exc:
-        raise ManifestError(ManifestIssue(file=file, line=exc.line, message=str(exc))) from None
     # The manifest's own folder, not a symlink target's: inputs sit beside the file the user named.
     base_dir = manifest_path.parent.resolve()
     issues = Issues()
+    names = NameIndex()
+    voices: set[str] = set()
+    count = 0
+    mastered = False
+    book: BookSpec | None = None
     try:
-        jobs, book = reader(text, file=file, base_dir=base_dir, issues=issues)
+        if suffix == ".csv":
+            source = _csv_source(manifest_path, file, base_dir)
+        else:
+            source, book = _yaml_source(manifest_path, file, base_dir, issues)
+        for job in source(issues, names, None):
+            count += 1
+            if job.voice is not None:
+                voices.add(job.voice)
+            mastered = mastered or job.mastering is not Mastering.NONE
+        if suffix == ".csv" and (suspects := names.suspects()):
+            # Two names may clash: compare those as text, in a second pass (see NameIndex), which
+            # finds every other issue again too; those are known already.
+            again = Issues()
+            for _ in source(again, None, suspects):
+                pass
+            known = set(issues.items)
+            for issue in again.items:
+                if issue not in known:
+                    issues.append(issue)
+    except Unreadable as exc:
+        raise ManifestError(ManifestIssue(file=file, line=exc.line, message=str(exc))) from None
     except IssueLimitReached:
         msg = f"stopped after {MAX_ISSUES} issues; fix these and load the manifest again"
         found = sorted(issues.items, key=_position)
         raise ManifestError([*found, ManifestIssue(file=file, message=msg)]) from None
     if issues.items:
         raise ManifestError(sorted(issues.items, key=_position))
-    return Manifest(path=manifest_path, base_dir=base_dir, jobs=jobs, book=book)
+    names.seal()
+    return Manifest(
+        path=manifest_path,
+        base_dir=base_dir,
+        book=book,
+        count=count,
+        voices=frozenset(voices),
+        mastered=mastered,
+        names=names,
+        source=source,
+    )

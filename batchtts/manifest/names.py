@@ -7,12 +7,24 @@ Windows device names, or collide with another job's output on a case-insensitive
 
 from __future__ import annotations
 
+import bisect
 import enum
+import itertools
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MAX_NAME_LENGTH", "ConflictKind", "NameConflict", "find_name_conflicts", "validate_name"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "ConflictKind",
+    "NameConflict",
+    "NameIndex",
+    "PlacedName",
+    "find_name_conflicts",
+    "is_suspect",
+    "validate_name",
+]
 
 MAX_NAME_LENGTH = 200
 
@@ -98,3 +110,73 @@ def find_name_conflicts(names: Sequence[str]) -> list[NameConflict]:
                 break
     conflicts.sort(key=lambda c: (c.index, c.other))
     return conflicts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlacedName:
+    """A job name and where it was written: its YAML line or CSV row."""
+
+    name: str
+    line: int | None
+    row: int | None
+
+
+class NameIndex:
+    """Every job name of a manifest in a few bytes each, for checks that need all of them at once.
+
+    A million names kept as strings would cost more than the rest of a streamed run together, so
+    the index keeps hashes: of each name as written (``contains``, exact), of each name casefolded,
+    and of each folder a name implies. Two equal casefolded hashes, or a folder hash equal to a
+    name's, make a *suspect*; only suspects are compared as text (``exact_names``), in a second
+    pass over the manifest, so a clean manifest never needs one. Hashes are ``hash(str)``: only
+    ever compared within this process.
+    """
+
+    def __init__(self) -> None:
+        self._exact = array("q")
+        self._folded = array("q")
+        self._folders = array("q")
+        self._sorted: array[int] | None = None
+
+    def add(self, name: str) -> None:
+        """Take one more name (in manifest order)."""
+        self._exact.append(hash(name))
+        key = name.casefold()
+        self._folded.append(hash(key))
+        if "/" in key:
+            segments = key.split("/")
+            for depth in range(1, len(segments)):
+                self._folders.append(hash("/".join(segments[:depth])))
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    def suspects(self) -> frozenset[int]:
+        """Casefolded hashes that two names share, or that a name shares with another's folder."""
+        folded = sorted(self._folded)
+        found = {a for a, b in itertools.pairwise(folded) if a == b}
+        if self._folders:
+            names = set(folded)
+            found.update(folder for folder in self._folders if folder in names)
+        return frozenset(found)
+
+    def seal(self) -> None:
+        """Done adding: keep the exact hashes sorted, for ``contains``, and drop the rest."""
+        self._sorted = array("q", sorted(self._exact))
+        self._exact = self._folded = self._folders = array("q")
+
+    def contains(self, name: str) -> bool:
+        """True when ``name`` (exactly, case and all) is one of the manifest's (after ``seal``)."""
+        assert self._sorted is not None, "seal() the index first"
+        key = hash(name)
+        at = bisect.bisect_left(self._sorted, key)
+        return at < len(self._sorted) and self._sorted[at] == key
+
+
+def is_suspect(name: str, suspects: frozenset[int]) -> bool:
+    """True when ``name`` may clash with another (see NameIndex): it needs comparing as text."""
+    key = name.casefold()
+    if hash(key) in suspects:
+        return True
+    segments = key.split("/")
+    return any(hash("/".join(segments[:depth])) in suspects for depth in range(1, len(segments)))

@@ -427,9 +427,8 @@ def read_yaml(
     if defaults_raw is not None:
         defaults = parse_defaults(defaults_raw, file=file, label=_label, issues=issues)
     builder = JobBuilder(file=file, base_dir=base_dir, defaults=defaults, label=_label, issues=issues)
-    for raw in jobs:
-        builder.add(raw)
-    specs = builder.finish()
+    specs = tuple(spec for raw in jobs if (spec := builder.add(raw)) is not None)
+    builder.finish()
     book = None
     if book_raw is not None:
         book = build_book(book_raw, file=file, base_dir=base_dir, jobs=jobs, issues=issues)

@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -200,6 +200,7 @@ def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
 
 # Finished rows committed together at most this many at a time (see Ledger.done).
 _DONE_BATCH = 256
+_LOOKUP_BATCH = 500  # keys per SELECT … IN (…): under SQLite's oldest limit of 999 parameters
 # The fields a job's row is created with (see Ledger.begin).
 _ROW_FIELDS = (
     "key",
@@ -360,6 +361,32 @@ class Ledger:
             "SELECT key, output, sha256, size, mtime_ns, history_item_id FROM jobs WHERE state = 'done'"
         )
         return {key: DoneRecord(*rest) for key, *rest in cursor}
+
+    def lookup(self, keys: Sequence[str]) -> tuple[dict[str, DoneRecord], dict[str, LedgerRow]]:
+        """For these content keys only: the done rows' file records, and the in-flight rows.
+
+        What a streamed run asks per batch of units, instead of loading every row (``done_by_key``).
+        """
+        done: dict[str, DoneRecord] = {}
+        in_flight: dict[str, LedgerRow] = {}
+        for start in range(0, len(keys), _LOOKUP_BATCH):
+            batch = keys[start : start + _LOOKUP_BATCH]
+            marks = ",".join("?" * len(batch))
+            cursor = self.db.execute(f"SELECT * FROM jobs WHERE key IN ({marks})", tuple(batch))
+            for raw in cursor:
+                row = self._row(raw)
+                if row.state is State.DONE:
+                    done[row.key] = DoneRecord(
+                        row.output, row.sha256, row.size, row.mtime_ns, row.history_item_id
+                    )
+                elif row.state is State.IN_FLIGHT:
+                    in_flight[row.key] = row
+        return done, in_flight
+
+    def iter_names(self) -> Iterator[str]:
+        """Every job name with a row, once each, streamed (chunk rows are named ``<chapter>#<n>``)."""
+        for (name,) in self.db.execute("SELECT DISTINCT name FROM jobs"):
+            yield name
 
     def names(self) -> set[str]:
         """Every job name with a row (chunk rows are named ``<chapter>#<n>``)."""
