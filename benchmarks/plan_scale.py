@@ -7,8 +7,8 @@ that the plan fits the quota and `plan` exits 0). Reported: wall seconds and pea
 alone, the jobs it counted, and issue 19's targets (under 60 s and 250 MB at 1,000,000 rows). A
 plan that fails (a manifest refused for its size, say) shows its message in the table.
 
-Each kind of manifest is one entry of :data:`MANIFESTS` (a writer of N rows); the CSV one is the
-only kind today.
+Each kind of manifest is one entry of :data:`MANIFESTS` (a writer of N jobs): the CSV, and a
+YAML matrix of N/8 texts (a file) × 4 voices × 2 seeds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.manifests import write_manifest
+from benchmarks.manifests import clip_text, write_manifest
 from benchmarks.procs import EmulatorProcess, run_batchtts
 from benchmarks.tables import format_table, short_error
 
@@ -36,8 +36,29 @@ def _csv(path: Path, count: int) -> Path:
     return write_manifest(path.with_suffix(".csv"), count).path
 
 
+_MATRIX_VOICES = ("Jessica", "Brian", "Sarah", "Eric")
+_MATRIX_SEEDS = (1, 2)
+
+
+def _matrix(path: Path, count: int) -> Path:
+    """A YAML matrix of texts (a file, one per line) × 4 voices × 2 seeds: ``count`` jobs."""
+    texts = path.with_name("sentences.txt")
+    per_text = len(_MATRIX_VOICES) * len(_MATRIX_SEEDS)
+    with open(texts, "w", encoding="utf-8") as fh:
+        for index in range(count // per_text):
+            fh.write(clip_text(index) + "\n")
+    manifest = path.with_suffix(".yaml")
+    voices = ", ".join(_MATRIX_VOICES)
+    seeds = ", ".join(map(str, _MATRIX_SEEDS))
+    manifest.write_text(
+        f"matrix:\n  texts: {{file: {texts.name}}}\n  voices: [{voices}]\n  seeds: [{seeds}]\n",
+        encoding="utf-8",
+    )
+    return manifest
+
+
 # A manifest kind → a writer of a manifest of N jobs at a path (the writer picks the suffix).
-MANIFESTS: dict[str, Callable[[Path, int], Path]] = {"CSV": _csv}
+MANIFESTS: dict[str, Callable[[Path, int], Path]] = {"CSV": _csv, "matrix": _matrix}
 
 
 def rows(quick: bool) -> int:

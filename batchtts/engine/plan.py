@@ -177,8 +177,11 @@ _SHARDS = 256  # at a million flat names, about 4,000 files a folder
 
 
 def shard_of(name: str) -> str:
-    """The shard folder of a flat job name: two hex digits from its hash, stable across runs."""
-    return f"{hashlib.blake2b(name.encode(), digest_size=2).digest()[0] % _SHARDS:02x}"
+    """The shard folder of a flat job name: ``@`` and two hex digits from its hash, stable across runs.
+
+    ``@`` is a character no job name may hold, so no job's own folder is ever a shard's.
+    """
+    return f"@{hashlib.blake2b(name.encode(), digest_size=2).digest()[0] % _SHARDS:02x}"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -200,12 +203,18 @@ class Binder:
     resolved: dict[str, Voice | str] = dataclasses.field(default_factory=dict)
     free: bool = dataclasses.field(init=False)  # a free account: shorter requests
     chunks: Path = dataclasses.field(init=False)  # where chapter chunks are kept
-    _root: str = dataclasses.field(init=False)
+    _shards: dict[str, Path] = dataclasses.field(init=False, default_factory=dict)
+    _gates: dict[str, tuple[str, str] | None] = dataclasses.field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.free = _is_free(self.tier)
         self.chunks = self.out_dir / ".batchtts" / "chunks"
-        self._root = str(self.out_dir)
+
+    def gate(self, output_format: str) -> tuple[str, str] | None:
+        """The tier a format needs and one it may use instead, when the account's tier is below it."""
+        if output_format not in self._gates:
+            self._gates[output_format] = format_gate(output_format, self.tier) if self.tier else None
+        return self._gates[output_format]
 
     def bind(self, job: JobSpec) -> RenderTask | list[ManifestIssue]:
         """The job's task, or every issue that keeps it from being rendered."""
@@ -213,10 +222,14 @@ class Binder:
 
     def output(self, name: str, extension: str) -> Path:
         """Where a job's file goes."""
-        # One Path made from one string: a million of them is measurably cheaper than joins.
-        if self.shard and "/" not in name:
-            return Path(f"{self._root}/{shard_of(name)}/{name}.{extension}")
-        return Path(f"{self._root}/{name}.{extension}")
+        if "/" in name:
+            return self.out_dir / f"{name}.{extension}"
+        if not self.shard:
+            return self.out_dir.joinpath(f"{name}.{extension}")
+        shard = shard_of(name)
+        if (folder := self._shards.get(shard)) is None:
+            folder = self._shards[shard] = self.out_dir / shard
+        return folder.joinpath(f"{name}.{extension}")
 
 
 def bind_all(jobs: Iterable[JobSpec], binder: Binder) -> Iterator[RenderTask]:
@@ -278,7 +291,7 @@ def _bind(job: JobSpec, binder: Binder, resolved: dict[str, Voice | str]) -> Ren
         if chapter and not fmt.joinable:
             msg = f"{fmt.name} cannot be joined into one chapter file; use an mp3_*, wav_* or pcm_* format"
             issues.append(loc.issue(msg, field="output_format", job=job.name))
-        if tier is not None and (gate := format_gate(fmt.name, tier)) is not None:
+        if tier is not None and (gate := binder.gate(fmt.name)) is not None:
             needed, instead = gate
             msg = (
                 f"output_format {fmt.name!r} needs the {needed.capitalize()} tier or above, and this account"

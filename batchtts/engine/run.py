@@ -30,6 +30,7 @@ from batchtts.engine.lexicons import ready_dictionaries
 from batchtts.engine.limiter import AdaptiveLimiter
 from batchtts.engine.plan import SHARD_ABOVE, Binder
 from batchtts.engine.progress import ProgressSink
+from batchtts.engine.quality import quality_gate
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.session import Session, open_session
 from batchtts.engine.survey import HISTORY_LANE, Survey, lane_work, survey
@@ -52,6 +53,7 @@ __all__ = ["preview", "run"]
 log = logging.getLogger(__name__)
 
 _ORIGIN = "api_origin"  # ledger meta: the server the last run's request ids came from
+_SHARDED = "outputs_sharded"  # ledger meta: "1" when flat names go into shard folders (SHARD_ABOVE)
 _LAST_SUCCESS = "last_success_at"  # ledger meta: when a run last ended with every job done (exit 0)
 
 
@@ -100,7 +102,22 @@ def _absolute(config: RunConfig) -> RunConfig:
     return dataclasses.replace(config, out_dir=config.out_dir.absolute())
 
 
-def _binder(manifest: Manifest, session: Session, out_dir: Path) -> Binder:
+def _sharded(manifest: Manifest, ledger: Ledger, *, record: bool) -> bool:
+    """Whether flat names go into shard folders: decided by the folder's first run, then kept.
+
+    A manifest that grows past SHARD_ABOVE later keeps its files where they are: moving them would
+    fetch every one from history again (or bill it, once history is gone).
+    """
+    kept = ledger.get_meta(_SHARDED)
+    if kept is not None:
+        return kept == "1"
+    sharded = manifest.count > SHARD_ABOVE
+    if record:
+        ledger.set_meta(_SHARDED, "1" if sharded else "0")
+    return sharded
+
+
+def _binder(manifest: Manifest, session: Session, out_dir: Path, *, shard: bool) -> Binder:
     """Binds the manifest's jobs to the account: its voices, models and (when readable) tier."""
     tier = session.subscription.get("tier")
     return Binder(
@@ -108,7 +125,7 @@ def _binder(manifest: Manifest, session: Session, out_dir: Path) -> Binder:
         models=session.models,
         out_dir=out_dir,
         tier=tier if isinstance(tier, str) and tier else None,
-        shard=manifest.count > SHARD_ABOVE,
+        shard=shard,
     )
 
 
@@ -144,10 +161,12 @@ async def preview(
     config = _absolute(config or RunConfig.from_env())
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(Path(manifest))
+    manifest.check_unchanged()
     async with open_session(config, voices=manifest.voices) as session:
-        binder = _binder(manifest, session, config.out_dir)
         # Read-only, and nothing made when there is no ledger yet: a plan writes nothing at all.
         with Ledger.for_reading(config.out_dir) as ledger:
+            shard = _sharded(manifest, ledger, record=False)
+            binder = _binder(manifest, session, config.out_dir, shard=shard)
             plan = _survey(manifest, binder, ledger, config, session)
         _phoneme_notes(plan, config)
         return plan.summary
@@ -329,10 +348,11 @@ async def _run_locked(
 ) -> None:
     """The part of a run that holds the output folder: plan, render, package."""
     out_dir, ledger, report = config.out_dir, journal.ledger, journal.report
+    manifest.check_unchanged()  # a file changed since it was checked: refused before anything is sent
     async with open_session(config, voices=manifest.voices) as session:
         report.base_url = "offline emulator" if config.offline else session.base_url
         report.notes.extend(session.notes)  # what the key could not read; legacy voice names
-        binder = _binder(manifest, session, out_dir)
+        binder = _binder(manifest, session, out_dir, shard=_sharded(manifest, ledger, record=True))
         plan = _survey(manifest, binder, ledger, config, session)
         report.notes.extend(_phoneme_notes(plan, config))
         summary = plan.summary
@@ -357,7 +377,10 @@ async def _run_locked(
         origin = "offline" if config.offline else session.base_url
         same_server = not config.offline and ledger.get_meta(_ORIGIN) == origin
         ledger.set_meta(_ORIGIN, origin)
-        executor = Executor(session.client, journal, config.retry, stitch_earlier=same_server)
+        quality = quality_gate(session.client, journal, config)  # verify: stt, --verify (engine.quality)
+        executor = Executor(
+            session.client, journal, config.retry, stitch_earlier=same_server, quality=quality
+        )
 
         def on_finished() -> None:
             if progress is not None:

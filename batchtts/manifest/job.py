@@ -99,4 +99,7 @@ class JobSpec:
     lexicon: Lexicon | None = None  # TTS: the pronunciation rules, in the order they apply
     text_normalization: str | None = None  # TTS: "auto", "on" or "off" (None: the API's default)
     remove_background_noise: bool | None = None  # STS: None leaves it to the API (off)
+    verify: str = "none"  # TTS: "stt" checks every unit with speech to text (engine.quality)
+    retakes: int | None = None  # with verify: at most this many re-renders of a failing unit (None: 2)
+    max_wer: float | None = None  # with verify: the word error rate a take may have (None: verify's default)
     extra: tuple[tuple[str, str], ...] = field(default=())  # free-form tags (album, author, track)

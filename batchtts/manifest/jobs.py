@@ -33,6 +33,7 @@ from batchtts.manifest.values import (
     STS_ONLY_FIELDS,
     TAG_FIELDS,
     TTS_ONLY_FIELDS,
+    VOICE_SETTINGS_FIELDS,
     InvalidValue,
     Value,
     parse_value,
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 MAX_ISSUES = 1000
+_VOICES_KEYS = ("speakers", "dialogue")  # fields (and prefixes) that give a job more than one voice
+_VOICE_SETTINGS_KEYS = frozenset(f"voice_settings.{name}" for name in VOICE_SETTINGS_FIELDS)
 
 
 class IssueLimitReached(Exception):
@@ -257,6 +260,9 @@ class JobBuilder:
             lexicon=lexicon,
             text_normalization=_str(merged, "text_normalization"),
             remove_background_noise=_bool(merged, "remove_background_noise"),
+            verify=_str(merged, "verify") or "none",
+            retakes=_int(merged, "retakes"),
+            max_wer=_float(merged, "max_wer"),
             extra=tuple(sorted((key, str(merged[key])) for key in TAG_FIELDS if key in merged)),
         )
 
@@ -298,6 +304,8 @@ class JobBuilder:
         text: str | None,
     ) -> Voices:
         """The job's turns from its speakers or dialogue; a tag's problem is located in its text file."""
+        if not any(key.startswith(_VOICES_KEYS) for key in merged) and not dialogue_given(values):
+            return Voices(text=text)  # one voice, no turns: most jobs, and nothing to read
         given = _str(values, "text_file")
         shown = None if given is None else (Path(self._file).parent / given).as_posix()
         voices = read_voices(
@@ -348,6 +356,8 @@ class JobBuilder:
                 " audio; a text-to-speech job has none: remove it"
             )
             self._issue(raw, "remove_background_noise", name, msg)
+        if merged.keys().isdisjoint(STS_ONLY_FIELDS):
+            return merged
         return {key: value for key, value in merged.items() if key not in STS_ONLY_FIELDS}
 
     def _lexicon(
@@ -399,6 +409,12 @@ class JobBuilder:
                 " keeps the one spoken in the audio; remove language_code"
             )
             self._issue(raw, "language_code", name, msg)
+        if values.get("verify") == "stt":
+            msg = (
+                f"verify is for text-to-speech: {endpoint}, with no text to compare what is heard with;"
+                " remove verify"
+            )
+            self._issue(raw, "verify", name, msg)
 
     def _chapter_settings(
         self,
@@ -427,6 +443,8 @@ class JobBuilder:
             )
             self._issue(raw, "mastering", name, msg)
         # From defaults, chapter settings pass clips and speech-to-speech jobs by.
+        if merged.keys().isdisjoint(CHAPTER_ONLY_FIELDS):
+            return merged
         return {key: value for key, value in merged.items() if key not in CHAPTER_ONLY_FIELDS}
 
     def _check_model(self, raw: RawJob, name: str | None, kind: JobKind, merged: Mapping[str, Value]) -> str:
@@ -486,6 +504,8 @@ class JobBuilder:
         return text, text_file, audio_file, audio_seconds
 
     def _location(self, raw: RawJob) -> Location:
+        if not raw.lines:  # a CSV row
+            return Location(file=self._file, line=raw.line, row=raw.row)
         lines = {**self._defaults.lines, **raw.lines} if raw.lines else {}
         return Location(
             file=self._file,
@@ -526,6 +546,8 @@ def job_label(text: str) -> str:
 
 
 def _voice_settings(values: Mapping[str, Value]) -> VoiceSettings | None:
+    if values.keys().isdisjoint(_VOICE_SETTINGS_KEYS):
+        return None
     settings = VoiceSettings(
         stability=_float(values, "voice_settings.stability"),
         similarity_boost=_float(values, "voice_settings.similarity_boost"),

@@ -35,7 +35,7 @@ from batchtts.manifest.reading import (
     read_lines,
     read_whole,
 )
-from batchtts.manifest.yaml_reader import read_yaml
+from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
 
 __all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
 
@@ -65,6 +65,19 @@ class Manifest:
     mastered: bool  # some job's chapter is mastered
     names: NameIndex = field(repr=False)  # every job's name, for membership
     source: _Jobs = field(repr=False, compare=False)
+    streamed: Identity | None = None  # a streamed (CSV) manifest: the file as checked
+
+    def check_unchanged(self) -> None:
+        """Raise ManifestError when a streamed manifest's file is no longer the one checked.
+
+        Each pass checks this again; a run also asks before it sends anything at all.
+        """
+        if self.streamed is None:
+            return
+        try:
+            check_identity(self.path, self.streamed)
+        except Unreadable as exc:
+            raise ManifestError(ManifestIssue(file=str(self.path), message=str(exc))) from None
 
     def iter_jobs(self) -> Iterator[JobSpec]:
         """Every job again, in manifest order (ManifestError if the file changed since loading)."""
@@ -72,7 +85,10 @@ class Manifest:
         try:
             # Names were compared when loading: no suspects, so none is kept for comparing again.
             yield from self.source(issues, None, frozenset())
-        except (Unreadable, IssueLimitReached) as exc:
+        except Unreadable as exc:
+            issue = ManifestIssue(file=exc.file or str(self.path), line=exc.line, message=str(exc))
+            raise ManifestError(issue) from None
+        except IssueLimitReached as exc:
             raise ManifestError(ManifestIssue(file=str(self.path), message=str(exc))) from None
         if issues.items:
             # Checked when loaded: the file changed under us since (the identity check missed it).
@@ -86,20 +102,24 @@ class Manifest:
 
 def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple[_Jobs, BookSpec | None]:
     text, _ = read_whole(path)
-    jobs, book = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
+    document = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
+    if document is None:
+        return _no_jobs, None
 
     def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
-        # The jobs were read and checked whole (names compared as text): nothing to read again.
-        if names is not None:
-            for job in jobs:
-                names.add(job.name)
-        return iter(jobs)
+        # The document is small and kept; the jobs (a matrix's may be millions) are built anew.
+        return yaml_jobs(
+            document, file=file, base_dir=base_dir, issues=issues, names=names, suspects=suspects
+        )
 
-    return source, book
+    return source, document.book
 
 
-def _csv_source(path: Path, file: str, base_dir: Path) -> _Jobs:
-    expected: list[Identity] = []
+def _no_jobs(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
+    return iter(())
+
+
+def _csv_source(path: Path, file: str, base_dir: Path, expected: list[Identity]) -> _Jobs:
 
     def whole_text() -> str:
         try:
@@ -158,8 +178,9 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     mastered = False
     book: BookSpec | None = None
     try:
+        read: list[Identity] = []  # a CSV's identity, once its first pass opens it
         if suffix == ".csv":
-            source = _csv_source(manifest_path, file, base_dir)
+            source = _csv_source(manifest_path, file, base_dir, read)
         else:
             source, book = _yaml_source(manifest_path, file, base_dir, issues)
         for job in source(issues, names, None):
@@ -167,7 +188,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
             if job.voice is not None:
                 voices.add(job.voice)
             mastered = mastered or job.mastering is not Mastering.NONE
-        if suffix == ".csv" and (suspects := names.suspects()):
+        if suspects := names.suspects():
             # Two names may clash: compare those as text, in a second pass (see NameIndex), which
             # finds every other issue again too; those are known already.
             again = Issues()
@@ -178,7 +199,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
                 if issue not in known:
                     issues.append(issue)
     except Unreadable as exc:
-        raise ManifestError(ManifestIssue(file=file, line=exc.line, message=str(exc))) from None
+        raise ManifestError(ManifestIssue(file=exc.file or file, line=exc.line, message=str(exc))) from None
     except IssueLimitReached:
         msg = f"stopped after {MAX_ISSUES} issues; fix these and load the manifest again"
         found = sorted(issues.items, key=_position)
@@ -195,4 +216,5 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         mastered=mastered,
         names=names,
         source=source,
+        streamed=read[0] if read else None,
     )

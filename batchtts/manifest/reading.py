@@ -31,11 +31,12 @@ _CHUNK = 1 << 16
 
 
 class Unreadable(Exception):
-    """The manifest file itself cannot be read; the message is the issue."""
+    """The manifest file itself (or ``file``, one it reads) cannot be read; the message is the issue."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, file: str | None = None) -> None:
         super().__init__(message)
         self.line = line
+        self.file = file
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,35 +155,54 @@ def _lines(fd: int) -> Generator[str, None, None]:
                 raise Unreadable(f"manifest cannot be read: {_problem(exc)}", number) from None
             if not chunk:
                 break
+            # ``pending`` holds no whole line, but may end in a \r whose \n is in this chunk.
+            before = pending.encode()
             if (nul := chunk.find(b"\0")) != -1:
-                line = number + pending.count("\n") + chunk.count(b"\n", 0, nul)
-                raise Unreadable("manifest contains a NUL byte; is it a binary file?", line)
-            pending += _feed(decoder, chunk, consumed, number + pending.count("\n"))
+                at = number + _breaks(before + chunk[:nul])
+                raise Unreadable("manifest contains a NUL byte; is it a binary file?", at)
+            pending += _feed(decoder, chunk, consumed, number, before)
             consumed += len(chunk)
             start = 0
             for end in _line_ends(pending):
-                yield pending[start:end]
+                text = pending[start:end]
+                if end - start > MAX_LINE_SIZE and len(text.rstrip("\r\n")) > MAX_LINE_SIZE:
+                    raise _too_long(number)
+                yield text
                 start = end
                 number += 1
             pending = pending[start:]
             if len(pending) > MAX_LINE_SIZE:
-                msg = f"line {number} is longer than the limit of {format_size(MAX_LINE_SIZE)}"
-                raise Unreadable(msg, number)
+                raise _too_long(number)
         pending += _feed(decoder, b"", consumed, number, final=True)
         if pending:
             yield pending
 
 
+def _too_long(number: int) -> Unreadable:
+    return Unreadable(f"line {number} is longer than the limit of {format_size(MAX_LINE_SIZE)}", number)
+
+
+def _breaks(data: bytes) -> int:
+    """How many line breaks ``data`` holds: each of \r\n, \r and \n is one."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
 def _feed(
-    decoder: codecs.IncrementalDecoder, data: bytes, offset: int, line: int, *, final: bool = False
+    decoder: codecs.IncrementalDecoder,
+    data: bytes,
+    offset: int,
+    line: int,
+    before: bytes = b"",
+    *,
+    final: bool = False,
 ) -> str:
-    """Decode ``data`` (which starts at byte ``offset`` of the text, on ``line``)."""
+    """Decode ``data``, which starts at byte ``offset`` of the file, ``before`` (bytes of ``line``) it."""
     buffered = len(decoder.getstate()[0])  # the start of a character split across reads
     try:
         return str(decoder.decode(data, final))
     except UnicodeDecodeError as exc:
         at = offset - buffered + exc.start
-        line += data.count(b"\n", 0, max(0, exc.start - buffered))
+        line += _breaks(before + data[: max(0, exc.start - buffered)])
         raise Unreadable(f"manifest is not valid UTF-8 (byte offset {at}); save it as UTF-8", line) from None
 
 

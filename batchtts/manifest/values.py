@@ -64,6 +64,9 @@ JOB_FIELDS: tuple[str, ...] = (
     "text_normalization",
     "pronunciation",
     "remove_background_noise",
+    "verify",
+    "retakes",
+    "max_wer",
     "album",
     "author",
     "track",
@@ -86,6 +89,9 @@ TTS_ONLY_FIELDS: tuple[str, ...] = (
     "captions",
     "text_normalization",
     "pronunciation",
+    "verify",
+    "retakes",
+    "max_wer",
 )
 # What only speech-to-speech has: a multipart field of its endpoint.
 STS_ONLY_FIELDS: tuple[str, ...] = ("remove_background_noise",)
@@ -341,6 +347,22 @@ def _text_normalization(text: str, label: str) -> str:
     return sys.intern(value)
 
 
+def _verify(text: str, label: str) -> str:
+    value = _stripped(text, label).lower()
+    if value not in {"stt", "none"}:
+        msg = f"{label} must be 'stt' (check with speech to text) or 'none', got {show(text.strip())}"
+        raise InvalidValue(msg)
+    return sys.intern(value)
+
+
+def _max_wer(text: str, label: str) -> float:
+    value = _number(0.0, 1.0)(text, label)
+    if value <= 0.0:
+        msg = f"{label} must be more than 0 (a word error rate up to 1), got {text.strip()}"
+        raise InvalidValue(msg)
+    return value
+
+
 def _lexicon_text(text: str, label: str) -> str:
     # An inline rule's field, or a lexicon file's path: checked with the rest of the list
     # (batchtts.manifest.pronunciation), which knows which it is.
@@ -373,6 +395,9 @@ _PARSERS: dict[str, Callable[[str, str], Value]] = {
     "text_normalization": _text_normalization,
     "pronunciation": _path,
     "remove_background_noise": _boolean,
+    "verify": _verify,
+    "retakes": _integer(0, 20),
+    "max_wer": _max_wer,
     "speakers": _speakers_cell,
     "dialogue": _boolean,
     "album": _string,

@@ -27,12 +27,14 @@ from batchtts.manifest.book import BOOK_FIELDS, BookSpec
 from batchtts.manifest.book_section import RawBook, build_book
 from batchtts.manifest.job import JobSpec
 from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_label, parse_defaults
+from batchtts.manifest.matrix import MATRIX_FIELDS, MATRIX_MAPPINGS, Matrix, RawMatrix, check_matrix
+from batchtts.manifest.names import NameIndex
 from batchtts.manifest.values import JOB_FIELDS, NOT_IN_DEFAULTS, VOICE_SETTINGS_FIELDS, show, suggest
 from batchtts.manifest.yaml_events import MAX_DEPTH, Events, Stop, is_null, kind_of, line_of
 
-__all__ = ["MAX_DEPTH", "read_yaml"]
+__all__ = ["MAX_DEPTH", "YamlManifest", "read_yaml", "yaml_jobs"]
 
-TOP_LEVEL_KEYS: tuple[str, ...] = ("defaults", "jobs", "book")
+TOP_LEVEL_KEYS: tuple[str, ...] = ("defaults", "jobs", "matrix", "book")
 _TURN_FIELDS: tuple[str, ...] = ("voice", "text")
 # YAML accepts only printable characters; finding one ourselves gives the line, not a byte offset.
 _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -82,6 +84,7 @@ class _Walker:
         self._events = events
         self._file = file
         self._issues = issues
+        self.matrix: RawMatrix | None = None
 
     def _issue(
         self, line: int | None, message: str, field: str | None = None, job: str | None = None
@@ -167,11 +170,13 @@ class _Walker:
                     defaults = self._defaults(line)
                 elif name == "book":
                     book = self._book(line)
+                elif name == "matrix":
+                    self.matrix = self._matrix(line)
                 else:
                     self._unknown(line, name, TOP_LEVEL_KEYS, "top-level key")
                     events.skip_node()
-            if "jobs" not in seen:
-                self._issue(None, "manifest has no 'jobs' list")
+            if "jobs" not in seen and "matrix" not in seen:
+                self._issue(None, "manifest has no 'jobs' list (or 'matrix')")
         events.take()  # DocumentEnd
         if isinstance(events.peek(), DocumentStartEvent):
             msg = "manifest holds more than one YAML document; put all jobs in one"
@@ -355,6 +360,61 @@ class _Walker:
         if not count:
             job.hold(line, "dialogue", "dialogue is an empty list; list {voice, text} turns")
 
+    def _matrix(self, line: int) -> RawMatrix | None:
+        """Read the matrix section: each axis as written, checked by :mod:`batchtts.manifest.matrix`."""
+        if (what := self._misfit(MappingStartEvent)) is not None:
+            msg = f"matrix must be a mapping of {', '.join(MATRIX_FIELDS)}, not {what}"
+            self._issue(line, msg, field="matrix")
+            return None
+        matrix = RawMatrix(line=line)
+        for name, key_line in self._keys():
+            full = f"matrix.{name[:60]}"
+            value = self._events.peek()
+            if name in matrix.lines:
+                self._events.skip_node()
+                self._issue(
+                    key_line, f"{full} is given twice (first on line {matrix.lines[name]})", field=full
+                )
+                continue
+            if name not in MATRIX_FIELDS:
+                self._events.skip_node()
+                self._issue(
+                    key_line, f"unknown matrix field {show(name)}; {_hint(name, MATRIX_FIELDS)}", field=full
+                )
+                continue
+            matrix.lines[name] = key_line
+            if isinstance(value, MappingStartEvent) and name in MATRIX_MAPPINGS:
+                found = _Job()
+                self._mapping(_Scalars(), full, found)
+                matrix.mappings[name] = {k.removeprefix(f"{full}."): v for k, v in found.values.items()}
+                self._hold(found)
+            elif isinstance(value, SequenceStartEvent) and name == "voice_settings":
+                for _, item in self._items(first=1):
+                    variant = _Job()
+                    self._voice_settings(variant, line_of(item))
+                    matrix.settings.append(
+                        RawJob(values=variant.values, lines=variant.lines, line=line_of(item))
+                    )
+                    self._hold(variant)
+            elif isinstance(value, SequenceStartEvent):
+                items: list[tuple[str | None, int]] = []
+                for _ in self._items(first=1):
+                    node = self._events.skip_node()
+                    if isinstance(node, ScalarEvent):
+                        items.append((None if is_null(node) else node.value, line_of(node)))
+                    else:
+                        self._issue(
+                            line_of(node), f"{full} must list single values, not {kind_of(node)}", field=full
+                        )
+                matrix.lists[name] = items
+            elif (problem := self._scalar(matrix.scalars, name, label=full)) is not None:
+                self._issue(key_line, problem, field=full)
+        return matrix
+
+    def _hold(self, job: _Job) -> None:
+        for line, key, message in job.held:
+            self._issue(line, message, field=key)
+
     def _pronunciation(self, job: _Job) -> None:
         """``pronunciation:`` as a list of files and ``{word, alias|phoneme, alphabet}`` rules.
 
@@ -390,46 +450,87 @@ def _label(key: str) -> str:
     return key
 
 
-def read_yaml(
-    text: str, *, file: str, base_dir: Path, issues: Issues
-) -> tuple[tuple[JobSpec, ...], BookSpec | None]:
-    """Read a YAML manifest's jobs and book section; every problem found is appended to ``issues``.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YamlManifest:
+    """A YAML manifest as read: its defaults, listed jobs, matrix and book, each checked alone.
+
+    The jobs are built (and checked as a whole, names too) by whoever streams them: see ``load``.
+    """
+
+    defaults: Defaults
+    jobs: tuple[RawJob, ...]
+    matrix: Matrix | None
+    book: BookSpec | None
+
+
+def read_yaml(text: str, *, file: str, base_dir: Path, issues: Issues) -> YamlManifest | None:
+    """Read a YAML manifest; every problem found is appended to ``issues``.
 
     ``text`` is the decoded manifest, ``file`` the name issues show, ``base_dir`` the absolute,
-    resolved folder that input paths are relative to. What is returned is only meaningful if no
-    issues were added; the book is None when the manifest has no ``book:`` section.
+    resolved folder that input paths are relative to. None when it cannot be read at all; what is
+    returned is only meaningful if no issues were added.
     """
     if bad := _UNPRINTABLE.search(text):
         line = text.count("\n", 0, bad.start()) + 1
         msg = f"manifest contains the control character U+{ord(bad.group()):04X}, which YAML does not allow"
         issues.append(ManifestIssue(file=file, line=line, message=msg))
-        return (), None
+        return None
     try:
         events = Events(text, file, issues)
     except (yaml.YAMLError, UnicodeError, ValueError) as exc:
         issues.append(ManifestIssue(file=file, message=f"YAML cannot be read: {str(exc)[:200]}"))
-        return (), None
+        return None
+    walker = _Walker(events, file, issues)
     try:
-        defaults_raw, jobs, book_raw = _Walker(events, file, issues).document()
+        defaults_raw, jobs, book_raw = walker.document()
     except Stop as stop:
         issues.append(ManifestIssue(file=file, line=stop.line, message=str(stop)))
-        return (), None
+        return None
     except yaml.YAMLError as exc:
         issues.append(_syntax_issue(exc, file))
-        return (), None
+        return None
     except (UnicodeError, ValueError) as exc:
         issues.append(ManifestIssue(file=file, message=f"YAML cannot be read: {str(exc)[:200]}"))
-        return (), None
+        return None
     finally:
         events.close()
 
     defaults = Defaults()
     if defaults_raw is not None:
         defaults = parse_defaults(defaults_raw, file=file, label=_label, issues=issues)
-    builder = JobBuilder(file=file, base_dir=base_dir, defaults=defaults, label=_label, issues=issues)
-    specs = tuple(spec for raw in jobs if (spec := builder.add(raw)) is not None)
-    builder.finish()
+    matrix = None
+    if walker.matrix is not None:
+        matrix = check_matrix(walker.matrix, file=file, base_dir=base_dir, defaults=defaults, issues=issues)
     book = None
     if book_raw is not None:
         book = build_book(book_raw, file=file, base_dir=base_dir, jobs=jobs, issues=issues)
-    return specs, book
+    return YamlManifest(defaults=defaults, jobs=tuple(jobs), matrix=matrix, book=book)
+
+
+def yaml_jobs(
+    manifest: YamlManifest,
+    *,
+    file: str,
+    base_dir: Path,
+    issues: Issues,
+    names: NameIndex | None = None,
+    suspects: frozenset[int] | None = None,
+) -> Iterator[JobSpec]:
+    """Build and check the listed jobs, then the matrix's, one at a time (see JobBuilder for names)."""
+    builder = JobBuilder(
+        file=file,
+        base_dir=base_dir,
+        defaults=manifest.defaults,
+        label=_label,
+        issues=issues,
+        names=names,
+        suspects=suspects,
+    )
+    for raw in manifest.jobs:
+        if (spec := builder.add(raw)) is not None:
+            yield spec
+    if manifest.matrix is not None:
+        for raw in manifest.matrix.raw_jobs():
+            if (spec := builder.add(raw)) is not None:
+                yield spec
+    builder.finish()
