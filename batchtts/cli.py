@@ -271,8 +271,10 @@ _base_url = click.option(
 )
 
 
-def _plan_json(summary: PlanSummary) -> dict[str, Any]:
+def _plan_json(summary: PlanSummary, *, verify: bool = False) -> dict[str, Any]:
     """``plan --json``: what a run would send and cost, for scripts."""
+    from batchtts.engine.quality import planned_verification
+
     models = sorted(summary.credits_by_model)
     return {
         "jobs": summary.total,
@@ -294,15 +296,17 @@ def _plan_json(summary: PlanSummary) -> dict[str, Any]:
         "remaining_credits": summary.remaining_credits,
         "over_quota": summary.over_quota,
         "removed_from_manifest": list(summary.removed_from_manifest),
+        # An estimate (speech to text bills the audio's length, guessed from the text); not in credits.
+        "estimated_verification_credits": planned_verification(summary, verify_all=verify),
     }
 
 
-def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool) -> None:
+def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool, verify: bool = False) -> None:
     """Print a plan (``plan``, ``run --dry-run``); over quota, say so and exit 3 as ``run`` would."""
     if as_json:
-        click.echo(json.dumps(_plan_json(summary), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(_plan_json(summary, verify=verify), indent=2, ensure_ascii=False))
     else:
-        _print_summary(summary)
+        _print_summary(summary, verify=verify)
     if summary.over_quota:
         remaining = summary.remaining_credits or 0.0
         verdict = "`run` would refuse it (exit 3)" if refuse_over_quota else "--allow-partial starts it"
@@ -315,8 +319,9 @@ def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool) 
             raise click.exceptions.Exit(3)
 
 
-def _print_summary(summary: PlanSummary) -> None:
+def _print_summary(summary: PlanSummary, *, verify: bool = False) -> None:
     from batchtts.audio.info import format_duration
+    from batchtts.engine.quality import planned_verification
 
     click.echo(f"jobs: {summary.total} in the manifest, {summary.skipped} already done")
     count = summary.chapters_to_render
@@ -339,6 +344,11 @@ def _print_summary(summary: PlanSummary) -> None:
             click.echo(f"  {model_id}: {chars:,} characters, ~{credits:,.0f} credits")
     remaining = "unknown" if summary.remaining_credits is None else f"{summary.remaining_credits:,.0f}"
     click.echo(f"estimated credits: {summary.credits:,.0f} (remaining quota: {remaining})")
+    if checking := planned_verification(summary, verify_all=verify):
+        click.echo(
+            f"verification (speech to text): ~{checking:,.0f} credits, estimated from the text's length; "
+            "retakes of units that fail cost more"
+        )
     if summary.removed_from_manifest:
         click.echo(f"no longer in the manifest (kept): {', '.join(summary.removed_from_manifest)}")
 
@@ -408,6 +418,13 @@ def _report_name(report: RunReport, report_path: Path | None) -> str:
 @click.option("--allow-partial", is_flag=True, help="Start even if the plan exceeds the remaining quota.")
 @click.option("--prune", is_flag=True, help="Delete outputs of jobs removed from the manifest.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent (like `plan`) and stop.")
+@click.option("--verify", is_flag=True, help="Check every text-to-speech clip and chunk with speech to text.")
+@click.option(
+    "--max-retake-credits",
+    type=click.IntRange(0),
+    metavar="N",
+    help="Stop retaking units that fail verification once retakes have cost N credits.",
+)
 @click.option(
     "--notify",
     "notify_url",
@@ -440,6 +457,8 @@ def run_command(
     strict: bool,
     notify_url: str | None,
     metrics_file: Path | None,
+    verify: bool,
+    max_retake_credits: int | None,
 ) -> None:
     """Render every job of MANIFEST (YAML or CSV) that is not already done."""
     from batchtts.engine.control import StopRequest
@@ -461,10 +480,12 @@ def run_command(
         strict=strict,
         notify_url=check_notify_url(notify_url) if notify_url else None,
         metrics_file=metrics_file,
+        verify=verify,
+        max_retake_credits=max_retake_credits,
     )
     if dry_run:
         summary = _run_async(lambda: preview(manifest, config))
-        _show_plan(summary, as_json=False, refuse_over_quota=not allow_partial)
+        _show_plan(summary, as_json=False, refuse_over_quota=not allow_partial, verify=verify)
         return
     quiet = _quiet()
     progress: BarProgress | LineProgress | None = None
@@ -490,6 +511,7 @@ def run_command(
 @_only
 @_strict
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--verify", is_flag=True, help="Count verification of every clip, as `run --verify` would.")
 def plan_command(
     manifest: Path,
     out_dir: Path,
@@ -499,6 +521,7 @@ def plan_command(
     only: tuple[str, ...],
     strict: bool,
     as_json: bool,
+    verify: bool,
 ) -> None:
     """Print what a run of MANIFEST would send and cost, without billing or writing anything.
 
@@ -509,7 +532,8 @@ def plan_command(
     config = _config(
         offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only, strict=strict
     )
-    _show_plan(_run_async(lambda: preview(manifest, config)), as_json=as_json, refuse_over_quota=True)
+    summary = _run_async(lambda: preview(manifest, config))
+    _show_plan(summary, as_json=as_json, refuse_over_quota=True, verify=verify)
 
 
 @cli.command("status")
@@ -525,6 +549,7 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     from batchtts.engine.status import JobState, counts, job_statuses
     from batchtts.manifest.load import load_manifest
     from batchtts.store.ledger import Ledger, ledger_dir
+    from batchtts.store.takes import failing_units
 
     jobs = load_manifest(manifest).jobs if manifest is not None else None
     path = ledger_dir(out_dir) / "ledger.sqlite"
@@ -533,6 +558,7 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
         raise UsageError(msg)
     with Ledger.for_reading(out_dir) as ledger:
         statuses = job_statuses(ledger.rows(), jobs)
+        failing = failing_units(ledger)  # verify: stt — still failing after their last retake
     tally = counts(statuses)
     if as_json:
         payload = {
@@ -541,6 +567,9 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
             "jobs": len(statuses),
             "counts": tally,
             "statuses": [status.to_json() for status in statuses],
+            "failed_verification": [
+                {"name": t.name, "take": t.take, "wer": t.wer, "reason": t.reason} for t in failing
+            ],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
@@ -560,6 +589,10 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
             continue  # done: the count says it; thousands of lines would not
         why = f": {status.error}" if status.error else f" ({status.detail})" if status.detail else ""
         click.echo(f"{label:<10}{status.name}{why}")
+    if failing:
+        click.echo(f"{len(failing)} unit(s) failed verification after their last retake:")
+    for take in failing:
+        click.echo(f"{'unverified':<10}{take.name} (take {take.take}): {take.reason}")
 
 
 @cli.command("voices")
@@ -744,6 +777,20 @@ def export_command(
     click.echo(f"files: {result.written:,} written, {result.kept:,} unchanged, {result.removed:,} removed")
 
 
+cli.add_command(
+    _LazyCommand(
+        "takes",
+        "batchtts.cli_takes:takes_command",
+        summary="List the takes of a job (each chunk's for a chapter) with their scores.",
+    )
+)
+cli.add_command(
+    _LazyCommand(
+        "retake",
+        "batchtts.cli_takes:retake_command",
+        summary="Re-roll one clip or chapter chunk with a new seed, or promote an earlier take.",
+    )
+)
 cli.add_command(
     _LazyCommand(
         "emulator",

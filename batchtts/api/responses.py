@@ -39,6 +39,13 @@ class AudioResponse:
         meter = self._meter
         loop = asyncio.get_running_loop()
         while True:
+            # What has arrived already is taken without a wait (nor a timer to set and cancel); a
+            # failed stream is left to read() below, which raises its error as it always has.
+            if content.exception() is None and (chunk := content.read_nowait(size)):
+                if (breach := meter.took(len(chunk), loop.time())) is not None:
+                    raise self._broken(breach)  # before the chunk is yielded: no file grows past the cap
+                yield chunk
+                continue
             when = meter.next_check()
             # asyncio.timeout, not wait_for: no inner task, so a cancelled run stops at once.
             timer = asyncio.timeout_at(when)

@@ -17,7 +17,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
-from batchtts.audio.mp3 import iter_mp3_frames, mp3_duration
+from batchtts.audio.mp3 import mp3_duration, mp3_stats
 from batchtts.audio.ogg import opus_duration
 from batchtts.audio.wav import parse_wav_file, wav_duration
 
@@ -44,12 +44,11 @@ def audio_info(path: Path) -> tuple[float, int]:
     """Seconds of audio and sample rate of a file batchtts wrote (for the dataset metadata)."""
     suffix = path.suffix.lower()
     if suffix == ".mp3":
-        data = path.read_bytes()
-        first = next(iter_mp3_frames(data), None)
-        if first is None:
+        duration, rate = mp3_stats(path.read_bytes())  # one walk over the frames
+        if rate is None:
             msg = f"{path} holds no MP3 frames"
             raise ValueError(msg)
-        return mp3_duration(data), first.sample_rate
+        return duration, rate
     if suffix == ".wav":
         info = parse_wav_file(path)
         fmt = info.format

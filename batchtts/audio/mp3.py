@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import lameenc
 
@@ -34,6 +35,7 @@ __all__ = [
     "mp3_audio_bounds",
     "mp3_duration",
     "mp3_frame_run",
+    "mp3_stats",
 ]
 
 
@@ -92,6 +94,10 @@ class Mp3Frame:
         if self.version == "1":
             return 17 if self.channel_mode == ChannelMode.MONO else 32
         return 9 if self.channel_mode == ChannelMode.MONO else 17
+
+
+_UNSEEN: Any = object()  # a header not parsed yet, in _audio_frames' table
+_HEADERS_KEPT = 64  # distinct headers _audio_frames remembers: a real stream has a handful
 
 
 @functools.lru_cache(maxsize=1024)
@@ -189,10 +195,10 @@ def mp3_frame_run(data: bytes, start: int, limit: int) -> tuple[list[Mp3Frame], 
     return frames, pos
 
 
-def _is_info_frame(data: bytes, frame: Mp3Frame) -> bool:
-    """Whether ``frame`` carries a Xing/Info (LAME) or VBRI header instead of audio."""
-    at = frame.offset + 4 + (2 if frame.crc else 0) + frame.side_info_size
-    return data[at : at + 4] in (b"Xing", b"Info") or data[frame.offset + 36 : frame.offset + 40] == b"VBRI"
+def _is_info_frame(data: bytes, frame: Mp3Frame, pos: int) -> bool:
+    """Whether ``frame``, at ``pos``, carries a Xing/Info (LAME) or VBRI header instead of audio."""
+    at = pos + 4 + (2 if frame.crc else 0) + frame.side_info_size
+    return data[at : at + 4] in (b"Xing", b"Info") or data[pos + 36 : pos + 40] == b"VBRI"
 
 
 def iter_mp3_frames(data: bytes) -> Iterator[Mp3Frame]:
@@ -202,6 +208,12 @@ def iter_mp3_frames(data: bytes) -> Iterator[Mp3Frame]:
     skipped, and so is anything between frames that is not a frame: after junk, a frame is trusted
     only when another like it follows (or it ends the data). A truncated last frame is left out.
     """
+    for pos, found in _audio_frames(data):
+        yield _located(found, pos)
+
+
+def _audio_frames(data: bytes) -> Iterator[tuple[int, Mp3Frame]]:
+    """:func:`iter_mp3_frames`' walk: each audio frame's offset and (shared, unlocated) header."""
     start = _id3v2_end(data)
     end = _trailing_tags_start(data, start)
     if end < len(data):
@@ -209,15 +221,33 @@ def iter_mp3_frames(data: bytes) -> Iterator[Mp3Frame]:
     pos = start
     current: Mp3Frame | None = None  # the previous frame, while in sync
     first = True
+    # This loop runs once per frame (a clip's duration is measured by it): each distinct 4-byte
+    # header is parsed once, and a frame like the one before (most of them) is in sync at once.
+    headers: dict[bytes, Mp3Frame | None] = {}
     while pos + 4 <= end:
-        found = _frame_at(data, pos)
-        if found is not None and pos + found.size <= end and _continues(data, found, pos, current):
-            frame = _located(found, pos)
-            if not (first and _is_info_frame(data, frame)):
-                yield frame
+        word = data[pos : pos + 4]
+        found = headers.get(word, _UNSEEN)
+        if found is _UNSEEN:
+            found = _parse_header(int.from_bytes(word, "big"))
+            if len(headers) < _HEADERS_KEPT:  # bounded, whatever junk a hostile file holds
+                headers[word] = found
+        if (
+            found is not None
+            and pos + found.size <= end
+            and (
+                found is current
+                or (
+                    found.sample_rate == current.sample_rate and found.version == current.version
+                    if current is not None
+                    else _continues(data, found, pos, None)
+                )
+            )
+        ):
+            if not (first and _is_info_frame(data, found, pos)):
+                yield pos, found
             first = False
-            current = frame
-            pos = frame.end
+            current = found
+            pos += found.size
             continue
         current = None
         pos = data.find(b"\xff", pos + 1)
@@ -252,11 +282,20 @@ def _continues(data: bytes, frame: Mp3Frame, pos: int, previous: Mp3Frame | None
 
 def mp3_duration(source: bytes | Path) -> float:
     """Seconds of audio in an MP3: its audio frames times samples per frame, over the sample rate."""
-    data = source.read_bytes() if isinstance(source, Path) else source
-    samples: Counter[int] = Counter()  # per sample rate, so one rate gives an exact quotient
-    for frame in iter_mp3_frames(data):
-        samples[frame.sample_rate] += frame.samples
-    return sum(count / rate for rate, count in samples.items())
+    return mp3_stats(source.read_bytes() if isinstance(source, Path) else source)[0]
+
+
+def mp3_stats(data: bytes) -> tuple[float, int | None]:
+    """Seconds of audio in an MP3 (as :func:`mp3_duration`) and its first frame's sample rate, in one walk.
+
+    The rate is None when there is no audio frame.
+    """
+    samples: dict[int, int] = {}  # per sample rate, so one rate gives an exact quotient
+    for _, frame in _audio_frames(data):
+        rate = frame.sample_rate
+        samples[rate] = samples.get(rate, 0) + frame.samples
+    first = next(iter(samples), None)  # a dict keeps the order its keys came in
+    return sum(count / rate for rate, count in samples.items()), first
 
 
 def join_mp3(

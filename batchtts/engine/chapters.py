@@ -59,6 +59,12 @@ class UnitRunner(Protocol):
         """The request id an earlier run got for ``unit`` and when it was accepted (None, 0 if unknown)."""
         ...
 
+    async def verified(
+        self, task: RenderTask, unit: Unit, lane: Pass, rendered: Rendered, body: dict[str, Any] | None = None
+    ) -> Rendered:
+        """``rendered`` heard back and retaken while it fails, when the job verifies (else as it is)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChapterResult:
@@ -131,11 +137,14 @@ async def render_chapter(work: Work, runner: UnitRunner, lane: Pass) -> ChapterR
             rendered = await runner.recover(task, unit)
         if rendered is not None:
             recovered += 1
+            if not unit.is_dialogue:  # judged now if it never was (a run stopped before hearing it)
+                rendered = await runner.verified(task, unit, lane, rendered, _body(task, unit, previous))
             previous.append(runner.earlier_request(unit))  # fresh or not, by when it was accepted
         else:
             # A dialogue request has no stitching: its body is its own (engine.dialogue).
             body = None if unit.is_dialogue else _body(task, unit, previous)
             rendered = await runner.render(task, unit, lane, body)
+            rendered = await runner.verified(task, unit, lane, rendered, body)
             requested += 1
             previous.append((rendered.accepted.request_id, time.time()))
         if rendered.alignment is not None:

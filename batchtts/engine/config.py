@@ -34,6 +34,8 @@ class RunConfig:
     allow_partial: bool = False  # start even when the plan needs more credits than are left
     prune: bool = False  # delete outputs of jobs no longer in the manifest
     strict: bool = False  # a phoneme rule the job's model drops is an error (exit 2), not a warning
+    verify: bool = False  # check every text-to-speech unit with speech to text, as `verify: stt` does
+    max_retake_credits: int | None = None  # retakes (their TTS and STT credits) stop at this many credits
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # After a stop request (Ctrl-C), how long requests already sent may take to reach their
     # response headers, so the ledger records what the API billed, before the rest is cancelled.

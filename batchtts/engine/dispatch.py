@@ -124,6 +124,9 @@ class Dispatcher:
             # A history job holds a history slot; should history fail, it renders through its own
             # model group's limiter like any other request.
             job_pass = Pass(self.limiters[group_of(item)]) if history else Pass(lane.limiter, held=True)
+            # Running from now: a task cancelled before its first step (a run stopped just as it
+            # was made) never enters _start, and must still count among the unfinished.
+            self._running += 1
             group.create_task(self._start(item, job_pass, lane, perform, on_finished, history=history))
 
     async def _start(
@@ -136,7 +139,6 @@ class Dispatcher:
         *,
         history: bool,
     ) -> None:
-        self._running += 1
         try:
             await perform(item, job_pass)
             self._running -= 1  # only a job that ended: one cancelled mid-way stays unfinished

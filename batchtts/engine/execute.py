@@ -22,6 +22,8 @@ from batchtts.engine.chapters import UnitRunner, render_chapter
 from batchtts.engine.journal import Journal
 from batchtts.engine.limiter import LimiterClosed, Pass
 from batchtts.engine.plan import RenderTask
+from batchtts.engine.quality import QualityGate
+from batchtts.engine.realign import realigned
 from batchtts.engine.recover import recover_from_history
 from batchtts.engine.render import Unanswered, render_unit
 from batchtts.engine.report import Outcome, StopReason
@@ -46,9 +48,16 @@ class Executor(UnitRunner):
     """Takes jobs to done against one API client, recording everything in one journal."""
 
     def __init__(
-        self, client: ApiClient, journal: Journal, retry: RetryPolicy, *, stitch_earlier: bool = True
+        self,
+        client: ApiClient,
+        journal: Journal,
+        retry: RetryPolicy,
+        *,
+        stitch_earlier: bool = True,
+        quality: QualityGate | None = None,
     ) -> None:
         self._client = client
+        self.quality = quality  # verify: stt — units heard back and retaken (engine.quality)
         # An earlier run's request ids mean something only to the server that issued them.
         self._stitch_earlier = stitch_earlier
         self.journal = journal
@@ -98,9 +107,11 @@ class Executor(UnitRunner):
         if decision is Decision.RECOVER:
             lane.give_back()  # a history fetch holds no slot of the model group
             if (rendered := await self.recover(task, unit)) is not None:
+                rendered = await self.verified(task, unit, lane, rendered)
                 await self._sidecars(task, rendered, None)
                 return Outcome.RECOVERED
         rendered = await self.render(task, unit, lane)
+        rendered = await self.verified(task, unit, lane, rendered)
         await self._sidecars(task, rendered, rendered.duration_s)
         return Outcome.RECOVERED if rendered.recovered else Outcome.RENDERED
 
@@ -139,9 +150,18 @@ class Executor(UnitRunner):
         )
 
     async def render(
-        self, task: RenderTask, unit: Unit, lane: Pass, body: dict[str, Any] | None = None
+        self,
+        task: RenderTask,
+        unit: Unit,
+        lane: Pass,
+        body: dict[str, Any] | None = None,
+        *,
+        settle: bool = True,
     ) -> Rendered:
-        """Request ``unit`` with retries; billing and ledger rows are kept as it goes."""
+        """Request ``unit`` with retries; billing and ledger rows are kept as it goes.
+
+        ``settle`` False: a retake, which progress does not count as one more unit.
+        """
         journal = self.journal
 
         def on_accepted(accepted: Accepted) -> None:
@@ -163,9 +183,24 @@ class Executor(UnitRunner):
             )
 
         rendered = await self._tagged(task, unit, await retrying(attempt, self._retry, on_retry=on_retry))
+        if rendered.recovered:  # cut, and fetched from history: timings from forced alignment
+            rendered = await realigned(self._client, journal, task, unit, rendered, self._history)
         rendered = dataclasses.replace(rendered, duration_s=await journal.done(unit, rendered))
-        self._settle(task)
+        if settle:
+            self._settle(task)
         return rendered
+
+    async def verified(
+        self, task: RenderTask, unit: Unit, lane: Pass, rendered: Rendered, body: dict[str, Any] | None = None
+    ) -> Rendered:
+        """``rendered`` heard back and retaken while it fails, when its job verifies (engine.quality)."""
+        if self.quality is None:
+            return rendered
+
+        async def again(seeded: RenderTask, take: Unit, take_body: dict[str, Any] | None) -> Rendered:
+            return await self.render(seeded, take, lane, take_body, settle=False)
+
+        return await self.quality.check(task, unit, rendered, body, again)
 
     def earlier_request(self, unit: Unit) -> tuple[str | None, float]:
         """An earlier run's request id for ``unit`` and when it was accepted, if from this server."""
@@ -192,6 +227,7 @@ class Executor(UnitRunner):
             self.journal.note(f"{unit.name}: history no longer has its audio ({exc}); rendered again")
             return None
         rendered = await self._tagged(task, unit, rendered)
+        rendered = await realigned(self._client, self.journal, task, unit, rendered, self._history)
         rendered = dataclasses.replace(rendered, duration_s=await self.journal.done(unit, rendered))
         self._settle(task)
         return rendered
@@ -215,10 +251,8 @@ class Executor(UnitRunner):
         if not task.job.timestamps:
             return
         if rendered.alignment is None:
-            self.journal.note(
-                f"{task.name}: audio recovered from history, which keeps no timestamps; "
-                f"`--force --only {task.name}` re-requests them (billed again)"
-            )
+            # Recovered from history and forced alignment failed (engine.realign noted it).
+            log.info("%s: no timings for its audio; no alignment sidecars written", task.name)
             return
         if duration is None:
             duration, _ = await asyncio.to_thread(audio_info, rendered.path)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # In the state folder: acceptances a full disk kept out of the ledger, for the next run to record.
 UNRECORDED_FILE = "unrecorded.json"
+# A file up to this size is measured on the event loop (a clip: well under a millisecond, from the
+# page cache); a thread hop would cost more than the walk. Larger ones (a chapter) go to a thread.
+_MEASURE_INLINE_BYTES = 256 * 1024
 
 
 class Journal:
@@ -50,6 +54,7 @@ class Journal:
         self.ledger = ledger
         self.report = report
         self._out_dir = out_dir
+        self._prefix = f"{str(out_dir).rstrip('/')}/"  # what each output's text starts with
         self.progress = progress  # told of every acceptance, retry and settled unit as it happens
         self._on_stop: Callable[[StopReason, str], None] | None = None
         # (row, ids) of billed requests the ledger could not record when they were accepted.
@@ -58,6 +63,13 @@ class Journal:
     def on_stop(self, halt: Callable[[StopReason, str], None]) -> None:
         """What stopping the run does (the dispatcher closes its lanes)."""
         self._on_stop = halt
+
+    def _relative(self, path: Path) -> str:
+        """``path`` (inside the output folder) relative to it, as POSIX text: what rows record."""
+        text = str(path)
+        if os.sep == "/" and text.startswith(self._prefix):
+            return text[len(self._prefix) :]  # a clip's hot path: no pathlib walk
+        return path.relative_to(self._out_dir).as_posix()
 
     def _row(self, task: RenderTask, unit: Unit) -> dict[str, Any]:
         """The ledger fields of ``unit`` (a clip, a chunk, or a chapter's joined file)."""
@@ -73,7 +85,7 @@ class Journal:
             "text": unit.text,
             "characters": unit.characters,
             # Relative to the output folder, so the folder can move (or the cwd change) between runs.
-            "output": unit.output.relative_to(self._out_dir).as_posix(),
+            "output": self._relative(unit.output),
             # Provenance for dataset exports (batchtts export): what else shaped the audio.
             "voice_settings": json.dumps(settings.to_json(), sort_keys=True) if settings else None,
             "seed": task.job.seed,
@@ -139,13 +151,16 @@ class Journal:
         """``unit``'s file is whole at its final name; returns its duration (None if unreadable)."""
         stat = rendered.path.stat()
         try:
-            duration, rate = await asyncio.to_thread(audio_info, rendered.path)
+            if stat.st_size <= _MEASURE_INLINE_BYTES:
+                duration, rate = audio_info(rendered.path)
+            else:
+                duration, rate = await asyncio.to_thread(audio_info, rendered.path)
         except ValueError:
             duration, rate = None, None
         try:
             self.ledger.done(
                 unit.key,
-                output=rendered.path.relative_to(self._out_dir).as_posix(),
+                output=self._relative(rendered.path),
                 sha256=rendered.sha256,
                 size=rendered.size,
                 mtime_ns=stat.st_mtime_ns,

@@ -212,6 +212,14 @@ class PhonemeNotes:
                 seen.count += 1
                 seen.row = task.job.location.row if lexicon.owner != DEFAULTS_OWNER else None
 
+    def absorb(self, later: PhonemeNotes) -> None:
+        """Add what was gathered over the next part of the manifest."""
+        for key, seen in later._found.items():
+            mine = self._found.setdefault(key, _Seen([], 0, None))
+            mine.jobs.extend(seen.jobs[: 3 - len(mine.jobs)])
+            mine.count += seen.count
+            mine.row = seen.row
+
     def issues(self) -> list[ManifestIssue]:
         """One issue per rule and model."""
         return [self._issue(key, seen) for key, seen in self._found.items()]

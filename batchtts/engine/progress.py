@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import math
 import os
 import sys
 import time
@@ -157,15 +158,23 @@ _STAGE_FORMAT = "{desc} [{elapsed}]"
 class BarProgress:
     """A live bar: requests done/total, rate, elapsed and ETA, then jobs, credits, concurrency, retries.
 
-    Redrawn on every event and once a second (``refresh``) while the run's event loop runs.
+    Redrawn as events come, at most every ``min_redraw`` seconds (a redraw writes to the terminal:
+    thousands of clips a minute would otherwise spend more on the bar than on the clips; an event
+    sooner than that is drawn when the interval is up), and once a second (``refresh``) while the
+    run's event loop runs.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, refresh: float = 1.0) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, refresh: float = 1.0, min_redraw: float = 0.05
+    ) -> None:
         self._stream = stream or sys.stderr
         self._counts = _Counts()
         self._bar: _Bar | None = None
         self._stage: _Bar | None = None
         self._ticker = _Ticker(refresh, self._redraw)
+        self._min_redraw = min_redraw
+        self._drawn = -math.inf  # when the bar was last drawn (time.monotonic)
+        self._deferred: asyncio.TimerHandle | None = None  # a redraw due once min_redraw is up
         self._swapped: list[tuple[logging.Handler, logging.Handler]] = []
 
     def start(self, *, jobs: int, skipped: int, requests: int, concurrency: int) -> None:
@@ -217,7 +226,24 @@ class BarProgress:
             parts.append(f"{report.failed} failed")
         return ", ".join(parts)
 
+    def _changed(self) -> None:
+        """What the bar shows changed: redraw it now, or once ``min_redraw`` has passed since the last."""
+        wait = self._drawn + self._min_redraw - time.monotonic()
+        if wait <= 0:
+            self._redraw()
+        elif self._deferred is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._redraw()  # driven by hand, outside a run: nothing would call back
+                return
+            self._deferred = loop.call_later(wait, self._redraw)
+
     def _redraw(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+        self._drawn = time.monotonic()
         # The width is read again at every redraw: a resized terminal gets a bar that fits.
         if self._bar is not None:
             self._bar.ncols, self._bar.nrows = _size(self._stream)
@@ -230,20 +256,20 @@ class BarProgress:
     def advanced(self, report: RunReport, requests: int = 1) -> None:
         self._counts.report = report
         self._counts.settled += requests
-        self._redraw()
+        self._changed()
 
     def billed(self, report: RunReport) -> None:
         self._counts.report = report
-        self._redraw()
+        self._changed()
 
     def retried(self, report: RunReport, error: BaseException) -> None:
         self._counts.retried(report, error)
-        self._redraw()
+        self._changed()
 
     def update(self, report: RunReport, concurrency: int) -> None:
         self._counts.report = report
         self._counts.concurrency = concurrency
-        self._redraw()
+        self._changed()
 
     def stage(self, text: str) -> None:
         self._end_bars()
@@ -265,6 +291,9 @@ class BarProgress:
 
     def _end_bars(self) -> None:
         self._ticker.cancel()
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
         if self._bar is not None:
             self._redraw()
             self._bar.close()

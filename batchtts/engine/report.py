@@ -113,6 +113,16 @@ class RunReport:
     # RMS, peaks, LUFS and noise floor, whether it meets ACX's figures, the gain, what it measured
     # before (batchtts.outputs.mastering.Mastered.to_json).
     mastering: list[dict[str, Any]] = field(default_factory=list)
+    # Quality checks (engine.quality): units transcribed, what speech to text cost (not in
+    # credits_billed, which counts speech), the retakes sent and what they cost (part of
+    # credits_billed), units still failing after their last retake, timings restored from audio.
+    verified: int = 0
+    verification_credits: float = 0.0
+    retakes: int = 0
+    retake_credits: float = 0.0
+    failed_verification: list[dict[str, Any]] = field(default_factory=list)
+    retake_budget_reached: bool = False
+    realigned: int = 0  # recovered units whose timings came from forced alignment
 
     @property
     def exit_code(self) -> int:
@@ -179,6 +189,22 @@ class RunReport:
         """Write the report atomically."""
         atomic_write_bytes(path, self.payload())
 
+    def _quality_line(self, speech_credits: float) -> str:
+        """The quality checks in one line: units checked, retakes, what both cost of the total."""
+        total = speech_credits + self.verification_credits
+
+        def share(part: float) -> str:
+            return f" ({100 * part / total:.1f}% of {total:g})" if total else ""
+
+        failing = len(self.failed_verification)
+        return (
+            f"  verified: {self.verified} unit{'' if self.verified == 1 else 's'}, "
+            f"{self.retakes} retake{'' if self.retakes == 1 else 's'}, {failing} still failing"
+            + (" (retake budget reached)" if self.retake_budget_reached else "")
+            + f"; speech to text {self.verification_credits:g} credits{share(self.verification_credits)}, "
+            f"retakes {self.retake_credits:g} credits{share(self.retake_credits)}"
+        )
+
     def summary(self, *, failures: int = 10, report_name: str = "report.json") -> str:
         """A short human summary: the counts, the output folder, then the first ``failures`` failures.
 
@@ -201,6 +227,8 @@ class RunReport:
             )
         elif self.stopped:
             lines.append(f"  stopped early: {self.stopped}")
+        if self.verified:
+            lines.append(self._quality_line(credits))
         if self.book is not None:
             lines.append(f"  book {self.book}: {'built' if self.book_built else 'unchanged'}")
         lines.extend(f"  note: {note}" for note in self.notes[:10])

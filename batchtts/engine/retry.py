@@ -78,6 +78,22 @@ async def retrying(
     lower its concurrency after a 429. The last error is re-raised as it is.
     """
 
+    # The first attempt runs bare: most succeed, and tenacity's controller (and the backoff's
+    # random source) is built only for a request that failed in a way worth another try.
+    try:
+        return await attempt()
+    except Exception as exc:
+        if policy.attempts <= 1 or not is_retryable(exc):
+            raise
+        first: list[Exception] = [exc]
+
+    async def again() -> T:
+        # Tenacity's first attempt is the one already made: its error, raised again, counts as
+        # attempt 1 (on_retry, the backoff and the attempt limit see the same as ever).
+        if first:
+            raise first.pop()
+        return await attempt()
+
     def before_sleep(state: _t.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         if on_retry is not None and isinstance(exc, BatchTTSError):
@@ -90,4 +106,4 @@ async def retrying(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await controller(attempt)
+    return await controller(again)

@@ -291,7 +291,8 @@ async def _finish(
     if not metadata:
         return
     changed = report.rendered or report.recovered or (config.prune and report.removed_from_manifest)
-    if changed or not (config.out_dir / "metadata.csv").is_file():
+    # The JSON lines are written on every rebuild (metadata.csv is not, when every clip is in a split).
+    if changed or not (ledger_dir(config.out_dir) / "metadata.jsonl").is_file():
         try:
             write_metadata(journal.ledger, config.out_dir)
         except OSError as exc:

@@ -12,16 +12,24 @@ runs at the memory of a batch.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from batchtts.engine.lexicons import PhonemeNotes, Ready, needs_dictionary, with_locators
 from batchtts.engine.plan import Binder, RenderTask, bind_all
 from batchtts.engine.triage import PlanSummary, Tally, Work, triage_all
 from batchtts.exceptions import ManifestError, ManifestIssue, UsageError
+from batchtts.manifest.job import JobSpec
+from batchtts.manifest.jobs import MAX_ISSUES, IssueLimitReached, Issues
 from batchtts.manifest.load import Manifest
+from batchtts.manifest.parts import Part, PartsFailed, PartSource, in_parallel
 from batchtts.manifest.pronunciation import Lexicon
+from batchtts.manifest.reading import Unreadable
 from batchtts.store.ledger import Ledger
+
+log = logging.getLogger(__name__)
 
 __all__ = ["HISTORY_LANE", "NO_LANE", "Survey", "lane_work", "survey"]
 
@@ -52,6 +60,104 @@ class Survey:
         return self.lanes.count(lane)
 
 
+@dataclass(slots=True)
+class _Pass:
+    """What the plan pass gathers, job by job, over the manifest or one part of it."""
+
+    selected: frozenset[str]
+    budget: int | None
+    found: set[str] = field(default_factory=set)
+    tally: Tally = field(default_factory=Tally)
+    lanes: bytearray = field(default_factory=bytearray)
+    groups: list[str] = field(default_factory=list)
+    lexicons: dict[str, Lexicon] = field(default_factory=dict)
+    phonemes: PhonemeNotes = field(default_factory=PhonemeNotes)
+    committed: float = 0.0
+    held_back: int = 0
+    requests: int = 0
+
+    def chosen(self, task: RenderTask) -> bool:
+        return not self.selected or task.name in self.selected
+
+    def take(self, task: RenderTask, work: Work | None) -> None:
+        """One job and its work (None: done and whole)."""
+        self.phonemes.see(task)
+        if self.selected and task.name in self.selected:
+            self.found.add(task.name)
+        if not self.chosen(task):
+            work = None
+        self.tally.add(task, work)
+        if work is None:
+            self.lanes.append(NO_LANE)
+            return
+        # A job that recovers from history renders through its group's limiter should history fail.
+        group = task.model.concurrency_group
+        if group not in self.groups:
+            self.groups.append(group)
+        if not work.needs_request:
+            self.lanes.append(HISTORY_LANE)
+            self.requests += len(work.to_recover)
+            return
+        if self.budget is not None and (self.held_back or self.committed + work.credits > self.budget):
+            self.held_back += 1
+            self.lanes.append(NO_LANE)
+            return
+        self.committed += work.credits
+        self.requests += len(work.to_render) + len(work.to_recover)
+        self.lanes.append(_FIRST_GROUP + self.groups.index(group))
+        lexicon = needs_dictionary(work)
+        if lexicon is not None:
+            self.lexicons.setdefault(lexicon.owner, lexicon)
+
+    def absorb(self, later: _Pass) -> None:
+        """Add the pass over the next part (no budget: that needs the jobs in one order)."""
+        codes = bytearray(range(256))
+        for index, group in enumerate(later.groups):
+            if group not in self.groups:
+                self.groups.append(group)
+            codes[_FIRST_GROUP + index] = _FIRST_GROUP + self.groups.index(group)
+        self.lanes += later.lanes.translate(codes)
+        self.found |= later.found
+        self.tally.absorb(later.tally)
+        for owner, lexicon in later.lexicons.items():
+            self.lexicons.setdefault(owner, lexicon)
+        self.phonemes.absorb(later.phonemes)
+        self.requests += later.requests
+
+
+def _run_pass(
+    jobs: Iterable[JobSpec],
+    binder: Binder,
+    ledger: Ledger,
+    *,
+    force: bool,
+    selected: frozenset[str],
+    budget: int | None,
+) -> _Pass:
+    found = _Pass(selected, budget)
+    tasks = bind_all(jobs, binder)
+    for task, work in triage_all(tasks, ledger, force=lambda task: force and found.chosen(task)):
+        found.take(task, work)
+    return found
+
+
+def survey_part(
+    source: PartSource, part: Part, binder: Binder, out_dir: Path, force: bool, selected: frozenset[str]
+) -> _Pass | list[ManifestIssue] | None:
+    """A worker's plan pass over one part: its findings, the jobs it cannot bind, or None (read it whole)."""
+    issues = Issues()
+    try:
+        with Ledger.for_reading(out_dir) as ledger:
+            found = _run_pass(
+                source.jobs(part, issues), binder, ledger, force=force, selected=selected, budget=None
+            )
+    except ManifestError as exc:
+        return list(exc.issues)
+    except (Unreadable, IssueLimitReached):
+        return None
+    return None if issues.items else found
+
+
 def survey(
     manifest: Manifest,
     binder: Binder,
@@ -67,64 +173,43 @@ def survey(
     Raises ManifestError listing every job that cannot be rendered, and UsageError when ``only``
     names a job the manifest lacks, both before anything is sent. ``budget`` (``--max-characters``):
     jobs that request start, in manifest order, until the first that would bill past it; jobs that
-    only recover from history are free and always start.
+    only recover from history are free and always start. A big manifest's parts are planned side
+    by side in worker processes (``manifest.parts``), unless a budget needs them in one order.
     """
     selected = frozenset(only)
-    found: set[str] = set()
-    tally = Tally()
-    lanes = bytearray()
-    groups: list[str] = []
-    lexicons: dict[str, Lexicon] = {}
-    phonemes = PhonemeNotes()
-    committed = 0.0
-    held_back = 0
-    requests = 0
-
-    def chosen(task: RenderTask) -> bool:
-        return not selected or task.name in selected
-
-    tasks = bind_all(manifest.iter_jobs(), binder)
-    for task, work in triage_all(tasks, ledger, force=lambda task: force and chosen(task)):
-        phonemes.see(task)
-        if selected and task.name in selected:
-            found.add(task.name)
-        if not chosen(task):
-            work = None
-        tally.add(task, work)
-        if work is None:
-            lanes.append(NO_LANE)
-            continue
-        # A job that recovers from history renders through its group's limiter should history fail.
-        group = task.model.concurrency_group
-        if group not in groups:
-            groups.append(group)
-        if not work.needs_request:
-            lanes.append(HISTORY_LANE)
-            requests += len(work.to_recover)
-            continue
-        if budget is not None and (held_back or committed + work.credits > budget):
-            held_back += 1
-            lanes.append(NO_LANE)
-            continue
-        committed += work.credits
-        requests += len(work.to_render) + len(work.to_recover)
-        lanes.append(_FIRST_GROUP + groups.index(group))
-        lexicon = needs_dictionary(work)
-        if lexicon is not None:
-            lexicons.setdefault(lexicon.owner, lexicon)
-    if unknown := [name for name in only if name not in found]:
+    found = None
+    if manifest.parts and manifest.spec is not None and budget is None:
+        ledger.commit()  # the workers read the ledger as this run has left it
+        try:
+            parts = in_parallel(
+                survey_part, manifest.spec, manifest.parts, binder, binder.out_dir, force, selected
+            )
+        except PartsFailed as exc:
+            log.info("planning the manifest in one process: %s", exc)
+            parts = [None]
+        issues = [issue for part in parts if isinstance(part, list) for issue in part]
+        if issues:
+            raise ManifestError(issues[:MAX_ISSUES])
+        if all(isinstance(part, _Pass) for part in parts):
+            found = _Pass(selected, None)
+            for part in parts:
+                assert isinstance(part, _Pass)
+                found.absorb(part)
+    if found is None:  # one process: a small manifest, a budget, or a part that needs a whole read
+        found = _run_pass(manifest.iter_jobs(), binder, ledger, force=force, selected=selected, budget=budget)
+    if unknown := [name for name in only if name not in found.found]:
         msg = f"--only names jobs that are not in the manifest: {', '.join(unknown)}"
         raise UsageError(msg)
     # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
     removed = sorted({name.split("#")[0] for name in ledger.iter_names() if not _listed(manifest, name)})
     return Survey(
-        summary=tally.summary(remaining=remaining, removed=tuple(removed)),
-        lanes=lanes,
-        groups=tuple(groups),
-        held_back=held_back,
-        requests=requests,
-        lexicons=lexicons,
-        phoneme_issues=phonemes.issues(),
+        summary=found.tally.summary(remaining=remaining, removed=tuple(removed)),
+        lanes=found.lanes,
+        groups=tuple(found.groups),
+        held_back=found.held_back,
+        requests=found.requests,
+        lexicons=found.lexicons,
+        phoneme_issues=found.phonemes.issues(),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from batchtts.engine.plan import RenderTask
@@ -145,6 +145,10 @@ class PlanSummary:
     credits_by_model: dict[str, float]  # every model with something to render
     remaining_credits: float | None
     removed_from_manifest: tuple[str, ...]
+    # Text-to-speech units that verification could hear (no dialogue): (characters, units), of
+    # every such unit to render and of those whose job says ``verify: stt`` (engine.quality).
+    verifiable: tuple[int, int] = (0, 0)
+    verify_marked: tuple[int, int] = (0, 0)
 
     @property
     def credits(self) -> float:
@@ -172,6 +176,8 @@ class Tally:
     seconds: dict[str, float] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     credits: dict[str, float] = field(default_factory=dict)
+    verifiable: tuple[int, int] = (0, 0)
+    verify_marked: tuple[int, int] = (0, 0)
 
     def add(self, task: RenderTask, work: Work | None) -> None:
         """Count one job and its work (None: done, or not this run's to touch)."""
@@ -197,6 +203,23 @@ class Tally:
         else:
             characters = sum(u.characters for u in to_render)
             self.characters[model_id] = self.characters.get(model_id, 0) + characters
+            if not task.job.dialogue:
+                heard = (characters, len(to_render))
+                self.verifiable = (self.verifiable[0] + heard[0], self.verifiable[1] + heard[1])
+                if task.job.verify == "stt":
+                    self.verify_marked = (self.verify_marked[0] + heard[0], self.verify_marked[1] + heard[1])
+
+    def absorb(self, other: Tally) -> None:
+        """Add another part's counts: numbers add up, per-model counts per model, pairs per place."""
+        for name in (item.name for item in fields(self)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, dict):
+                for key, value in theirs.items():
+                    mine[key] = mine.get(key, 0) + value
+            elif isinstance(mine, tuple):
+                setattr(self, name, tuple(a + b for a, b in zip(mine, theirs, strict=True)))
+            else:
+                setattr(self, name, mine + theirs)
 
     def summary(self, *, remaining: float | None, removed: tuple[str, ...]) -> PlanSummary:
         """The counts as a PlanSummary."""
@@ -214,4 +237,6 @@ class Tally:
             credits_by_model=self.credits,
             remaining_credits=remaining,
             removed_from_manifest=removed,
+            verifiable=self.verifiable,
+            verify_marked=self.verify_marked,
         )

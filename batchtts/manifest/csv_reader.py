@@ -23,7 +23,7 @@ from batchtts.manifest.jobs import Defaults, Issues, JobBuilder, RawJob, job_lab
 from batchtts.manifest.names import NameIndex
 from batchtts.manifest.values import JOB_FIELDS, VOICE_SETTINGS_FIELDS, show, suggest
 
-__all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "read_csv"]
+__all__ = ["CSV_COLUMNS", "MAX_FIELD_SIZE", "field_size_limit", "read_csv"]
 
 CSV_COLUMNS: tuple[str, ...] = (
     *(f for f in JOB_FIELDS[: JOB_FIELDS.index("voice_settings")]),
@@ -45,7 +45,7 @@ def _label(key: str) -> str:
 
 
 @contextlib.contextmanager
-def _field_size_limit(limit: int) -> Iterator[None]:
+def field_size_limit(limit: int) -> Iterator[None]:
     # The csv module's limit is process-wide; raise it for this read only (its default is 128 KiB,
     # below a long chapter pasted into one cell).
     previous = csv.field_size_limit(limit)
@@ -130,14 +130,16 @@ def read_csv(
     whole_text: Callable[[], str],
     names: NameIndex | None = None,
     suspects: frozenset[int] | None = None,
+    row_offset: int = 0,
 ) -> Iterator[JobSpec]:
     """Read a CSV manifest's jobs, one at a time; every problem found is appended to ``issues``.
 
     ``lines`` are the decoded manifest's lines with their endings, ``file`` the name issues show,
     ``base_dir`` the absolute, resolved folder that input paths are relative to, ``whole_text``
     the text again (or its start), only asked for to say where a broken quote is. ``names`` and
-    ``suspects``: see JobBuilder. Empty cells leave a field to its default. The jobs yielded are
-    only meaningful if no issues were added by the end.
+    ``suspects``: see JobBuilder. ``row_offset`` is added to the number of every row after the
+    header (a part of a sheet, read with its header before it). Empty cells leave a field to its
+    default. The jobs yielded are only meaningful if no issues were added by the end.
     """
     builder = JobBuilder(
         file=file,
@@ -148,7 +150,7 @@ def read_csv(
         names=names,
         suspects=suspects,
     )
-    with _field_size_limit(MAX_FIELD_SIZE):
+    with field_size_limit(MAX_FIELD_SIZE):
         lines = iter(lines)
         # Two readers take turns on the same lines. The header row is read leniently, so a file
         # separated by ';' or '|' with quoted names still reaches _Header, which says what is
@@ -183,6 +185,7 @@ def read_csv(
                 if not header.usable:
                     return
                 records = strict
+                row += row_offset
                 continue
             jobs += 1
             spec = builder.add(_row(cells, row, header, file, issues))

@@ -15,6 +15,7 @@ capped) and keeps its jobs.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,16 @@ from batchtts.manifest.csv_reader import read_csv
 from batchtts.manifest.job import JobSpec, Mastering
 from batchtts.manifest.jobs import MAX_ISSUES, IssueLimitReached, Issues
 from batchtts.manifest.names import NameIndex, validate_name
+from batchtts.manifest.parts import (
+    PARALLEL_ABOVE,
+    Part,
+    PartsFailed,
+    PartSource,
+    csv_parts,
+    in_parallel,
+    ordinal_parts,
+    workers,
+)
 from batchtts.manifest.reading import (
     MAX_MANIFEST_SIZE,
     Identity,
@@ -36,6 +47,8 @@ from batchtts.manifest.reading import (
     read_whole,
 )
 from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
 
@@ -66,6 +79,9 @@ class Manifest:
     names: NameIndex = field(repr=False)  # every job's name, for membership
     source: _Jobs = field(repr=False, compare=False)
     streamed: Identity | None = None  # a streamed (CSV) manifest: the file as checked
+    # A big manifest's parts, each pass reading them side by side (``manifest.parts``); else ().
+    spec: PartSource | None = field(default=None, repr=False, compare=False)
+    parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)
 
     def check_unchanged(self) -> None:
         """Raise ManifestError when a streamed manifest's file is no longer the one checked.
@@ -100,11 +116,12 @@ class Manifest:
         return tuple(self.iter_jobs())
 
 
-def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple[_Jobs, BookSpec | None]:
+def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple[_Jobs, BookSpec | None, int]:
+    """The jobs of a YAML manifest (read whole, once), its book, and how many jobs it will yield."""
     text, _ = read_whole(path)
     document = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
     if document is None:
-        return _no_jobs, None
+        return _no_jobs, None, 0
 
     def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
         # The document is small and kept; the jobs (a matrix's may be millions) are built anew.
@@ -112,7 +129,10 @@ def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple
             document, file=file, base_dir=base_dir, issues=issues, names=names, suspects=suspects
         )
 
-    return source, document.book
+    expected = len(document.jobs)
+    if document.matrix is not None and not issues.items:
+        expected += document.matrix.per_text * sum(1 for _ in document.matrix.texts)
+    return source, document.book, expected
 
 
 def _no_jobs(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
@@ -152,6 +172,57 @@ def _csv_source(path: Path, file: str, base_dir: Path, expected: list[Identity])
     return source
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What one pass over (a part of) a manifest found, when it found no issue."""
+
+    count: int
+    voices: frozenset[str]
+    mastered: bool
+    names: NameIndex
+
+
+def _check(jobs: Iterator[JobSpec], names: NameIndex) -> _Checked:
+    count = 0
+    voices: set[str] = set()
+    mastered = False
+    for job in jobs:
+        count += 1
+        if job.voice is not None:
+            voices.add(job.voice)
+        mastered = mastered or job.mastering is not Mastering.NONE
+    return _Checked(count, frozenset(voices), mastered, names)
+
+
+def check_part(source: PartSource, part: Part) -> _Checked | None:
+    """A worker's pass over one part: what it found, or None when it found any issue."""
+    issues = Issues()
+    names = NameIndex()
+    try:
+        checked = _check(source.jobs(part, issues, names, None), names)
+    except (Unreadable, IssueLimitReached):
+        return None
+    return None if issues.items else checked
+
+
+def _parts(
+    path: Path, file: str, base_dir: Path, suffix: str, count: int
+) -> tuple[PartSource, tuple[Part, ...]] | None:
+    """How to read a big manifest in parts (see ``manifest.parts``); None for one read."""
+    processes = workers()
+    if processes < 2:
+        return None
+    if suffix == ".csv":
+        found = csv_parts(path, processes)
+        if found is None:
+            return None
+        header, cuts = found
+        return PartSource(kind="csv", path=path, file=file, base_dir=base_dir, header=header), cuts
+    if count <= PARALLEL_ABOVE:
+        return None
+    return PartSource(kind="yaml", path=path, file=file, base_dir=base_dir), ordinal_parts(count, processes)
+
+
 def _position(issue: ManifestIssue) -> int:
     return issue.line if issue.line is not None else issue.row if issue.row is not None else 0
 
@@ -172,23 +243,32 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     # The manifest's own folder, not a symlink target's: inputs sit beside the file the user named.
     base_dir = manifest_path.parent.resolve()
     issues = Issues()
-    names = NameIndex()
-    voices: set[str] = set()
-    count = 0
-    mastered = False
     book: BookSpec | None = None
+    read: list[Identity] = []  # a CSV's identity, once its first pass opens it
+    split: tuple[PartSource, tuple[Part, ...]] | None = None
     try:
-        read: list[Identity] = []  # a CSV's identity, once its first pass opens it
         if suffix == ".csv":
             source = _csv_source(manifest_path, file, base_dir, read)
+            split = _parts(manifest_path, file, base_dir, suffix, 0)
         else:
-            source, book = _yaml_source(manifest_path, file, base_dir, issues)
-        for job in source(issues, names, None):
-            count += 1
-            if job.voice is not None:
-                voices.add(job.voice)
-            mastered = mastered or job.mastering is not Mastering.NONE
-        if suspects := names.suspects():
+            source, book, expected = _yaml_source(manifest_path, file, base_dir, issues)
+            if not issues.items and expected > PARALLEL_ABOVE:
+                split = _parts(manifest_path, file, base_dir, suffix, expected)
+        checked = None
+        if split is not None:
+            try:
+                found = in_parallel(check_part, split[0], split[1])
+            except PartsFailed as exc:
+                log.info("reading the manifest in one process: %s", exc)
+                found = [None]
+            if all(part is not None for part in found):
+                checked = _merge([part for part in found if part is not None])
+            else:
+                split = None  # issues to locate: one read finds them, and later passes are one read
+        if checked is None:
+            names = NameIndex()
+            checked = _check(source(issues, names, None), names)
+        if suspects := checked.names.suspects():
             # Two names may clash: compare those as text, in a second pass (see NameIndex), which
             # finds every other issue again too; those are known already.
             again = Issues()
@@ -202,19 +282,33 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         raise ManifestError(ManifestIssue(file=exc.file or file, line=exc.line, message=str(exc))) from None
     except IssueLimitReached:
         msg = f"stopped after {MAX_ISSUES} issues; fix these and load the manifest again"
-        found = sorted(issues.items, key=_position)
-        raise ManifestError([*found, ManifestIssue(file=file, message=msg)]) from None
+        listed = sorted(issues.items, key=_position)
+        raise ManifestError([*listed, ManifestIssue(file=file, message=msg)]) from None
     if issues.items:
         raise ManifestError(sorted(issues.items, key=_position))
-    names.seal()
+    checked.names.seal()
     return Manifest(
         path=manifest_path,
         base_dir=base_dir,
         book=book,
-        count=count,
-        voices=frozenset(voices),
-        mastered=mastered,
-        names=names,
+        count=checked.count,
+        voices=checked.voices,
+        mastered=checked.mastered,
+        names=checked.names,
         source=source,
         streamed=read[0] if read else None,
+        spec=split[0] if split else None,
+        parts=split[1] if split else (),
+    )
+
+
+def _merge(found: list[_Checked]) -> _Checked:
+    names = NameIndex()
+    for part in found:
+        names.extend(part.names)
+    return _Checked(
+        count=sum(part.count for part in found),
+        voices=frozenset().union(*(part.voices for part in found)),
+        mastered=any(part.mastered for part in found),
+        names=names,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import hashlib
 import itertools
 import re
 from array import array
@@ -128,8 +129,8 @@ class NameIndex:
     the index keeps hashes: of each name as written (``contains``, exact), of each name casefolded,
     and of each folder a name implies. Two equal casefolded hashes, or a folder hash equal to a
     name's, make a *suspect*; only suspects are compared as text (``exact_names``), in a second
-    pass over the manifest, so a clean manifest never needs one. Hashes are ``hash(str)``: only
-    ever compared within this process.
+    pass over the manifest, so a clean manifest never needs one. Hashes are 8 bytes of BLAKE2b,
+    the same in every process (a manifest's parts are read by several: ``manifest.parts``).
     """
 
     def __init__(self) -> None:
@@ -140,16 +141,22 @@ class NameIndex:
 
     def add(self, name: str) -> None:
         """Take one more name (in manifest order)."""
-        self._exact.append(hash(name))
+        self._exact.append(_hash(name))
         key = name.casefold()
-        self._folded.append(hash(key))
+        self._folded.append(_hash(key))
         if "/" in key:
             segments = key.split("/")
             for depth in range(1, len(segments)):
-                self._folders.append(hash("/".join(segments[:depth])))
+                self._folders.append(_hash("/".join(segments[:depth])))
 
     def __len__(self) -> int:
         return len(self._exact)
+
+    def extend(self, other: NameIndex) -> None:
+        """Take the names of another index (the next part of the same manifest)."""
+        self._exact.extend(other._exact)
+        self._folded.extend(other._folded)
+        self._folders.extend(other._folders)
 
     def suspects(self) -> frozenset[int]:
         """Casefolded hashes that two names share, or that a name shares with another's folder."""
@@ -168,7 +175,7 @@ class NameIndex:
     def contains(self, name: str) -> bool:
         """True when ``name`` (exactly, case and all) is one of the manifest's (after ``seal``)."""
         assert self._sorted is not None, "seal() the index first"
-        key = hash(name)
+        key = _hash(name)
         at = bisect.bisect_left(self._sorted, key)
         return at < len(self._sorted) and self._sorted[at] == key
 
@@ -176,7 +183,11 @@ class NameIndex:
 def is_suspect(name: str, suspects: frozenset[int]) -> bool:
     """True when ``name`` may clash with another (see NameIndex): it needs comparing as text."""
     key = name.casefold()
-    if hash(key) in suspects:
+    if _hash(key) in suspects:
         return True
     segments = key.split("/")
-    return any(hash("/".join(segments[:depth])) in suspects for depth in range(1, len(segments)))
+    return any(_hash("/".join(segments[:depth])) in suspects for depth in range(1, len(segments)))
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from batchtts.manifest.input_files import TEXT_FILE_LIMIT, format_size
 
-__all__ = ["MAX_LINE_SIZE", "MAX_MANIFEST_SIZE", "Identity", "Unreadable", "read_lines", "read_whole"]
+__all__ = [
+    "MAX_LINE_SIZE",
+    "MAX_MANIFEST_SIZE",
+    "Identity",
+    "Unreadable",
+    "check_identity",
+    "read_lines",
+    "read_span",
+    "read_whole",
+]
 
 # A YAML manifest is parsed whole, so it is capped whole. A CSV is streamed and capped per line:
 # a cell may hold a long chapter (TEXT_FILE_LIMIT), and the rest of its row some room besides.
@@ -139,18 +148,33 @@ def read_lines(path: Path) -> tuple[Generator[str, None, None], Identity]:
     return _lines(fd), _identity(info)
 
 
-def _lines(fd: int) -> Generator[str, None, None]:
+def read_span(path: Path, start: int, end: int) -> Generator[str, None, None]:
+    """The lines of bytes ``start`` to ``end`` of the file (both at line starts), as read_lines does.
+
+    For a worker reading one part of a file already checked whole: line numbers in its problems
+    count from the part's start.
+    """
+    fd, _ = _open(path)
+    return _lines(fd, start, end)
+
+
+def _lines(fd: int, begin: int = 0, stop: int | None = None) -> Generator[str, None, None]:
     with os.fdopen(fd, "rb") as fh:
-        head = fh.read(len(_UTF8_BOM))
-        if head.startswith(_UTF16_BOMS):
-            raise Unreadable("manifest is UTF-16 encoded; save it as UTF-8")
         decoder = codecs.getincrementaldecoder("utf-8")()
-        pending = "" if head == _UTF8_BOM else _feed(decoder, head, 0, 1)
+        if begin:
+            fh.seek(begin)
+            head = b""
+            pending = ""
+        else:
+            head = fh.read(len(_UTF8_BOM) if stop is None else min(len(_UTF8_BOM), stop))
+            if head.startswith(_UTF16_BOMS):
+                raise Unreadable("manifest is UTF-16 encoded; save it as UTF-8")
+            pending = "" if head == _UTF8_BOM else _feed(decoder, head, 0, 1)
         number = 1  # the line being assembled
-        consumed = len(head)
+        consumed = begin + len(head)
         while True:
             try:
-                chunk = fh.read(_CHUNK)
+                chunk = fh.read(_CHUNK if stop is None else min(_CHUNK, stop - consumed))
             except OSError as exc:
                 raise Unreadable(f"manifest cannot be read: {_problem(exc)}", number) from None
             if not chunk:

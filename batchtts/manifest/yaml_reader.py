@@ -7,6 +7,7 @@ stored. The events come checked from :mod:`batchtts.manifest.yaml_events`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -515,8 +516,13 @@ def yaml_jobs(
     issues: Issues,
     names: NameIndex | None = None,
     suspects: frozenset[int] | None = None,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[JobSpec]:
-    """Build and check the listed jobs, then the matrix's, one at a time (see JobBuilder for names)."""
+    """Build and check the listed jobs, then the matrix's, one at a time (see JobBuilder for names).
+
+    ``start`` and ``stop``: only the jobs at those positions (a part, for a worker process).
+    """
     builder = JobBuilder(
         file=file,
         base_dir=base_dir,
@@ -526,11 +532,10 @@ def yaml_jobs(
         names=names,
         suspects=suspects,
     )
-    for raw in manifest.jobs:
+    raws: Iterator[RawJob] = iter(manifest.jobs)
+    if manifest.matrix is not None:
+        raws = itertools.chain(raws, manifest.matrix.raw_jobs())
+    for raw in itertools.islice(raws, start, stop):
         if (spec := builder.add(raw)) is not None:
             yield spec
-    if manifest.matrix is not None:
-        for raw in manifest.matrix.raw_jobs():
-            if (spec := builder.add(raw)) is not None:
-                yield spec
     builder.finish()

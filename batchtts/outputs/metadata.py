@@ -10,14 +10,17 @@ clips of earlier runs too, and are replaced whole.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from pathlib import Path
 from typing import Any
 
+from batchtts.export.splits import SPLIT_NAMES
 from batchtts.outputs.mastering import MASTERING_META
 from batchtts.store.files import atomic_text_writer
 from batchtts.store.ledger import Ledger, State, ledger_dir
+from batchtts.store.takes import take_summaries
 
 __all__ = ["COLUMNS", "MASTERING_COLUMNS", "write_metadata"]
 
@@ -45,6 +48,8 @@ COLUMNS = (
     "sha256",
     "alignment_file",  # <name>.alignment.json when the job asked for timestamps, else empty
     *MASTERING_COLUMNS,
+    "wer",  # verified (verify: stt): the current take's word error rate (a chapter: its worst chunk's)
+    "takes",  # verified: how many takes were rendered (a chapter: over all its chunks)
 )
 
 
@@ -65,15 +70,31 @@ def _mastering(ledger: Ledger, name: str, sha256: str | None) -> dict[str, Any]:
     return {column: record.get(column) for column in MASTERING_COLUMNS}
 
 
+def _rounded(wer: float | None) -> float | None:
+    return round(wer, 4) if wer is not None else None
+
+
 def write_metadata(ledger: Ledger, out_dir: Path) -> int:
-    """Rewrite both metadata files from the ledger's finished jobs; return the number of rows."""
+    """Rewrite the metadata files from the ledger's finished jobs; return the number of rows.
+
+    A clip under a split folder (``train/``, ``validation/``, ``test/``: a matrix's ``{split}``)
+    is listed in that folder's own ``metadata.csv``, its ``file_name`` relative to it, because
+    ``datasets`` pairs a split's files only with a metadata file inside the split. The others are
+    listed in ``<out>/metadata.csv``, which is left out (removed) when every clip is in a split.
+    """
     count = 0
-    with (
-        atomic_text_writer(out_dir / "metadata.csv") as csv_file,
-        atomic_text_writer(ledger_dir(out_dir) / "metadata.jsonl") as jsonl_file,
-    ):
-        writer = csv.writer(csv_file, lineterminator="\n")
-        writer.writerow(COLUMNS)
+    scores = take_summaries(ledger)
+    with contextlib.ExitStack() as stack:
+        jsonl_file = stack.enter_context(atomic_text_writer(ledger_dir(out_dir) / "metadata.jsonl"))
+        writers: dict[str, Any] = {}
+
+        def writer_for(folder: str) -> Any:
+            if folder not in writers:
+                handle = stack.enter_context(atomic_text_writer(out_dir / folder / "metadata.csv"))
+                writers[folder] = csv.writer(handle, lineterminator="\n")
+                writers[folder].writerow(COLUMNS)
+            return writers[folder]
+
         for row in ledger.rows(State.DONE):
             # Chunks are parts of a chapter, not clips; a file deleted by hand is no longer a clip.
             if row.kind == "chunk" or not row.output or not (out_dir / row.output).is_file():
@@ -91,10 +112,23 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 "sha256": row.sha256,
                 "alignment_file": _alignment_file(out_dir, row.output),
                 **_mastering(ledger, row.name, row.sha256),
+                "wer": _rounded(scores.get(row.name, (None, 0))[0]),
+                "takes": scores[row.name][1] if row.name in scores else None,
             }
-            writer.writerow(["" if record[c] is None else record[c] for c in COLUMNS])
+            folder, _, inside = row.output.partition("/")
+            split = folder if inside and folder in SPLIT_NAMES else ""
+            cells = {**record, "file_name": inside if split else row.output}
+            alignment = cells["alignment_file"]
+            if split and isinstance(alignment, str):
+                cells["alignment_file"] = alignment.partition("/")[2]
+            writer_for(split).writerow(["" if cells[c] is None else cells[c] for c in COLUMNS])
             jsonl_file.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
+        if not writers:
+            writer_for("")  # no clip yet: the folder's own file, with its header
+    root = out_dir / "metadata.csv"
+    if "" not in writers and root.is_file() and not root.is_symlink():
+        root.unlink()  # every clip is in a split: a metadata file above them would only mislead
     # The JSON lines' earlier place, beside metadata.csv, where they broke audiofolder.
     legacy = out_dir / "metadata.jsonl"
     if legacy.is_file() and not legacy.is_symlink():

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
 import re
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
-from typing import Any, TextIO
-
-import aiofiles
-import aiofiles.os
-from aiofiles.threadpool.binary import AsyncBufferedIOBase
+from typing import BinaryIO, TextIO
 
 from batchtts.store.folder import describe_path
 
 __all__ = [
     "TEMP_MARKER",
-    "async_atomic_writer",
     "atomic_path",
     "atomic_text_writer",
     "atomic_write_bytes",
+    "atomic_writer",
     "ensure_inside",
     "file_matches",
     "remove_temporaries",
@@ -43,7 +37,7 @@ _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/(\d+)")
 
 
 def _temp_path(target: Path) -> Path:
-    return target.with_name(f"{target.name}{TEMP_MARKER}{uuid.uuid4().hex[:12]}")
+    return target.with_name(f"{target.name}{TEMP_MARKER}{os.urandom(6).hex()}")
 
 
 def ensure_inside(target: Path, root: Path) -> None:
@@ -58,6 +52,8 @@ def ensure_inside(target: Path, root: Path) -> None:
     write time, not atomic with the write: a link swapped in between would take ``openat`` with
     ``O_NOFOLLOW`` on every component, more than a mistaken or planted link calls for.
     """
+    if _plainly_inside(target.parent, root):
+        return
     real_root = os.path.realpath(root)
     real_folder = os.path.realpath(target.parent)
     if os.path.commonpath([real_root, real_folder]) != real_root:
@@ -66,6 +62,32 @@ def ensure_inside(target: Path, root: Path) -> None:
             f"(to {real_folder}, through a symlink)"
         )
         raise PermissionError(msg)
+
+
+def _plainly_inside(folder: Path, root: Path) -> bool:
+    """Whether ``folder`` is ``root`` or lies under it through no symlink: inside, wherever ``root`` leads.
+
+    What :func:`ensure_inside` would find by resolving both, in a stat per folder below the root
+    instead of one per component of both paths (a clip's hot path). False means "resolve them".
+    """
+    if folder == root:
+        return True
+    try:
+        parts = folder.relative_to(root).parts
+    except ValueError:
+        return False
+    step = root
+    for part in parts:
+        if part == "..":
+            return False
+        step = step / part
+        try:
+            mode = os.lstat(step).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return True  # the rest is made as plain folders: it resolves lexically, under the root
+        if S_ISLNK(mode):
+            return False
+    return True
 
 
 def _refuse_special(target: Path) -> None:
@@ -95,7 +117,8 @@ def _replacing(target: Path, root: Path | None = None) -> Iterator[Path]:
     if root is not None:
         ensure_inside(target, root)
     _refuse_special(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(target.parent):  # one stat; mkdir's EEXIST would raise, catch and stat again
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(target)
     try:
         yield tmp
@@ -199,57 +222,26 @@ def atomic_text_writer(target: Path) -> Iterator[TextIO]:
         os.fsync(fh.fileno())
 
 
-@contextlib.asynccontextmanager
-async def async_atomic_writer(
-    target: Path, *, root: Path | None = None
-) -> AsyncIterator[AsyncBufferedIOBase]:
+@contextlib.contextmanager
+def atomic_writer(target: Path, *, root: Path | None = None) -> Iterator[BinaryIO]:
     """Yield a binary file open on a temporary name; rename it to ``target`` on clean exit.
 
     With ``root`` (the output folder), refuse a target reached through a symlink leading out of it.
+    Whatever the block raises (cancellation included) closes and deletes the temporary and leaves
+    ``target`` as it was.
+
+    The file is written on the caller's thread, the event loop's when a response streams into it:
+    each write lands in the page cache (no fsync, below) and takes microseconds, less than handing
+    it to a worker thread and back would. A full disk fails a write, or the flush as the block
+    ends; either way the temporary goes.
 
     Audio is not fsynced: the rename still makes a crash leave the old file or the new one, and
     after a power loss that kept the rename but not the data, the next run finds the sha256 wrong
     and fetches the audio from history for free. An fsync per clip would cost more kernel time
     than the rest of the clip's handling.
     """
-    with _replacing(target, root) as tmp:
-        # The open and the close run in a thread, which finishes them even when this task is
-        # cancelled meanwhile (a stopped run, perhaps more than once): wait for each to end and
-        # close what was opened, or the file object leaks and the temporary outlives _replacing.
-        opener = aiofiles.open(tmp, "wb")
-        entering = asyncio.ensure_future(opener.__aenter__())
-        try:
-            fh = await asyncio.shield(entering)
-        except asyncio.CancelledError:
-            # _finish returns (or raises CancelledError) only once its step is done.
-            with contextlib.suppress(asyncio.CancelledError):
-                await _finish(entering)
-            if not entering.cancelled() and entering.exception() is None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await _finish(asyncio.ensure_future(opener.__aexit__(None, None, None)))
-            raise
-        try:
-            yield fh
-        finally:
-            await _finish(asyncio.ensure_future(opener.__aexit__(None, None, None)))
-
-
-async def _finish(step: asyncio.Future[Any]) -> None:
-    """Wait for ``step`` (a thread's open or close) to end even through repeated cancellation.
-
-    A stopped run may cancel a task more than once (its task group, then the run itself); an
-    abandoned close would leak the file object, and the loop may be closed before the thread's
-    result is collected. The step takes microseconds, so holding on to it costs nothing; the
-    cancellation is raised once it is done.
-    """
-    cancelled = False
-    while not step.done():
-        try:
-            await asyncio.shield(step)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+    with _replacing(target, root) as tmp, open(tmp, "wb") as fh:
+        yield fh
 
 
 def remove_temporaries(folder: Path) -> Iterator[Path]:

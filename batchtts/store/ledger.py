@@ -118,6 +118,16 @@ _BECOME_DONE = ", ".join(
 )
 
 
+def _sole_outcome(event: Event) -> State | None:
+    """The state ``event`` leads to from every state (and from no row), if it is always the same one."""
+    after = {TRANSITIONS.get((before, event)) for before in (None, *State)}
+    return after.pop() if len(after) == 1 and None not in after else None
+
+
+# Events whose next state needs no read of the current one (Event.ACCEPTED: always in_flight).
+_SOLE_OUTCOMES = {event: state for event in Event if (state := _sole_outcome(event)) is not None}
+
+
 def next_state(current: State | None, event: Event) -> State:
     """The state a row in ``current`` moves to on ``event``; LedgerError if that is not legal."""
     try:
@@ -239,6 +249,18 @@ def _read_only(path: Path) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_sql(names: tuple[str, ...]) -> str:
+    """The INSERT … ON CONFLICT statement of :meth:`Ledger._upsert` for these columns (a few shapes)."""
+    columns = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "key")
+    return f"""INSERT INTO jobs ({columns}, state, attempts, created_at, updated_at)
+                VALUES ({marks}, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET {updates}, state = excluded.state,
+                  attempts = jobs.attempts + excluded.attempts, updated_at = excluded.updated_at"""
 
 
 def ledger_dir(out_dir: Path) -> Path:
@@ -423,20 +445,11 @@ class Ledger:
 
     def _upsert(self, row: Mapping[str, Any], *, event: Event, attempt: bool, **extra: Any) -> None:
         """Insert the job's row or update it, in the state that ``event`` leads to."""
-        state = next_state(self._state(row["key"]), event)
+        state = _SOLE_OUTCOMES.get(event) or next_state(self._state(row["key"]), event)
         now = time.time()
         fields = {name: row[name] for name in _ROW_FIELDS}
         fields |= {name: row.get(name) for name in _OPTIONAL_ROW_FIELDS} | extra
-        columns = ", ".join(fields)
-        marks = ", ".join("?" for _ in fields)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in fields if name != "key")
-        self.db.execute(
-            f"""INSERT INTO jobs ({columns}, state, attempts, created_at, updated_at)
-                VALUES ({marks}, ?, ?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET {updates}, state = excluded.state,
-                  attempts = jobs.attempts + excluded.attempts, updated_at = excluded.updated_at""",
-            (*fields.values(), str(state), int(attempt), now, now),
-        )
+        self.db.execute(_upsert_sql(tuple(fields)), (*fields.values(), str(state), int(attempt), now, now))
 
     @_disk_full_as_oserror
     def accepted(
@@ -465,7 +478,7 @@ class Ledger:
         if row is not None:
             self._upsert({**row, "key": key}, event=Event.ACCEPTED, attempt=True, **ids)
         else:
-            state = next_state(self._state(key), Event.ACCEPTED)
+            state = _SOLE_OUTCOMES.get(Event.ACCEPTED) or next_state(self._state(key), Event.ACCEPTED)
             self.db.execute(
                 """UPDATE jobs SET state = ?, request_id = ?, history_item_id = ?, character_cost = ?,
                                    accepted_at = ?, attempts = attempts + 1, updated_at = ?

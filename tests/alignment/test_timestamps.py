@@ -79,8 +79,9 @@ async def test_chapter_captions_stay_in_sync_to_the_end(tmp_path: Path) -> None:
     assert abs(last_end - duration) <= 0.1
 
 
-async def test_recovered_timestamped_clip_notes_the_missing_alignment(tmp_path: Path) -> None:
-    """A cut with-timestamps stream is recovered from history (unbilled); the report says timing is missing."""
+async def test_recovered_timestamped_clip_gets_its_alignment_from_forced_alignment(tmp_path: Path) -> None:
+    """A cut with-timestamps stream is recovered from history (unbilled); its timing comes from forced
+    alignment of the audio already paid for, not from a billed re-render."""
     manifest = write_manifest(
         tmp_path, [{"name": "c", "voice": "Brian", "text": "Short and cut.", "timestamps": True}]
     )
@@ -89,9 +90,12 @@ async def test_recovered_timestamped_clip_notes_the_missing_alignment(tmp_path: 
         config = config_for(emu, out)
         report = await run(manifest, config)
         assert emu.billed_credits == len("Short and cut.")
+        aligned = [r for r in emu.access_log if r["path"] == "/v1/forced-alignment"]
     assert report.recovered == 1
-    assert not (out / "c.alignment.json").exists()
-    assert any("keeps no timestamps" in note for note in report.notes)
+    assert report.realigned == 1
+    assert len(aligned) == 1
+    assert (out / "c.alignment.json").is_file()
+    assert not any("keeps no timestamps" in note for note in report.notes)
 
 
 async def test_switching_timestamps_on_rerenders(tmp_path: Path) -> None:

@@ -23,7 +23,15 @@ from mutagen.oggopus import OggOpus
 
 from batchtts.audio.id3 import write_id3
 from batchtts.audio.info import audio_duration
-from batchtts.audio.mp3 import ChannelMode, Mp3Frame, iter_mp3_frames, join_mp3, join_mp3_files, mp3_duration
+from batchtts.audio.mp3 import (
+    ChannelMode,
+    Mp3Frame,
+    iter_mp3_frames,
+    join_mp3,
+    join_mp3_files,
+    mp3_duration,
+    mp3_stats,
+)
 from batchtts.audio.ogg import opus_duration
 from batchtts.audio.wav import (
     WAV_HEADER_SIZE,
@@ -184,6 +192,15 @@ def test_resyncs_over_garbage_and_false_syncs() -> None:
     first, second = tone(0.3), tone(0.2, freq=880)
     junk = b"junk\xff\xfb\x90\xc0not a frame\xff\xff\xff" + bytes(100)
     assert frames_of(b"garbage" + first + junk + second) == frames_of(first) + frames_of(second)
+
+
+def test_stats_are_the_duration_and_the_first_frames_rate() -> None:
+    """One walk gives what mp3_duration and the first audio frame say; no frame at all: (0, None)."""
+    audio = tone(0.4, rate=22050, bitrate=32)
+    wrapped = with_id3v2(b"garbage" + audio, "x") + id3v1_tag()
+    assert mp3_stats(wrapped) == (mp3_duration(wrapped), 22050)
+    assert mp3_stats(audio)[0] == len(frames_of(audio)) * 576 / 22050
+    assert mp3_stats(b"no audio \xff\xfb here") == (0, None)
 
 
 def test_a_truncated_last_frame_is_left_out() -> None:

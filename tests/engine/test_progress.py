@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +91,8 @@ async def test_a_chapter_moves_the_bar_chunk_by_chunk(tmp_path: Path) -> None:
     )
     stream = io.StringIO()
     async with Emulator(EmulatorConfig()) as emu:
-        await run(manifest, config_for(emu, tmp_path / "out"), progress=BarProgress(stream))
+        # Every event drawn (no throttling): the emulator settles chunks faster than a person reads.
+        await run(manifest, config_for(emu, tmp_path / "out"), progress=BarProgress(stream, min_redraw=0))
     frames = stream.getvalue().split("\r")
     during = {m.group(1) for f in frames if "jobs 0/1" in f and (m := re.search(r"(\d+)/4 requests", f))}
     assert {"1", "2", "3"} <= during
@@ -112,3 +115,18 @@ def test_log_lines_print_above_the_bar_not_across_it() -> None:
         root.removeHandler(handler)
     lines = stream.getvalue().replace("\r", "\n").splitlines()
     assert "a job failed: HTTP 500" in lines
+
+
+async def test_the_bar_redraws_at_most_every_min_redraw_and_then_shows_the_latest() -> None:
+    """Events closer together than ``min_redraw`` are drawn once, the newest state shortly after."""
+    stream = io.StringIO()
+    bar = BarProgress(stream, min_redraw=0.05)
+    bar.start(jobs=100, skipped=0, requests=100, concurrency=4)
+    report = RunReport(manifest="m.yaml", out_dir="/out", base_url="x", started_at=time.time())
+    drawn = stream.getvalue().count("\r")
+    for _ in range(50):
+        bar.advanced(report)
+    assert stream.getvalue().count("\r") == drawn  # none of the 50 drawn yet: the start was just drawn
+    await asyncio.sleep(0.1)
+    assert "50/100 requests" in stream.getvalue().rstrip("\n").split("\r")[-1]
+    bar.close()

@@ -8,6 +8,7 @@ history on the next run instead of being paid for twice.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import errno
 import functools
@@ -17,12 +18,10 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiofiles
-import aiofiles.os
 import pytest
 from aiohttp import web
 
@@ -84,43 +83,51 @@ def assert_ledger_consistent(out: Path) -> dict[str, State]:
 # --- a full disk, simulated in-process -------------------------------------------------------------
 
 
+class _Filling:
+    """A binary file whose writes fail with ENOSPC once ``after`` bytes are in it (a partial file left)."""
+
+    def __init__(self, fh: Any, path: Path, after: int, hit: list[Path]) -> None:
+        self._fh, self._path, self._after, self._hit = fh, path, after, hit
+        self._written = 0
+
+    def write(self, data: bytes) -> int:
+        if self._written + len(data) > self._after:
+            self._fh.write(data[: self._after - self._written])
+            self._fh.flush()
+            assert os.stat(self._path).st_size == self._after  # a partial temporary exists
+            self._hit.append(self._path)
+            raise OSError(errno.ENOSPC, ENOSPC)
+        self._written += len(data)
+        return int(self._fh.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+    def __enter__(self) -> _Filling:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
 @contextlib.contextmanager
 def full_disk_for(victim: str, *, after: int = 4096) -> Iterator[list[Path]]:
     """Writes to ``victim``'s temporary fail with ENOSPC once ``after`` bytes are in it.
 
-    Patches ``aiofiles.open`` (the third-party call, not batchtts code) for that one file; yields
-    the temporaries that hit the "full disk", so a test can check they existed and were removed.
+    Patches the built-in ``open`` (the standard library's call, not batchtts code) for that one
+    file; yields the temporaries that hit the "full disk", so a test can check they existed and
+    were removed.
     """
-    real_open = aiofiles.open
+    real_open = builtins.open
     hit: list[Path] = []
 
-    @contextlib.asynccontextmanager
-    async def filling(path: Path, mode: str) -> AsyncIterator[Any]:
-        async with real_open(path, mode) as fh:
-            written = 0
-            real_write = fh.write
-
-            async def write(data: bytes) -> int:
-                nonlocal written
-                if written + len(data) > after:
-                    await real_write(data[: after - written])
-                    await fh.flush()
-                    assert (await aiofiles.os.stat(path)).st_size == after  # a partial temporary exists
-                    hit.append(Path(path))
-                    raise OSError(errno.ENOSPC, ENOSPC)
-                written += len(data)
-                return await real_write(data)
-
-            fh.write = write  # type: ignore[method-assign]
-            yield fh
-
-    def patched_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if f"{victim}{TEMP_MARKER}" in Path(path).name:
-            return filling(Path(path), mode)
-        return real_open(path, mode, *args, **kwargs)
+    def patched_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if isinstance(file, str | os.PathLike) and f"{victim}{TEMP_MARKER}" in Path(file).name:
+            return _Filling(real_open(file, mode, *args, **kwargs), Path(file), after, hit)
+        return real_open(file, mode, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aiofiles, "open", patched_open)
+        patch.setattr(builtins, "open", patched_open)
         yield hit
 
 

@@ -60,7 +60,7 @@ def test_every_column_is_known() -> None:
         "name,voice,voice_id,text,text_file,audio_file,speakers,dialogue,model_id,output_format,stability,"
         "similarity_boost,"
         "style,use_speaker_boost,speed,seed,language_code,title,chunk_chars,silence_ms,mastering,timestamps,captions,"
-        "text_normalization,pronunciation,remove_background_noise,album,author,track"
+        "text_normalization,pronunciation,remove_background_noise,verify,retakes,max_wer,album,author,track"
     )
     assert ",".join(CSV_COLUMNS) == documented
 

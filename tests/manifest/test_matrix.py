@@ -374,8 +374,12 @@ def test_a_matrix_with_splits_loads_each_clip_in_its_split_with_its_text(workdir
     }
     assert len({split for split, _ in expected.values()}) > 1  # the test means something
     assert {p.relative_to(out).as_posix() for p in out.rglob("*.mp3")} == set(expected)
-    with (out / "metadata.csv").open(encoding="utf-8", newline="") as fh:
-        listed = {row["file_name"]: row["text"] for row in csv.DictReader(fh)}
+    # Each split lists its own clips, relative to itself; no metadata file sits above the splits.
+    assert not (out / "metadata.csv").exists()
+    listed = {}
+    for folder in {split for split, _ in expected.values()}:
+        with (out / folder / "metadata.csv").open(encoding="utf-8", newline="") as fh:
+            listed |= {f"{folder}/{row['file_name']}": row["text"] for row in csv.DictReader(fh)}
     assert listed == {path: text for path, (_, text) in expected.items()}
     clips = loaded_clips(out, workdir / "cache")
     assert {path: (split, text) for path, (split, text, _) in clips.items()} == expected
