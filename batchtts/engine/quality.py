@@ -33,14 +33,15 @@ from batchtts.audio.info import audio_info
 from batchtts.engine.config import RunConfig
 from batchtts.engine.journal import Journal
 from batchtts.engine.plan import RenderTask
+from batchtts.engine.report import StopReason
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import PlanSummary
 from batchtts.engine.units import Unit
-from batchtts.exceptions import BatchTTSError
+from batchtts.exceptions import AccountError, BatchTTSError, MissingPermission
 from batchtts.manifest.job import JobKind, JobSpec
 from batchtts.store.files import atomic_write_bytes, sha256_file
-from batchtts.store.ledger import Ledger
+from batchtts.store.ledger import Ledger, State
 from batchtts.store.takes import (
     Take,
     add_take,
@@ -54,6 +55,7 @@ from batchtts.store.takes import (
     takes_of_key,
 )
 from batchtts.verify import DEFAULT_MAX_WER, Heard, Transcriber, best_take, judge
+from batchtts.verify.duration import check_duration
 
 __all__ = [
     "DEFAULT_RETAKES",
@@ -83,6 +85,9 @@ _SEEDS = 4_294_967_296
 # For the plan's estimate: seconds of speech per character of text (English narration runs about
 # 15 characters a second, spaces and punctuation included).
 _ESTIMATED_S_PER_CHAR = 1 / 15
+# A retake's speech to text is reserved for this much more audio than its longest plausible length,
+# for the difference between the API's measure of a file's duration and ours.
+_DURATION_MARGIN_S = 0.5
 
 RenderAgain = Callable[[RenderTask, Unit, dict[str, Any] | None], Awaitable[Rendered]]
 """The executor's render of one unit (retried, billed, recorded), lent to the gate for retakes."""
@@ -226,10 +231,16 @@ class QualityGate:
         self.budget = budget or RetakeBudget(None)
         self._hearing = asyncio.Semaphore(_STT_CONCURRENCY)
         self._budget_noted = False
+        self._unheard: str | None = None  # why speech to text refuses this key (then nothing is verified)
 
     def verifies(self, task: RenderTask, unit: Unit) -> bool:
         """Whether ``unit`` of ``task`` is verified."""
-        return verifies(task.job, verify_all=self.verify_all) and not unit.is_dialogue and bool(unit.text)
+        return (
+            self._unheard is None
+            and verifies(task.job, verify_all=self.verify_all)
+            and not unit.is_dialogue
+            and bool(unit.text)
+        )
 
     async def check(
         self,
@@ -249,30 +260,86 @@ class QualityGate:
             return rendered
         ledger = self.journal.ledger
         earlier = takes_of_key(ledger, unit.key)
-        if any(t.sha256 == rendered.sha256 and t.passed is not None for t in earlier):
+        same = next((t for t in earlier if t.sha256 == rendered.sha256), None)
+        if same is not None and same.passed is not None:
             return rendered  # this very audio was judged when it was rendered (now from history)
-        number = next_take_number(ledger, unit.key)
+        if same is not None:
+            # Kept when it was rendered, but never heard (speech to text failed then): heard now.
+            earlier.remove(same)
+            number = same.take
+        else:
+            number = next_take_number(ledger, unit.key)
+        row = ledger.get(unit.key)
+        seed = row.seed if row is not None else task.job.seed  # a retake fetched from history has its own
         first_path = take_dir(self.out_dir, unit.key) / f"{number}{unit.output.suffix}"
         await asyncio.to_thread(keep_take_file, rendered.path, first_path, self.out_dir)
-        first = await self._judged(task, unit, rendered, first_path, number, task.job.seed, current=True)
-        self.journal.report.verified += 1
+        first = await self._judged(task, unit, rendered, first_path, number, seed, current=True)
+        if first.take.passed is not None:
+            self.journal.report.verified += 1
         candidates = [first]
         allowed = task.job.retakes if task.job.retakes is not None else DEFAULT_RETAKES
-        # Retakes so far: every take of this unit but its first.
-        while not candidates[-1].take.passed and len(earlier) + len(candidates) - 1 < allowed:
-            retake = await self._retake(task, unit, body, render, candidates[-1], origin="run")
+        # Retakes so far: every take of this unit but its first. A take not heard (speech to text
+        # failed) is not retaken: nothing says it is wrong.
+        while candidates[-1].take.passed is False and len(earlier) + len(candidates) - 1 < allowed:
+            try:
+                retake = await self._retake(task, unit, body, render, candidates[-1], origin="run")
+            except (BatchTTSError, OSError) as exc:
+                if self._accepted_unfinished(unit.key):
+                    # Billed and not written: the job fails and the next run fetches it from history.
+                    raise
+                self._retake_failed(unit, exc)
+                break
             if retake is None:
                 break
             candidates.append(retake)
         taken = len(earlier) + len(candidates)
-        if len(candidates) == 1:
-            if not first.take.passed:
-                self._still_failing(first.take, taken)
+        pool = [c.take for c in candidates]
+        if first.take.passed is False and not any(t.passed for t in pool):
+            # Takes an earlier run paid for (one interrupted between a retake and its verdict) compete.
+            pool += [t for t in earlier if t.passed is not None]
+        index = best_take([_Score.of(t) for t in pool])
+        best = pool[index]
+        if best.passed is False:
+            self._still_failing(best, taken)
+        if len(candidates) == 1 and index == 0:
             return rendered
-        best = candidates[best_take([_Score.of(c.take) for c in candidates])]
-        if not best.take.passed:
-            self._still_failing(best.take, taken)
-        return await self.promote(task, unit, best.take, best.alignment, best.accepted)
+        if index < len(candidates):
+            chosen = candidates[index]
+            return await self.promote(task, unit, chosen.take, chosen.alignment, chosen.accepted)
+        return await self.promote(task, unit, best)
+
+    def _accepted_unfinished(self, key: str) -> bool:
+        """Whether ``key``'s newest request was accepted (billed) and its audio not yet written."""
+        row = self.journal.ledger.get(key)
+        return row is not None and row.state is State.IN_FLIGHT
+
+    def _retake_failed(self, unit: Unit, exc: BaseException) -> None:
+        """A retake that could not be rendered (nothing billed for it): the takes so far are kept."""
+        if isinstance(exc, AccountError):
+            self.journal.stop(StopReason.ACCOUNT, str(exc))
+        self.journal.note(
+            f"{unit.name}: a retake could not be rendered ({exc}); its best take so far is kept"
+        )
+
+    async def _hear(self, task: RenderTask, unit: Unit, path: Path) -> Heard | None:
+        """What speech to text hears in ``path``; None when it could not be asked (noted): the take,
+        paid for, is kept unjudged rather than failing its job (whose next run would buy it again)."""
+        try:
+            async with self._hearing:
+                return await self.transcriber.transcribe(path, language_code=task.job.language_code)
+        except AccountError as exc:
+            self.journal.stop(StopReason.ACCOUNT, str(exc))
+            self.journal.note(f"{unit.name}: not verified: speech to text refused ({exc}); kept as rendered")
+        except MissingPermission as exc:
+            if self._unheard is None:
+                self._unheard = str(exc)
+                self.journal.note(
+                    f"speech to text refused ({exc}): units rendered after this were not verified; "
+                    "give the key the speech_to_text permission to verify"
+                )
+        except (BatchTTSError, OSError) as exc:
+            self.journal.note(f"{unit.name}: not verified: speech to text failed ({exc}); kept as rendered")
+        return None
 
     async def reroll(
         self, task: RenderTask, unit: Unit, body: dict[str, Any] | None, render: RenderAgain
@@ -342,7 +409,12 @@ class QualityGate:
         retake budget has no room for it."""
         ledger, report = self.journal.ledger, self.journal.report
         last_seconds = last.take.duration_s if last is not None and last.take.duration_s else 0.0
-        estimate = unit.credits + (stt_credits(last_seconds) if self.verifies(task, unit) else 0)
+        # Speech to text is reserved for the longest audio it will be asked to hear: a take longer
+        # than its text's plausible length fails on that alone and is not sent (see _judged), so the
+        # budget holds even when the retake is longer than the take before it.
+        hear_up_to = max(last_seconds, check_duration(unit.text or "", 0.0).longest_s)
+        verifying = self.verifies(task, unit)
+        estimate = unit.credits + (stt_credits(hear_up_to + _DURATION_MARGIN_S) if verifying else 0)
         if budgeted and not self.budget.reserve(estimate):
             report.retake_budget_reached = True
             if not self._budget_noted:
@@ -365,7 +437,9 @@ class QualityGate:
             actual = float(cost if cost is not None else unit.credits)
             report.retakes += 1
             report.retake_credits += actual
-            candidate = await self._judged(task, unit, rendered, path, number, seed, origin=origin)
+            candidate = await self._judged(
+                task, unit, rendered, path, number, seed, origin=origin, hear_up_to=hear_up_to
+            )
             actual += candidate.take.stt_credits
         finally:
             if budgeted:
@@ -383,8 +457,13 @@ class QualityGate:
         *,
         current: bool = False,
         origin: str = "run",
+        hear_up_to: float | None = None,
     ) -> _Candidate:
-        """Record take ``number`` (its audio at ``path``), heard and judged when the job verifies."""
+        """Record take ``number`` (its audio at ``path``), heard and judged when the job verifies.
+
+        ``hear_up_to``: a take longer than this many seconds (its text's plausible length, or the
+        take before it) fails on its duration alone and is not sent to speech to text (a retake's
+        budget reserved no more)."""
         duration = rendered.duration_s
         if duration is None:
             duration = (await asyncio.to_thread(audio_info, path))[0]
@@ -394,13 +473,16 @@ class QualityGate:
         reason: str | None = None
         heard_text: str | None = None
         credits = 0.0
-        if self.verifies(task, unit):
-            async with self._hearing:
-                heard = await self.transcriber.transcribe(path, language_code=task.job.language_code)
+        max_wer = task.job.max_wer if task.job.max_wer is not None else DEFAULT_MAX_WER
+        if self.verifies(task, unit) and hear_up_to is not None and duration > hear_up_to:
+            too_long = check_duration(unit.text or "", duration)
+            passed, duration_ok = False, too_long.ok
+            reason = f"{too_long.reason or f'{duration:.1f} s is too long'} (not sent to speech to text)"
+            log.info("%s take %d failed verification: %s", unit.name, number, reason)
+        elif self.verifies(task, unit) and (heard := await self._hear(task, unit, path)) is not None:
             report = self.journal.report
             report.verification_credits += heard.credits
             credits = heard.credits
-            max_wer = task.job.max_wer if task.job.max_wer is not None else DEFAULT_MAX_WER
             verdict = judge(unit.text or "", heard.text, duration, max_wer=max_wer)
             wer, passed, duration_ok, reason, heard_text = (
                 verdict.wer,

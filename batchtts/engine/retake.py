@@ -43,7 +43,7 @@ from batchtts.manifest.job import JobSpec
 from batchtts.manifest.load import Manifest, load_manifest
 from batchtts.outputs.book import package_book
 from batchtts.outputs.metadata import write_metadata
-from batchtts.store.ledger import Ledger, ledger_dir
+from batchtts.store.ledger import Ledger, State, ledger_dir
 from batchtts.store.lock import output_lock
 from batchtts.store.takes import Take, load_take_alignment, prepare_takes, save_take_alignment, takes_of_name
 
@@ -247,6 +247,15 @@ async def _promote_clip(job: JobSpec, ledger: Ledger, journal: Journal, number: 
         msg = f"{job.name} has no finished output to replace; run it first"
         raise UsageError(msg)
     out_dir = Path(journal.report.out_dir)
+    if row.state is not State.DONE or Path(row.output).parts[0] == ledger_dir(out_dir).name:
+        # A run stopped between a retake's request and its verdict: that take, paid for, is known
+        # only by the row (its history id); promoting now would write over it. The next run fetches
+        # it from history (free) and judges it.
+        msg = (
+            f"{job.name} is not finished: a run stopped while it was being retaken; run the manifest "
+            "again first (it fetches that take from history, free), then choose a take"
+        )
+        raise UsageError(msg)
     target = out_dir / row.output
     await install_take(ledger, out_dir, chosen, target)
     alignment = await asyncio.to_thread(load_take_alignment, out_dir / chosen.path)

@@ -27,6 +27,7 @@ from batchtts.audio.info import audio_info
 from batchtts.exceptions import UsageError
 from batchtts.export.splits import Splits
 from batchtts.store.files import file_matches
+from batchtts.store.folder import STATE_DIR_NAME
 from batchtts.store.ledger import Ledger, LedgerRow, State, ledger_dir
 
 __all__ = ["Clip", "Selection", "Skipped", "clip_ids", "select_clips"]
@@ -152,6 +153,8 @@ def _problem(row: LedgerRow, out_dir: Path) -> str | None:
     output = PurePosixPath(row.output or "")
     if not row.output or output.is_absolute() or ".." in output.parts:
         return f"its output path {row.output!r} is not inside the output folder"
+    if output.parts[0] == STATE_DIR_NAME:
+        return "a take that was not yet made current when a run stopped (batchtts run settles it)"
     path = out_dir / output
     if not _inside(path, out_dir):
         return f"{output} leads outside the output folder (a symlink)"

@@ -19,10 +19,13 @@ from typing import Any
 from batchtts.export.splits import SPLIT_NAMES
 from batchtts.outputs.mastering import MASTERING_META
 from batchtts.store.files import atomic_text_writer
+from batchtts.store.folder import STATE_DIR_NAME
 from batchtts.store.ledger import Ledger, State, ledger_dir
 from batchtts.store.takes import take_summaries
 
 __all__ = ["COLUMNS", "MASTERING_COLUMNS", "write_metadata"]
+
+_STATE_PREFIX = f"{STATE_DIR_NAME}/"
 
 # A mastered chapter's figures as written (batchtts.outputs.mastering); empty for every other file,
 # and for digital silence (-inf), which an r128 chapter's noise floor may be.
@@ -97,7 +100,10 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
 
         for row in ledger.rows(State.DONE):
             # Chunks are parts of a chapter, not clips; a file deleted by hand is no longer a clip.
-            if row.kind == "chunk" or not row.output or not (out_dir / row.output).is_file():
+            # A take a stopped run had not yet made current still points into the state folder.
+            if row.kind == "chunk" or not row.output or row.output.startswith(_STATE_PREFIX):
+                continue
+            if not (out_dir / row.output).is_file():
                 continue
             record = {
                 "file_name": row.output,

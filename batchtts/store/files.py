@@ -70,17 +70,17 @@ def _plainly_inside(folder: Path, root: Path) -> bool:
     What :func:`ensure_inside` would find by resolving both, in a stat per folder below the root
     instead of one per component of both paths (a clip's hot path). False means "resolve them".
     """
-    if folder == root:
+    folder_text, root_text = os.fspath(folder), os.fspath(root)  # pathlib's text: already normalised
+    if folder_text == root_text:
         return True
-    try:
-        parts = folder.relative_to(root).parts
-    except ValueError:
+    prefix = root_text if root_text.endswith(os.sep) else root_text + os.sep
+    if not folder_text.startswith(prefix):
         return False
-    step = root
-    for part in parts:
+    step = root_text
+    for part in folder_text[len(prefix) :].split(os.sep):
         if part == "..":
             return False
-        step = step / part
+        step = os.path.join(step, part)
         try:
             mode = os.lstat(step).st_mode
         except (FileNotFoundError, NotADirectoryError):

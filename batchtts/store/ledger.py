@@ -102,7 +102,9 @@ TRANSITIONS: Mapping[tuple[State | None, Event], State] = {
     (State.DONE, Event.BEGIN): State.PENDING,  # forced, or its file was lost
     (State.DONE, Event.ACCEPTED): State.IN_FLIGHT,
     (State.DONE, Event.DONE): State.DONE,  # fetched again from history after its file was lost
-    (State.DONE, Event.FAILED): State.FAILED,
+    # The job failed after this unit was whole (a sidecar, a verdict, a full disk): the billed
+    # audio stays recoverable from history, so the next run fetches it instead of buying it again.
+    (State.DONE, Event.FAILED): State.IN_FLIGHT,
     (State.FAILED, Event.BEGIN): State.PENDING,
     (State.FAILED, Event.ACCEPTED): State.IN_FLIGHT,
     (State.FAILED, Event.DONE): State.DONE,

@@ -134,3 +134,26 @@ def test_a_failure_after_acceptance_keeps_the_row_recoverable(tmp_path: Path) ->
         stored = ledger.get("k")
         assert stored is not None
         assert (stored.state, stored.history_item_id) == (State.IN_FLIGHT, "h")
+
+
+async def test_a_clip_whose_job_fails_after_it_is_whole_is_fetched_not_bought_again(
+    tmp_path: Path, make_emulator: MakeEmulator
+) -> None:
+    """The audio was billed and written, then the job failed (its alignment could not be written):
+    the next run fetches the audio from history for free and finishes the job, buying nothing."""
+    out = tmp_path / "out"
+    manifest = write_manifest(
+        tmp_path, [{"name": "a", "voice": "Brian", "text": "Hello there.", "timestamps": True}]
+    )
+    (out / "a.alignment.json").mkdir(parents=True)  # a folder where the sidecar goes: it cannot be written
+    async with make_emulator() as emu:
+        first = await run(manifest, config_for(emu, out))
+        assert (first.exit_code, first.failed) == (1, 1)
+        assert len(tts_records(emu.access_log, status=200)) == 1
+        (out / "a.alignment.json").rmdir()
+        second = await run(manifest, config_for(emu, out))
+        assert second.exit_code == 0, second.failures
+        assert len(tts_records(emu.access_log, status=200)) == 1  # not one more request
+        assert len(_history_fetches(emu)) == 1
+    assert (second.recovered, second.rendered) == (1, 0)
+    assert (out / "a.alignment.json").is_file()
