@@ -9,7 +9,6 @@ how an error answer becomes an exception, :mod:`batchtts.api.errors`'.
 from __future__ import annotations
 
 import asyncio
-import json
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -26,13 +25,12 @@ from batchtts.api.responses import AudioResponse
 from batchtts.api.sanitise import is_id, scrubbed
 from batchtts.api.transcripts import ForcedAlignment, Transcript, parse_alignment, parse_transcript
 from batchtts.api.transport import Deadline, Timeouts, Transport
-from batchtts.exceptions import ApiError, TransportError, UnexpectedAnswer
+from batchtts.exceptions import ApiError, UnexpectedAnswer
 from batchtts.secret import Secret
 
 __all__ = ["DEFAULT_BASE_URL", "ApiClient"]
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
-_MAX_FORM_ANSWER = 16 * 1024 * 1024  # a transcript or alignment, as any JSON answer (transport's cap)
 
 
 def _segment(value: str) -> str:
@@ -254,36 +252,15 @@ class ApiClient:
         return scrubbed(text, self._key)
 
     async def _form_json(self, path: str, audio: Path, fields: Mapping[str, str]) -> Any:
-        """POST ``audio`` as the multipart ``file`` with ``fields``: the JSON answer, read whole within
-        ``Timeouts.json_call`` and at most 16 MB, as :meth:`get_json` reads one."""
+        """POST ``audio`` as the multipart ``file`` with ``fields``: the JSON answer, read as
+        :meth:`get_json` reads one (whole, within ``Timeouts.json_call``, at most 16 MB)."""
         form = aiohttp.FormData()
         for name, value in fields.items():
             form.add_field(name, value)
         # Read per attempt, like a speech-to-speech input, off the event loop.
         form.add_field("file", await asyncio.to_thread(audio.read_bytes), filename=audio.name)
-        deadline = Deadline.after(self._http.timeouts.json_call)
-        body = bytearray()
-        async with self._http.request("POST", path, deadline=deadline, data=form) as resp:
-            timer = asyncio.timeout_at(deadline.at)
-            try:
-                async with timer:
-                    while chunk := await resp.content.read(64 * 1024):
-                        body += chunk
-                        if len(body) > _MAX_FORM_ANSWER:
-                            msg = f"POST {path}: the answer exceeded 16 MB, more than the API sends"
-                            raise TransportError(msg)
-            except TimeoutError as exc:
-                msg = f"POST {path}: no complete answer within {deadline.seconds:,g} s"
-                raise TransportError(msg) from exc
-            except aiohttp.ClientError as exc:
-                msg = f"POST {path}: answer cut ({type(exc).__name__})"
-                raise TransportError(msg) from exc
-            status = resp.status
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            msg = f"POST {path} answered {status}, not JSON"
-            raise UnexpectedAnswer(msg) from exc
+        document, _ = await self._http.json(path, method="POST", data=form)
+        return document
 
     def tts_stream(
         self,

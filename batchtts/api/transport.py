@@ -208,13 +208,14 @@ class Transport:
         within: Deadline | None = None,
         method: str = "GET",
         json_body: Any = None,
+        data: aiohttp.FormData | None = None,
     ) -> tuple[Any, int]:
-        """A JSON answer (GET, or ``method`` with ``json_body``) within ``Timeouts.json_call`` (and
-        ``within``), at most 16 MB: the document, its size."""
+        """A JSON answer (GET, or ``method`` with ``json_body`` or a multipart ``data``) within
+        ``Timeouts.json_call`` (and ``within``), at most 16 MB: the document, its size."""
         deadline = Deadline.after(self.timeouts.json_call)
         if within is not None:
             deadline = deadline.sooner(within)
-        request = self.request(method, path, deadline=deadline, params=params, json_body=json_body)
+        request = self.request(method, path, deadline=deadline, params=params, json_body=json_body, data=data)
         async with request as resp:
             status, content_type = resp.status, resp.headers.get("content-type", "")
             body = bytearray()

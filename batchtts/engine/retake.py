@@ -82,7 +82,8 @@ def list_takes(out_dir: Path, name: str) -> list[Take]:
 
 
 def _find_job(manifest: Manifest, name: str) -> JobSpec:
-    for job in manifest.iter_jobs():
+    found = manifest.names.contains(name)  # no pass over a million jobs for a name that is not there
+    for job in manifest.iter_jobs() if found else ():
         if job.name == name:
             return job
     msg = f"the manifest {manifest.path} has no job called {name!r}"
@@ -207,6 +208,9 @@ async def retake(
     manifest = load_manifest(manifest_path)
     job = _find_job(manifest, name)
     out_dir = config.out_dir
+    if not (ledger_dir(out_dir) / "ledger.sqlite").is_file():
+        msg = f"{out_dir} has no ledger: nothing was rendered there yet; run the manifest first"
+        raise UsageError(msg)
     with output_lock(ledger_dir(out_dir) / "lock"), Ledger.for_output(out_dir) as ledger:
         prepare_takes(ledger)
         report = RunReport(
