@@ -1,6 +1,7 @@
 """The quality gate's pure logic: is a take of a text what was asked for?
 
-- :mod:`~batchtts.verify.wer`: both texts normalised (markup, case, punctuation, number words,
+- :mod:`~batchtts.verify.wer`: both texts normalised (markup, case, accents, punctuation, number
+  words, numbers written with digits and abbreviations read as said (:mod:`~batchtts.verify.spoken`),
   scripts without spaces) and compared token by token: :class:`WordErrors`;
 - :mod:`~batchtts.verify.duration`: whether a clip's length is plausible for its text;
 - :mod:`~batchtts.verify.verdict`: :func:`judge` (a take's :class:`Verdict`, with a one-line reason)
