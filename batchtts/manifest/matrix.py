@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -154,11 +155,21 @@ class Matrix:
             len(self.voices) * len(self.models) * len(self.settings) * len(self.seeds) * len(self.languages)
         )
 
-    def raw_jobs(self) -> Iterator[RawJob]:
-        """Every job of the matrix, in order (texts are read from their file again)."""
-        n = 0
+    def raw_jobs(self, skip: int = 0) -> Iterator[RawJob]:
+        """Every job of the matrix from position ``skip`` on, in order (texts read from their file again).
+
+        Whole texts before ``skip`` are passed over unexpanded: a worker starting half way through
+        a million jobs does not make the first half to throw them away.
+        """
+        first_text = skip // self.per_text
+        n = first_text * self.per_text
         lines = {"matrix": self.line}
-        for index, text in enumerate(self.texts):
+        texts = itertools.islice(enumerate(self.texts), first_text, None)
+        jobs = self._expand(texts, n, lines)
+        return itertools.islice(jobs, skip - n, None)
+
+    def _expand(self, texts: Iterator[tuple[int, str]], n: int, lines: dict[str, int]) -> Iterator[RawJob]:
+        for index, text in texts:
             split = self.splits.of(text) if self.splits is not None else ""
             for voice in self.voices:
                 for model in self.models:

@@ -532,10 +532,11 @@ def yaml_jobs(
         names=names,
         suspects=suspects,
     )
-    raws: Iterator[RawJob] = iter(manifest.jobs)
+    listed = len(manifest.jobs)
+    raws: Iterator[RawJob] = iter(manifest.jobs[start:])
     if manifest.matrix is not None:
-        raws = itertools.chain(raws, manifest.matrix.raw_jobs())
-    for raw in itertools.islice(raws, start, stop):
+        raws = itertools.chain(raws, manifest.matrix.raw_jobs(skip=max(0, start - listed)))
+    for raw in itertools.islice(raws, None if stop is None else stop - start):
         if (spec := builder.add(raw)) is not None:
             yield spec
     builder.finish()
