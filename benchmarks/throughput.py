@@ -20,7 +20,7 @@ import asyncio
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,41 +115,36 @@ async def _batchtts(cell: Cell, manifest: Path, out_dir: Path) -> dict[str, Any]
         }
 
 
-async def _minimal(cell: Cell, manifest: Path, out_dir: Path) -> dict[str, Any]:
+async def _script(
+    render: Callable[..., Awaitable[Any]], cell: Cell, manifest: Path, out_dir: Path, *, steady: bool
+) -> dict[str, Any]:
+    """A reference client (``render``: the minimal or the naive script) against a fresh emulator."""
     async with Emulator(_emulator_config(cell)) as emu:
         warm_up(emu)
         started = time.perf_counter()
-        result = await minimal_render(
+        result = await render(
             manifest, out_dir, base_url=emu.base_url, api_key=emu.api_key, concurrency=cell.concurrency
         )
         wall = time.perf_counter() - started
-        return {
+        figures = {
             "wall_s": wall,
             "finished": result.succeeded,
             "failed": result.failed,
             "errors": dict(result.errors),
             "clips_per_s": result.succeeded / wall,
-            "steady_clips_per_s": steady_rate(emu.access_log),
             "requests": count_requests(emu),
         }
+        if steady:
+            figures["steady_clips_per_s"] = steady_rate(emu.access_log)
+        return figures
+
+
+async def _minimal(cell: Cell, manifest: Path, out_dir: Path) -> dict[str, Any]:
+    return await _script(minimal_render, cell, manifest, out_dir, steady=True)
 
 
 async def _naive(cell: Cell, manifest: Path, out_dir: Path) -> dict[str, Any]:
-    async with Emulator(_emulator_config(cell)) as emu:
-        warm_up(emu)
-        started = time.perf_counter()
-        result = await naive_render(
-            manifest, out_dir, base_url=emu.base_url, api_key=emu.api_key, concurrency=cell.concurrency
-        )
-        wall = time.perf_counter() - started
-        return {
-            "wall_s": wall,
-            "finished": result.succeeded,
-            "failed": result.failed,
-            "errors": dict(result.errors),
-            "clips_per_s": result.succeeded / wall,
-            "requests": count_requests(emu),
-        }
+    return await _script(naive_render, cell, manifest, out_dir, steady=False)
 
 
 def _measure(

@@ -1,7 +1,7 @@
 """``batchtts export``: the finished clips of an output folder, in a layout a trainer reads.
 
 The stage after the outputs: :mod:`~batchtts.export.select` picks the clips from the ledger,
-:mod:`~batchtts.export.splits` assigns each a split by its text, a module per layout
+:mod:`~batchtts.text.splits` assigns each a split by its text, a module per layout
 (:mod:`~batchtts.export.audiofolder`, :mod:`~batchtts.export.ljspeech`,
 :mod:`~batchtts.export.piper`, :mod:`~batchtts.export.parquet`, :mod:`~batchtts.export.webdataset`)
 lays them out as files, and :mod:`~batchtts.export.pieces` writes those whole, inside the export
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from batchtts.export.run import ExportFormat, ExportOptions, ExportResult, default_folder, export_dataset
 from batchtts.export.shards import parse_size
-from batchtts.export.splits import Splits
+from batchtts.text.splits import Splits
 
 __all__ = [
     "ExportFormat",

@@ -6,7 +6,7 @@
 2. What the layout needs is checked before anything is written: pyarrow for Parquet, PyAV when a
    clip is converted (both the ``datasets`` extra), else a UsageError naming it.
 3. :mod:`~batchtts.export.select` picks the finished, whole clips and
-   :mod:`~batchtts.export.splits` assigns each its split by its text.
+   :mod:`~batchtts.text.splits` assigns each its split by its text.
 4. The format's module lays them out as :class:`~batchtts.export.pieces.Piece`\\ s, which
    :func:`~batchtts.export.pieces.write_pieces` writes atomically, keeping what an earlier export
    already wrote alike and deleting what it wrote that is no longer part of the export.
@@ -25,8 +25,8 @@ from batchtts.export import audiofolder, ljspeech, piper, webdataset
 from batchtts.export.pieces import Piece, write_pieces
 from batchtts.export.select import Clip, Skipped, select_clips
 from batchtts.export.shards import DEFAULT_SHARD_SIZE
-from batchtts.export.splits import DEFAULT_SPLITS, Splits
 from batchtts.store.folder import startup_error
+from batchtts.text.splits import DEFAULT_SPLITS, Splits
 
 __all__ = [
     "INSTALL_HINT",

@@ -25,10 +25,10 @@ from typing import Any
 from batchtts.api.formats import parse_output_format
 from batchtts.audio.info import audio_info
 from batchtts.exceptions import UsageError
-from batchtts.export.splits import Splits
 from batchtts.store.files import file_matches
 from batchtts.store.folder import STATE_DIR_NAME
 from batchtts.store.ledger import Ledger, LedgerRow, State, ledger_dir
+from batchtts.text.splits import Splits
 
 __all__ = ["Clip", "Selection", "Skipped", "clip_ids", "select_clips"]
 

@@ -8,7 +8,7 @@ Texts come from a list, a text file (one per line; blank lines skipped) or a CSV
 streamed from their file on each pass, never held.
 
 Names come from a template over the axes (``{voice}/{index:06d}-s{seed}``); ``{split}`` places a
-job by the hash of its text (:mod:`batchtts.export.splits`), so one text never lands in two splits.
+job by the hash of its text (:mod:`batchtts.text.splits`), so one text never lands in two splits.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from batchtts.exceptions import ManifestIssue
-from batchtts.export.splits import SPLIT_NAMES, Splits
 from batchtts.manifest.input_files import InputFileError, resolve_input
 from batchtts.manifest.jobs import Defaults, Issues, RawJob
 from batchtts.manifest.reading import Identity, Unreadable, read_lines
 from batchtts.manifest.values import show
+from batchtts.text.splits import SPLIT_NAMES, Splits
 
 __all__ = ["MATRIX_FIELDS", "MATRIX_MAPPINGS", "Matrix", "RawMatrix", "check_matrix"]
 

@@ -16,12 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from batchtts.export.splits import SPLIT_NAMES
 from batchtts.outputs.mastering import MASTERING_META
 from batchtts.store.files import atomic_text_writer
 from batchtts.store.folder import STATE_DIR_NAME
 from batchtts.store.ledger import Ledger, State, ledger_dir
 from batchtts.store.takes import take_summaries
+from batchtts.text.splits import SPLIT_NAMES
 
 __all__ = ["COLUMNS", "MASTERING_COLUMNS", "write_metadata"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import av
 
-from batchtts.export.splits import Splits
+from batchtts.text.splits import Splits
 from tests.export.dataset import CHAPTER_TEXT, JOBS, STS_JOB
 
 __all__ = ["decoded", "expected_texts", "load", "split_of_each"]

@@ -10,7 +10,7 @@ import pytest
 
 from batchtts.export import ExportFormat, ExportOptions, Splits, export_dataset
 from batchtts.export.select import select_clips
-from batchtts.export.splits import DEFAULT_SPLITS
+from batchtts.text.splits import DEFAULT_SPLITS
 from tests.export.dataset import PIPE_JOB
 from tests.export.readers import expected_texts, split_of_each
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchtts.export.select import clip_ids, select_clips
-from batchtts.export.splits import DEFAULT_SPLITS
+from batchtts.text.splits import DEFAULT_SPLITS
 from tests.export.dataset import CHAPTER, STS_JOB
 from tests.export.readers import expected_texts
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
-from batchtts.export.splits import Splits
 from batchtts.manifest.load import load_manifest
+from batchtts.text.splits import Splits
 from tests.helpers import invoke, issues_of, one_issue
 
 # datasets 3.x leaves the pandas reader of a metadata.csv open (an upstream bug, closed by the

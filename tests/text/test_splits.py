@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from batchtts.exceptions import UsageError
-from batchtts.export.splits import Splits, text_group
+from batchtts.text.splits import Splits, text_group
 
 
 def test_a_text_lands_in_one_split_whatever_its_case_and_spacing() -> None:
