@@ -743,10 +743,11 @@ def import_command(
 @click.option(
     "--split",
     "split_spec",
-    default="train=1",
-    show_default=True,
     metavar="NAME=SHARE,...",
-    help="Shares of train, validation and test, e.g. train=0.9,validation=0.05,test=0.05.",
+    help=(
+        "Shares of train, validation and test, e.g. train=0.9,validation=0.05,test=0.05"
+        " (default: the manifest's matrix splits, else all in train)."
+    ),
 )
 @click.option(
     "--sample-rate",
@@ -757,7 +758,12 @@ def import_command(
     "--shard-size", default="500MB", show_default=True, help="Target size of a parquet or webdataset shard."
 )
 def export_command(
-    out_dir: Path, fmt: str, to_dir: Path | None, split_spec: str, sample_rate: int | None, shard_size: str
+    out_dir: Path,
+    fmt: str,
+    to_dir: Path | None,
+    split_spec: str | None,
+    sample_rate: int | None,
+    shard_size: str,
 ) -> None:
     """Export OUT's finished clips as a training dataset (from its ledger; files checked whole)."""
     from batchtts.export import ExportFormat, ExportOptions, Splits, export_dataset, parse_size
@@ -765,7 +771,7 @@ def export_command(
     options = ExportOptions(
         format=ExportFormat(fmt),
         to_dir=to_dir,
-        splits=Splits.parse(split_spec),
+        splits=Splits.parse(split_spec) if split_spec is not None else None,
         sample_rate=sample_rate,
         shard_size=parse_size(shard_size),
     )

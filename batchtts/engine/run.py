@@ -44,7 +44,7 @@ from batchtts.outputs.metadata import write_metadata
 from batchtts.outputs.metrics import write_metrics
 from batchtts.outputs.notify import notify
 from batchtts.store.files import ensure_inside, remove_temporaries, write_named_output
-from batchtts.store.ledger import Ledger, ledger_dir
+from batchtts.store.ledger import SPLITS_META, Ledger, ledger_dir
 from batchtts.store.lock import output_lock
 from batchtts.store.reserve import Reserve
 
@@ -354,6 +354,8 @@ async def _run_locked(
         report.base_url = "offline emulator" if config.offline else session.base_url
         report.notes.extend(session.notes)  # what the key could not read; legacy voice names
         binder = _binder(manifest, session, out_dir, shard=_sharded(manifest, ledger, record=True))
+        if manifest.splits is not None:
+            ledger.set_meta(SPLITS_META, manifest.splits.spec())  # export's default for this folder
         plan = _survey(manifest, binder, ledger, config, session)
         report.notes.extend(_phoneme_notes(plan, config))
         summary = plan.summary

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib.util
 import os
@@ -26,6 +27,7 @@ from batchtts.export.pieces import Piece, write_pieces
 from batchtts.export.select import Clip, Skipped, select_clips
 from batchtts.export.shards import DEFAULT_SHARD_SIZE
 from batchtts.store.folder import startup_error
+from batchtts.store.ledger import SPLITS_META, Ledger
 from batchtts.text.splits import DEFAULT_SPLITS, Splits
 
 __all__ = [
@@ -57,7 +59,7 @@ class ExportOptions:
 
     format: ExportFormat
     to_dir: Path | None = None  # default: <out>-<format> beside the output folder
-    splits: Splits = DEFAULT_SPLITS
+    splits: Splits | None = None  # None: the folder's own (a matrix's splits), else all in train
     sample_rate: int | None = None  # None: as rendered (LJSpeech and Piper: 22,050 Hz)
     shard_size: int = DEFAULT_SHARD_SIZE  # bytes, for Parquet and WebDataset
 
@@ -104,6 +106,18 @@ def _check_folders(out_dir: Path, folder: Path) -> None:
         raise UsageError(msg)
 
 
+def _folder_splits(out_dir: Path) -> Splits:
+    """The splits a run recorded for the folder (its manifest's matrix), else all in train."""
+    with Ledger.for_reading(out_dir) as ledger:
+        recorded = ledger.get_meta(SPLITS_META)
+    if recorded is None:
+        return DEFAULT_SPLITS
+    try:
+        return Splits.parse(recorded)
+    except UsageError:
+        return DEFAULT_SPLITS  # written by batchtts itself; a hand-edited ledger falls back
+
+
 def _rate(options: ExportOptions) -> int | None:
     rate = options.sample_rate
     if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
@@ -115,6 +129,7 @@ def _rate(options: ExportOptions) -> int | None:
 
 
 def _pieces(options: ExportOptions, clips: list[Clip], rate: int | None) -> list[Piece]:
+    assert options.splits is not None  # export_dataset settled it
     splits = options.splits.names
     match options.format:
         case ExportFormat.AUDIOFOLDER:
@@ -150,6 +165,8 @@ def export_dataset(out_dir: Path, options: ExportOptions) -> ExportResult:
     rate = _rate(options)
     if fmt is ExportFormat.PARQUET:
         _require("pyarrow", "--format parquet")
+    options = dataclasses.replace(options, splits=options.splits or _folder_splits(out_dir))
+    assert options.splits is not None
     selection = select_clips(out_dir, options.splits)
     skipped = list(selection.skipped)
     clips: list[Clip] = []

@@ -47,6 +47,7 @@ from batchtts.manifest.reading import (
     read_whole,
 )
 from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
+from batchtts.text.splits import Splits
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Manifest:
     streamed: Identity | None = None  # a streamed (CSV) manifest: the file as checked
     # A big manifest's parts, each pass reading them side by side (``manifest.parts``); else ().
     spec: PartSource | None = field(default=None, repr=False, compare=False)
+    splits: Splits | None = None  # a matrix's splits: what ``export`` uses unless told otherwise
     parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)
 
     def check_unchanged(self) -> None:
@@ -116,12 +118,15 @@ class Manifest:
         return tuple(self.iter_jobs())
 
 
-def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple[_Jobs, BookSpec | None, int]:
-    """The jobs of a YAML manifest (read whole, once), its book, and how many jobs it will yield."""
+def _yaml_source(
+    path: Path, file: str, base_dir: Path, issues: Issues
+) -> tuple[_Jobs, BookSpec | None, int, Splits | None]:
+    """The jobs of a YAML manifest (read whole, once), its book, how many jobs it will yield, and
+    its matrix's splits."""
     text, _ = read_whole(path)
     document = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
     if document is None:
-        return _no_jobs, None, 0
+        return _no_jobs, None, 0, None
 
     def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
         # The document is small and kept; the jobs (a matrix's may be millions) are built anew.
@@ -132,7 +137,8 @@ def _yaml_source(path: Path, file: str, base_dir: Path, issues: Issues) -> tuple
     expected = len(document.jobs)
     if document.matrix is not None and not issues.items:
         expected += document.matrix.per_text * sum(1 for _ in document.matrix.texts)
-    return source, document.book, expected
+    splits = document.matrix.splits if document.matrix is not None else None
+    return source, document.book, expected, splits
 
 
 def _no_jobs(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
@@ -244,6 +250,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     base_dir = manifest_path.parent.resolve()
     issues = Issues()
     book: BookSpec | None = None
+    splits: Splits | None = None
     read: list[Identity] = []  # a CSV's identity, once its first pass opens it
     split: tuple[PartSource, tuple[Part, ...]] | None = None
     try:
@@ -251,7 +258,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
             source = _csv_source(manifest_path, file, base_dir, read)
             split = _parts(manifest_path, file, base_dir, suffix, 0)
         else:
-            source, book, expected = _yaml_source(manifest_path, file, base_dir, issues)
+            source, book, expected, splits = _yaml_source(manifest_path, file, base_dir, issues)
             if not issues.items and expected > PARALLEL_ABOVE:
                 split = _parts(manifest_path, file, base_dir, suffix, expected)
         checked = None
@@ -299,6 +306,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         streamed=read[0] if read else None,
         spec=split[0] if split else None,
         parts=split[1] if split else (),
+        splits=splits,
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, ParamSpec, Self, TypeVar
 from batchtts.exceptions import LedgerError
 from batchtts.store.folder import STATE_DIR_NAME, prepare_state_dir, refuse_link
 
-__all__ = ["TRANSITIONS", "DoneRecord", "Event", "Ledger", "LedgerRow", "State", "ledger_dir"]
+__all__ = ["SPLITS_META", "TRANSITIONS", "DoneRecord", "Event", "Ledger", "LedgerRow", "State", "ledger_dir"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -212,6 +212,7 @@ def _disk_full_as_oserror(method: Callable[_P, _R]) -> Callable[_P, _R]:
 
 # Finished rows committed together at most this many at a time (see Ledger.done).
 _DONE_BATCH = 256
+SPLITS_META = "splits"  # meta: a matrix's splits (``--split`` syntax), export's default for the folder
 _LOOKUP_BATCH = 500  # keys per SELECT … IN (…): under SQLite's oldest limit of 999 parameters
 # The fields a job's row is created with (see Ledger.begin).
 _ROW_FIELDS = (

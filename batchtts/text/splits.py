@@ -73,6 +73,10 @@ class Splits:
             raise UsageError(msg)
         return cls(tuple(shares))
 
+    def spec(self) -> str:
+        """The shares as ``--split`` takes them (``train=0.9,validation=0.05,test=0.05``)."""
+        return ",".join(f"{name}={share!r}" for name, share in self.shares)
+
     @property
     def names(self) -> tuple[str, ...]:
         """The split names, in the order given."""

@@ -384,3 +384,29 @@ def test_a_matrix_with_splits_loads_each_clip_in_its_split_with_its_text(workdir
     clips = loaded_clips(out, workdir / "cache")
     assert {path: (split, text) for path, (split, text, _) in clips.items()} == expected
     assert all(samples > 0 for _, _, samples in clips.values())
+
+
+def test_export_takes_the_matrix_splits_unless_told_otherwise(workdir: Path) -> None:
+    """The run records the matrix's splits; `export` without --split assigns by them, --split overrides."""
+    matrix_yaml(workdir, texts=THREE_TEXTS, voices=["Jessica"], seeds=[1], splits=SPLIT_SPEC)
+    out = workdir / "out"
+    assert invoke("run", "m.yaml", "--offline", "--out", str(out)).exit_code == 0
+    splits = Splits.parse("train=0.5,validation=0.25,test=0.25")
+    expected = {splits.of(text) for text in THREE_TEXTS}
+    assert len(expected) > 1  # the test means something
+    result = invoke("export", str(out), "--format", "audiofolder", "--to", str(workdir / "by-matrix"))
+    assert result.exit_code == 0, result.stderr
+    folders = {p.name for p in (workdir / "by-matrix").iterdir() if p.is_dir()}
+    assert folders == expected
+    told = invoke(
+        "export",
+        str(out),
+        "--format",
+        "audiofolder",
+        "--to",
+        str(workdir / "all-train"),
+        "--split",
+        "train=1",
+    )
+    assert told.exit_code == 0, told.stderr
+    assert {p.name for p in (workdir / "all-train").iterdir() if p.is_dir()} == {"train"}
