@@ -551,20 +551,30 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     from batchtts.store.ledger import Ledger, ledger_dir
     from batchtts.store.takes import failing_units
 
-    jobs = load_manifest(manifest).jobs if manifest is not None else None
+    jobs = load_manifest(manifest).iter_jobs() if manifest is not None else None
     path = ledger_dir(out_dir) / "ledger.sqlite"
     if jobs is None and not path.is_file():
         msg = f"no ledger in {out_dir}: nothing has been rendered there yet"
         raise UsageError(msg)
     with Ledger.for_reading(out_dir) as ledger:
-        statuses = job_statuses(ledger.rows(), jobs)
+        if as_json:
+            statuses = list(job_statuses(ledger, jobs))  # the document lists every job anyway
+        else:
+            # Streamed: a million done jobs are counted, not kept; the others are listed below.
+            statuses = []
+            found = {str(state): 0 for state in JobState}
+            for status in job_statuses(ledger, jobs):
+                found[str(status.state)] += 1
+                if status.state is not JobState.DONE:
+                    statuses.append(status)
         failing = failing_units(ledger)  # verify: stt — still failing after their last retake
-    tally = counts(statuses)
+    tally = counts(statuses) if as_json else found
+    total = sum(tally.values())
     if as_json:
         payload = {
             "out_dir": str(out_dir.absolute()),
             "manifest": str(manifest) if manifest is not None else None,
-            "jobs": len(statuses),
+            "jobs": total,
             "counts": tally,
             "statuses": [status.to_json() for status in statuses],
             "failed_verification": [
@@ -582,7 +592,7 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     line = ", ".join(f"{tally[str(state)]} {state}" for state in list(JobState)[:4])
     if jobs is not None:
         line += f", {tally[JobState.NOT_RUN]} not yet run"
-    click.echo(f"{line} ({len(statuses)} jobs)")
+    click.echo(f"{line} ({total} jobs)")
     for status in statuses:
         label = labels.get(status.state)
         if label is None:

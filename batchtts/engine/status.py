@@ -12,12 +12,13 @@ opened read-only.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from batchtts.manifest.job import JobKind, JobSpec
-from batchtts.store.ledger import LedgerRow, State
+from batchtts.store.ledger import Ledger, LedgerRow, State
 
 __all__ = ["JobState", "JobStatus", "counts", "job_statuses"]
 
@@ -94,16 +95,35 @@ def _status(row: LedgerRow) -> JobStatus:
             return JobStatus(name=row.name, state=JobState.PENDING, detail="started, not finished")
 
 
-def job_statuses(rows: Iterable[LedgerRow], jobs: Sequence[JobSpec] | None = None) -> list[JobStatus]:
-    """Each job's state: every job with a row (by name), or with ``jobs``, each of those in order."""
-    newest = _newest_rows(rows)
+def job_statuses(ledger: Ledger, jobs: Iterable[JobSpec] | None = None) -> Iterator[JobStatus]:
+    """Each job's state, streamed: every job with a row (by name), or with ``jobs``, each in order.
+
+    Never every row at once: without ``jobs`` the rows come by name and each job's are grouped as
+    they pass; with ``jobs`` the ledger is asked about a batch of names at a time.
+    """
     if jobs is None:
-        return [_status(newest[name]) for name in sorted(newest)]
-    statuses = []
+        for _, rows in itertools.groupby(ledger.rows(), key=lambda row: row.name):
+            newest = _newest_rows(rows)
+            yield from (_status(row) for row in newest.values())
+        return
+    batch: list[JobSpec] = []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) == _BATCH:
+            yield from _batch_statuses(ledger, batch)
+            batch = []
+    yield from _batch_statuses(ledger, batch)
+
+
+_BATCH = 500
+
+
+def _batch_statuses(ledger: Ledger, jobs: list[JobSpec]) -> Iterator[JobStatus]:
+    newest = _newest_rows(ledger.rows_named([job.name for job in jobs])) if jobs else {}
     for job in jobs:
         row = newest.get(job.name)
         if row is None:
-            statuses.append(JobStatus(name=job.name, state=JobState.NOT_RUN))
+            yield JobStatus(name=job.name, state=JobState.NOT_RUN)
             continue
         status = _status(row)
         what = _changed(row, job) if status.state in (JobState.DONE, JobState.FAILED) else None
@@ -111,8 +131,7 @@ def job_statuses(rows: Iterable[LedgerRow], jobs: Sequence[JobSpec] | None = Non
             status = JobStatus(
                 name=job.name, state=JobState.PENDING, detail=f"its {what} changed since the last run"
             )
-        statuses.append(status)
-    return statuses
+        yield status
 
 
 def counts(statuses: Iterable[JobStatus]) -> dict[str, int]:

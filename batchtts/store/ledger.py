@@ -408,6 +408,14 @@ class Ledger:
                     in_flight[row.key] = row
         return done, in_flight
 
+    def rows_named(self, names: Sequence[str]) -> Iterator[LedgerRow]:
+        """The rows of these job names (a batch of a manifest's, for ``status``)."""
+        for start in range(0, len(names), _LOOKUP_BATCH):
+            batch = names[start : start + _LOOKUP_BATCH]
+            marks = ",".join("?" * len(batch))
+            for raw in self.db.execute(f"SELECT * FROM jobs WHERE name IN ({marks})", tuple(batch)):
+                yield self._row(raw)
+
     def iter_names(self) -> Iterator[str]:
         """Every job name with a row, once each, streamed (chunk rows are named ``<chapter>#<n>``)."""
         for (name,) in self.db.execute("SELECT DISTINCT name FROM jobs"):
