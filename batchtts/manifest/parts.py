@@ -17,6 +17,7 @@ import csv
 import itertools
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from array import array
@@ -45,6 +46,7 @@ __all__ = [
 
 PARALLEL_ABOVE = 50_000  # jobs; below, starting processes costs more than it saves
 _MAX_WORKERS = 8
+_STDERR_KEPT = 4096  # bytes of a failed worker's stderr kept for the log
 
 R = TypeVar("R")
 
@@ -197,7 +199,11 @@ def in_parallel(task: Callable[..., R], source: PartSource, parts: Sequence[Part
     started: list[subprocess.Popen[bytes]] = []
     try:
         for part in parts:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            # stderr is kept from the terminal: a worker's traceback is a reason in the log, and
+            # the manifest is read in one process instead (never a traceback for the user).
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
             started.append(process)
             assert process.stdin is not None
             with process.stdin:
@@ -208,7 +214,10 @@ def in_parallel(task: Callable[..., R], source: PartSource, parts: Sequence[Part
             with process.stdout:
                 answer = process.stdout.read()
             if process.wait() != 0 or not answer:
-                msg = f"a worker reading part of the manifest exited with {process.returncode}"
+                assert process.stderr is not None
+                said = process.stderr.read()[-_STDERR_KEPT:].decode("utf-8", "replace").strip()
+                last = said.splitlines()[-1] if said else "nothing on stderr"
+                msg = f"a worker reading part of the manifest exited with {process.returncode}: {last}"
                 raise PartsFailed(msg)
             results.append(pickle.loads(answer))  # our own worker's answer
         return results
@@ -219,12 +228,17 @@ def in_parallel(task: Callable[..., R], source: PartSource, parts: Sequence[Part
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
 
 
 def _serve() -> None:
     """A worker: one pickled task from stdin, its pickled result to stdout."""
+    # Ctrl-C reaches the whole process group; the parent decides what it means (it stops before
+    # sending anything) and ends its workers itself. A worker killed by it would look like a
+    # failure, and the parent would start reading the manifest again in one process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     task, args = pickle.load(sys.stdin.buffer)  # sent by the parent batchtts
     result = task(*args)
     pickle.dump(result, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)

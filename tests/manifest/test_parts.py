@@ -137,3 +137,18 @@ async def test_a_plan_in_parts_counts_what_a_whole_plan_counts(
     whole, in_parts = plans
     assert in_parts == whole
     assert (whole.total, whole.skipped, whole.requests_to_render) == (8, 3, 5)
+
+
+def _broken_task(source: parts.PartSource, part: parts.Part) -> None:
+    msg = f"part {part.start}-{part.stop} cannot be read"
+    raise RuntimeError(msg)
+
+
+def test_a_worker_that_fails_says_why_in_the_error_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A worker's exception is the last line of PartsFailed's message; no traceback reaches the terminal."""
+    source = parts.PartSource(kind="csv", path=tmp_path / "m.csv", file="m.csv", base_dir=tmp_path)
+    with pytest.raises(parts.PartsFailed, match=r"RuntimeError: part 0-5 cannot be read"):
+        parts.in_parallel(_broken_task, source, [parts.Part(0, 5)])
+    assert "Traceback" not in capfd.readouterr().err
