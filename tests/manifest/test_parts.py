@@ -11,6 +11,7 @@ from batchtts.emulator import Emulator
 from batchtts.engine.run import preview, run
 from batchtts.exceptions import ManifestError
 from batchtts.manifest import load, parts
+from batchtts.manifest.jobs import Issues
 from batchtts.manifest.load import Manifest, load_manifest
 from tests.helpers import config_for
 
@@ -63,7 +64,7 @@ def test_a_csv_in_parts_yields_the_jobs_of_a_whole_read(
     assert whole.parts == ()
     assert len(split.parts) == 2
     assert split.spec is not None
-    from_parts = [job for part in split.parts for job in split.spec.jobs(part, load.Issues())]
+    from_parts = [job for part in split.parts for job in split.spec.jobs(part, Issues())]
     assert from_parts == list(whole.jobs)
     assert [job.location.row for job in from_parts] == [2, 3, 6, 7, 8, 9, 10, 11]
     assert (split.count, split.voices, split.mastered) == (whole.count, whole.voices, whole.mastered)
@@ -113,7 +114,7 @@ def test_a_matrix_in_parts_yields_the_jobs_of_a_whole_read(
     split = _load(path, monkeypatch, split=True)
     assert split.spec is not None
     assert len(split.parts) == 2
-    from_parts = [job for part in split.parts for job in split.spec.jobs(part, load.Issues())]
+    from_parts = [job for part in split.parts for job in split.spec.jobs(part, Issues())]
     assert from_parts == list(whole.jobs)
     assert len(from_parts) == 13
     assert from_parts[0].name == "intro"
