@@ -14,7 +14,7 @@ to render sends nothing here. A key without ``pronunciation_dictionaries_read``/
 run here, before any request is billed (:class:`~batchtts.exceptions.RenderNotPermitted`, exit 3).
 
 Phoneme rules are said only by a few models (``PHONEME_MODELS``); the others drop the word.
-:func:`phoneme_warnings` finds each phoneme rule a job's text uses with such a model.
+:class:`PhonemeNotes` gathers, job by job, each phoneme rule a job's text uses with such a model.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchtts.api.client import ApiClient
-from batchtts.engine.plan import Plan, RenderTask
+from batchtts.engine.plan import RenderTask
 from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.triage import Work
 from batchtts.exceptions import AccountError, ApiError, ManifestIssue, MissingPermission, RenderNotPermitted
@@ -40,7 +40,6 @@ __all__ = [
     "PhonemeNotes",
     "Ready",
     "needs_dictionary",
-    "phoneme_warnings",
     "ready_dictionaries",
     "with_locators",
 ]
@@ -238,11 +237,3 @@ class PhonemeNotes:
         )
         job = seen.jobs[0] if seen.count == 1 else None
         return ManifestIssue(file=file, line=line, row=seen.row, field=field, job=job, message=msg)
-
-
-def phoneme_warnings(plan: Plan) -> list[ManifestIssue]:
-    """One issue per phoneme rule a job's text uses with a model that drops its word, per model."""
-    notes = PhonemeNotes()
-    for task in plan.tasks:
-        notes.see(task)
-    return notes.issues()

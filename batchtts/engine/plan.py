@@ -111,13 +111,6 @@ class Plan:
 
     tasks: tuple[RenderTask, ...]
 
-    def credits_by_model(self, tasks: Iterable[RenderTask] | None = None) -> dict[str, float]:
-        """Estimated credits per model for ``tasks`` (default: all)."""
-        totals: dict[str, float] = {}
-        for task in self.tasks if tasks is None else tasks:
-            totals[task.model.model_id] = totals.get(task.model.model_id, 0.0) + task.credits
-        return totals
-
 
 def models_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, ModelInfo]:
     """ModelInfo for every model the API lists, falling back on the documented table per field."""
@@ -218,7 +211,7 @@ class Binder:
 
     def bind(self, job: JobSpec) -> RenderTask | list[ManifestIssue]:
         """The job's task, or every issue that keeps it from being rendered."""
-        return _bind(job, self, self.resolved)
+        return _bind(job, self)
 
     def output(self, name: str, extension: str) -> Path:
         """Where a job's file goes."""
@@ -247,12 +240,12 @@ def bind_all(jobs: Iterable[JobSpec], binder: Binder) -> Iterator[RenderTask]:
         raise ManifestError(issues)
 
 
-def _bind(job: JobSpec, binder: Binder, resolved: dict[str, Voice | str]) -> RenderTask | list[ManifestIssue]:
+def _bind(job: JobSpec, binder: Binder) -> RenderTask | list[ManifestIssue]:
     voices, models, out_dir, tier = binder.voices, binder.models, binder.out_dir, binder.tier
     issues: list[ManifestIssue] = []
     loc = job.location
     voice_id, voice_name = job.voice_id, job.voice
-    turn_voices = _turn_voices(job, voices, resolved, issues)
+    turn_voices = _turn_voices(job, voices, binder.resolved, issues)
     if job.voice is None and job.voice_id is None and job.turns and job.turns[0].voice in turn_voices:
         # Every turn names its voice: the job is filed under the first one's.
         voice_id = turn_voices[job.turns[0].voice]

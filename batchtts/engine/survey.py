@@ -201,7 +201,8 @@ def survey(
         msg = f"--only names jobs that are not in the manifest: {', '.join(unknown)}"
         raise UsageError(msg)
     # Chunk rows are named "<chapter>#<n>": they belong to their chapter's job.
-    removed = sorted({name.split("#")[0] for name in ledger.iter_names() if not _listed(manifest, name)})
+    jobs = {name.split("#")[0] for name in ledger.iter_names()}
+    removed = sorted(name for name in jobs if not manifest.names.contains(name))
     return Survey(
         summary=found.tally.summary(remaining=remaining, removed=tuple(removed)),
         lanes=found.lanes,
@@ -211,10 +212,6 @@ def survey(
         lexicons=found.lexicons,
         phoneme_issues=found.phonemes.issues(),
     )
-
-
-def _listed(manifest: Manifest, ledger_name: str) -> bool:
-    return manifest.names.contains(ledger_name.split("#")[0])
 
 
 async def lane_work(

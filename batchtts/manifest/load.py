@@ -43,7 +43,7 @@ from batchtts.manifest.reading import (
     Identity,
     Unreadable,
     check_identity,
-    read_lines,
+    read_lines_again,
     read_whole,
 )
 from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
@@ -155,13 +155,7 @@ def _csv_source(path: Path, file: str, base_dir: Path, expected: list[Identity])
             return ""
 
     def source(issues: Issues, names: NameIndex | None, suspects: frozenset[int] | None) -> Iterator[JobSpec]:
-        if expected:
-            check_identity(path, expected[0])
-        lines, identity = read_lines(path)
-        if not expected:
-            expected.append(identity)
-        elif identity != expected[0]:
-            raise Unreadable("manifest changed while the run was reading it; run again to read it anew")
+        lines = read_lines_again(path, expected)
         try:
             yield from read_csv(
                 lines,

@@ -26,7 +26,7 @@ from typing import Any
 from batchtts.exceptions import ManifestIssue
 from batchtts.manifest.input_files import InputFileError, resolve_input
 from batchtts.manifest.jobs import Defaults, Issues, RawJob
-from batchtts.manifest.reading import Identity, Unreadable, read_lines
+from batchtts.manifest.reading import Identity, Unreadable, read_lines, read_lines_again
 from batchtts.manifest.values import show
 from batchtts.text.splits import SPLIT_NAMES, Splits
 
@@ -82,15 +82,10 @@ class _Texts:
             yield from self.items
             return
         try:
-            lines, identity = read_lines(path)
+            lines = read_lines_again(path, self.read)
         except Unreadable as exc:
             raise Unreadable(_texts_problem(exc, self.shown), exc.line, self.shown) from None
         with contextlib.closing(lines):
-            if not self.read:
-                self.read.append(identity)
-            elif identity != self.read[0]:
-                msg = "texts file changed while the run was reading it; nothing more is sent. Run again"
-                raise Unreadable(msg, None, self.shown)
             try:
                 if self.file is not None:
                     yield from _file_texts(lines)

@@ -24,6 +24,7 @@ __all__ = [
     "Unreadable",
     "check_identity",
     "read_lines",
+    "read_lines_again",
     "read_span",
     "read_whole",
 ]
@@ -127,6 +128,11 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
+def _changed() -> Unreadable:
+    msg = "manifest changed while the run was reading it; nothing more is sent. Run again to read it anew"
+    return Unreadable(msg)
+
+
 def check_identity(path: Path, expected: Identity) -> None:
     """Raise Unreadable when ``path`` is no longer the file (in the state) it was when loaded."""
     try:
@@ -134,8 +140,7 @@ def check_identity(path: Path, expected: Identity) -> None:
     except OSError as exc:
         raise Unreadable(f"manifest cannot be read again: {_problem(exc)}") from None
     if _identity(info) != expected:
-        msg = "manifest changed while the run was reading it; nothing more is sent. Run again to read it anew"
-        raise Unreadable(msg)
+        raise _changed()
 
 
 def read_lines(path: Path) -> tuple[Generator[str, None, None], Identity]:
@@ -146,6 +151,20 @@ def read_lines(path: Path) -> tuple[Generator[str, None, None], Identity]:
     """
     fd, info = _open(path)
     return _lines(fd), _identity(info)
+
+
+def read_lines_again(path: Path, seen: list[Identity]) -> Generator[str, None, None]:
+    """read_lines for a file every pass reads anew: the first pass records the file it opened in
+    ``seen``; a later one must open that same file in the same state, or Unreadable says it changed.
+    """
+    fd, info = _open(path)
+    identity = _identity(info)
+    if seen and identity != seen[0]:
+        os.close(fd)  # no generator owns it yet
+        raise _changed()
+    if not seen:
+        seen.append(identity)
+    return _lines(fd)
 
 
 def read_span(path: Path, start: int, end: int) -> Generator[str, None, None]:
