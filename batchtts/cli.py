@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -546,7 +546,7 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     Counts jobs (a chapter is one job, however many chunks). With MANIFEST, every job of it, in
     order, including those not run yet. Reads the ledger only: nothing is sent or written.
     """
-    from batchtts.engine.status import JobState, counts, job_statuses
+    from batchtts.engine.status import JobState, JobStatus, counts, job_statuses
     from batchtts.manifest.load import load_manifest
     from batchtts.store.ledger import Ledger, ledger_dir
     from batchtts.store.takes import failing_units
@@ -556,19 +556,19 @@ def status_command(manifest: Path | None, out_dir: Path, as_json: bool) -> None:
     if jobs is None and not path.is_file():
         msg = f"no ledger in {out_dir}: nothing has been rendered there yet"
         raise UsageError(msg)
+    # Streamed and counted; kept are the statuses printed: every job for --json, else those not done
+    # (a million done jobs are a count, not a list).
+    statuses: list[JobStatus] = []
+
+    def keeping(stream: Iterator[JobStatus]) -> Iterator[JobStatus]:
+        for status in stream:
+            if as_json or status.state is not JobState.DONE:
+                statuses.append(status)
+            yield status
+
     with Ledger.for_reading(out_dir) as ledger:
-        if as_json:
-            statuses = list(job_statuses(ledger, jobs))  # the document lists every job anyway
-        else:
-            # Streamed: a million done jobs are counted, not kept; the others are listed below.
-            statuses = []
-            found = {str(state): 0 for state in JobState}
-            for status in job_statuses(ledger, jobs):
-                found[str(status.state)] += 1
-                if status.state is not JobState.DONE:
-                    statuses.append(status)
+        tally = counts(keeping(job_statuses(ledger, jobs)))
         failing = failing_units(ledger)  # verify: stt — still failing after their last retake
-    tally = counts(statuses) if as_json else found
     total = sum(tally.values())
     if as_json:
         payload = {

@@ -135,7 +135,8 @@ def _yaml_source(
         )
 
     expected = len(document.jobs)
-    if document.matrix is not None and not issues.items:
+    # Counted only to decide whether parts pay off: with one core, the texts are not read for it.
+    if document.matrix is not None and not issues.items and workers() > 1:
         expected += document.matrix.per_text * sum(1 for _ in document.matrix.texts)
     splits = document.matrix.splits if document.matrix is not None else None
     return source, document.book, expected, splits
