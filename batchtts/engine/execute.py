@@ -244,7 +244,7 @@ class Executor(UnitRunner):
             return sha256_file(rendered.path), rendered.path.stat().st_size
 
         sha256, size = await asyncio.to_thread(tag)
-        return dataclasses.replace(rendered, sha256=sha256, size=size)
+        return dataclasses.replace(rendered, sha256=sha256, size=size, mtime_ns=None)  # rewritten
 
     async def _sidecars(self, task: RenderTask, rendered: Rendered, duration: float | None) -> None:
         """With ``timestamps``: the alignment (and captions) beside the audio, or a note why not."""

@@ -148,22 +148,32 @@ class Journal:
             raise
 
     async def done(self, unit: Unit, rendered: Rendered) -> float | None:
-        """``unit``'s file is whole at its final name; returns its duration (None if unreadable)."""
-        stat = rendered.path.stat()
-        try:
-            if stat.st_size <= _MEASURE_INLINE_BYTES:
-                duration, rate = audio_info(rendered.path)
-            else:
-                duration, rate = await asyncio.to_thread(audio_info, rendered.path)
-        except ValueError:
-            duration, rate = None, None
+        """``unit``'s file is whole at its final name; returns its duration (None if unreadable).
+
+        What the stream learnt of the file (its mtime; a clip's duration and rate, measured from
+        memory) is taken as is; the rest is read from the file.
+        """
+        mtime_ns = rendered.mtime_ns
+        size = rendered.size
+        if mtime_ns is None:
+            stat = rendered.path.stat()
+            mtime_ns, size = stat.st_mtime_ns, stat.st_size
+        duration, rate = rendered.duration_s, rendered.sample_rate
+        if duration is None or rate is None:
+            try:
+                if size <= _MEASURE_INLINE_BYTES:
+                    duration, rate = audio_info(rendered.path)
+                else:
+                    duration, rate = await asyncio.to_thread(audio_info, rendered.path)
+            except ValueError:
+                duration, rate = None, None
         try:
             self.ledger.done(
                 unit.key,
                 output=self._relative(rendered.path),
                 sha256=rendered.sha256,
                 size=rendered.size,
-                mtime_ns=stat.st_mtime_ns,
+                mtime_ns=mtime_ns,
                 duration_s=duration,
                 sample_rate=rate,
             )

@@ -167,7 +167,7 @@ async def render_unit(
                             character_cost=response.character_cost,
                         )
                         on_accepted(accepted)
-                        sha, size, alignment = await stream_to(target, response, task, timestamps=timestamps)
+                        written = await stream_to(target, response, task, timestamps=timestamps)
             except RateLimited as exc:
                 if exc.concurrency:
                     limiter.on_concurrency_rejected()  # while this request still holds its slot
@@ -180,5 +180,13 @@ async def render_unit(
     limiter.on_success()
     assert accepted is not None
     return Rendered(
-        path=target, sha256=sha, size=size, accepted=accepted, recovered=False, alignment=alignment
+        path=target,
+        sha256=written.sha256,
+        size=written.size,
+        accepted=accepted,
+        recovered=False,
+        alignment=written.alignment,
+        duration_s=written.duration_s,
+        sample_rate=written.sample_rate,
+        mtime_ns=written.mtime_ns,
     )

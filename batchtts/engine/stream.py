@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +20,19 @@ from typing import NoReturn
 from batchtts.alignment.chars import CharTiming
 from batchtts.alignment.stream import AlignmentCollector, parse_stream_line
 from batchtts.api.responses import AudioResponse
+from batchtts.audio.mp3 import mp3_stats
 from batchtts.audio.validate import HEAD_BYTES, NotTheAudio, check_body, check_head
 from batchtts.audio.wav import WAV_HEADER_SIZE, wav_header
 from batchtts.engine.plan import RenderTask
 from batchtts.exceptions import NotAudio, StreamCut
 from batchtts.store.files import atomic_writer, sha256_file
 
-__all__ = ["Accepted", "Rendered", "stream_to"]
+__all__ = ["Accepted", "Rendered", "Written", "stream_to"]
 
 _NOT_AUDIO = ("application/json", "text/html", "text/plain")
+# An MP3 body up to this size is kept while it streams and measured from memory once whole (a clip:
+# no second read of its file); a longer one (a chapter's chunk can be megabytes) is measured later.
+_MEASURE_KEPT_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +55,20 @@ class Rendered:
     recovered: bool
     alignment: tuple[CharTiming, ...] | None = None  # with timestamps; None when recovered from history
     duration_s: float | None = None  # measured once the file is whole (None: not yet, or unreadable)
+    sample_rate: int | None = None  # measured with duration_s, when the body was measured as it streamed
+    mtime_ns: int | None = None  # the file's, when known without a stat (None: stat it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Written:
+    """What :func:`stream_to` wrote: the file's sha256 and size, and what it learnt on the way."""
+
+    sha256: str
+    size: int
+    alignment: tuple[CharTiming, ...] | None
+    mtime_ns: int
+    duration_s: float | None = None  # with sample_rate: a small MP3, measured from memory
+    sample_rate: int | None = None
 
 
 async def _timestamped_audio(response: AudioResponse, collector: AlignmentCollector) -> AsyncIterator[bytes]:
@@ -80,8 +99,9 @@ def _decoded(line: bytes, collector: AlignmentCollector, response: AudioResponse
 
 async def stream_to(
     target: Path, response: AudioResponse, task: RenderTask, *, timestamps: bool = False
-) -> tuple[str, int, tuple[CharTiming, ...] | None]:
-    """Write the audio to ``target`` (whole or not at all); return its sha256, size and alignment."""
+) -> Written:
+    """Write the audio to ``target`` (whole or not at all): its sha256, size, alignment, mtime, and
+    for a small MP3 its duration and sample rate."""
     collector = AlignmentCollector() if timestamps else None
     if collector is None and response.content_type.split(";")[0].strip().lower() in _NOT_AUDIO:
         # Billed all the same (the API accepted it): history has the audio; a new request would bill again.
@@ -92,6 +112,7 @@ async def stream_to(
     # A WAV header is patched after the data, so its file is hashed once written, not as it streams.
     digest = hashlib.sha256() if encoding is None else None
     size = 0
+    kept: list[bytes] | None = [] if task.fmt.codec == "mp3" else None  # measured once whole
     head: bytes | None = b""  # the body's first bytes, until they prove to be the audio asked for
     # Chunks and history recoveries land inside the output folder too: one root for all of them.
     # Written on the event loop (see atomic_writer): a chunk lands in the page cache in microseconds.
@@ -109,6 +130,10 @@ async def stream_to(
             if digest is not None:
                 digest.update(chunk)
             size += len(chunk)
+            if kept is not None:
+                kept.append(chunk)
+                if size > _MEASURE_KEPT_BYTES:
+                    kept = None
         if size == 0:
             msg = "the API answered 200 with an empty body"
             raise StreamCut(msg, request_id=response.request_id, history_item_id=response.history_item_id)
@@ -120,10 +145,19 @@ async def stream_to(
             fh.seek(0)
             write(wav_header(sample_rate=task.fmt.sample_rate, data_size=size, encoding=encoding))
             size += WAV_HEADER_SIZE
+        fh.flush()  # the last write: the mtime seen now is the file's (a rename keeps it)
+        mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
     alignment = tuple(collector.chars()) if collector is not None else None
-    if digest is None:
-        return await asyncio.to_thread(sha256_file, target), size, alignment
-    return digest.hexdigest(), size, alignment
+    duration: float | None = None
+    rate: int | None = None
+    if kept is not None:
+        duration, rate = mp3_stats(b"".join(kept))  # rate None: no frame (judged when measured later)
+        if rate is None:
+            duration = None
+    sha = digest.hexdigest() if digest is not None else await asyncio.to_thread(sha256_file, target)
+    return Written(
+        sha256=sha, size=size, alignment=alignment, mtime_ns=mtime_ns, duration_s=duration, sample_rate=rate
+    )
 
 
 def _not_audio(message: str, response: AudioResponse) -> NoReturn:

@@ -7,10 +7,11 @@ hang or a different exception. The formats live in ``yaml_reader`` and ``csv_rea
 RawJobs to ``jobs``, which applies the field rules of ``values``. A YAML manifest may also hold a
 ``book:`` section (``book_section``).
 
-A CSV manifest is never held in memory: loading streams it once to check it, and each later pass
-(the plan, each lane of a run) streams it again through the same checks, after making sure the
-file is still the one that was checked. A YAML manifest is small by construction (its size is
-capped) and keeps its jobs.
+A big CSV manifest is never held in memory: loading streams it once to check it, and each later
+pass (the plan, each lane of a run) streams it again through the same checks, after making sure
+the file is still the one that was checked. A small manifest (up to ``KEEP_JOBS`` jobs, CSV or
+YAML) keeps the jobs its check built: reading and checking them again would cost more than the
+memory they hold (about half a kilobyte a clip).
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ from batchtts.text.splits import Splits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
+__all__ = ["KEEP_JOBS", "MAX_MANIFEST_SIZE", "Manifest", "load_manifest", "validate_name"]
+
+# A manifest of at most this many jobs, and this much text, keeps its checked jobs in memory.
+KEEP_JOBS = 20_000
+_KEEP_TEXT = 32 * 1024 * 1024  # characters (a book's chapters are few but long)
 
 
 class _Jobs(Protocol):
@@ -66,9 +71,9 @@ class _Jobs(Protocol):
 class Manifest:
     """A checked manifest: what a run needs to know of its jobs, and the jobs themselves on demand.
 
-    ``iter_jobs()`` yields the jobs in manifest order, with defaults applied and inputs checked; a
-    streamed manifest reads its file again each time. ``jobs`` holds them all at once: for small
-    manifests and tests, never for a run.
+    ``iter_jobs()`` yields the jobs in manifest order, with defaults applied and inputs checked:
+    those the check kept (a small manifest), or else read from the file again each time. ``jobs``
+    holds them all at once: for small manifests and tests, never for a run.
     """
 
     path: Path  # absolute
@@ -84,6 +89,7 @@ class Manifest:
     spec: PartSource | None = field(default=None, repr=False, compare=False)
     splits: Splits | None = None  # a matrix's splits: what ``export`` uses unless told otherwise
     parts: tuple[Part, ...] = field(default=(), repr=False, compare=False)
+    kept: tuple[JobSpec, ...] | None = field(default=None, repr=False, compare=False)
 
     def check_unchanged(self) -> None:
         """Raise ManifestError when a streamed manifest's file is no longer the one checked.
@@ -99,6 +105,9 @@ class Manifest:
 
     def iter_jobs(self) -> Iterator[JobSpec]:
         """Every job again, in manifest order (ManifestError if the file changed since loading)."""
+        if self.kept is not None:
+            yield from self.kept
+            return
         issues = Issues()
         try:
             # Names were compared when loading: no suspects, so none is kept for comparing again.
@@ -181,18 +190,26 @@ class _Checked:
     voices: frozenset[str]
     mastered: bool
     names: NameIndex
+    kept: tuple[JobSpec, ...] | None = None  # the jobs, when they are few enough to keep
 
 
-def _check(jobs: Iterator[JobSpec], names: NameIndex) -> _Checked:
+def _check(jobs: Iterator[JobSpec], names: NameIndex, *, keep: bool = False) -> _Checked:
     count = 0
     voices: set[str] = set()
     mastered = False
+    kept: list[JobSpec] | None = [] if keep else None
+    text = 0
     for job in jobs:
         count += 1
         if job.voice is not None:
             voices.add(job.voice)
         mastered = mastered or job.mastering is not Mastering.NONE
-    return _Checked(count, frozenset(voices), mastered, names)
+        if kept is not None:
+            text += len(job.text) if job.text is not None else 0
+            kept.append(job)
+            if count > KEEP_JOBS or text > _KEEP_TEXT:
+                kept = None  # a big manifest: later passes read the file again
+    return _Checked(count, frozenset(voices), mastered, names, None if kept is None else tuple(kept))
 
 
 def check_part(source: PartSource, part: Part) -> _Checked | None:
@@ -269,7 +286,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
                 split = None  # issues to locate: one read finds them, and later passes are one read
         if checked is None:
             names = NameIndex()
-            checked = _check(source(issues, names, None), names)
+            checked = _check(source(issues, names, None), names, keep=True)
         if suspects := checked.names.suspects():
             # Two names may clash: compare those as text, in a second pass (see NameIndex), which
             # finds every other issue again too; those are known already.
@@ -302,6 +319,7 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
         spec=split[0] if split else None,
         parts=split[1] if split else (),
         splits=splits,
+        kept=checked.kept,
     )
 
 

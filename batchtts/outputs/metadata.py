@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,14 @@ COLUMNS = (
 )
 
 
-def _alignment_file(out_dir: Path, output: str) -> str | None:
-    sidecar = Path(output).with_suffix(".alignment.json")
-    return sidecar.as_posix() if (out_dir / sidecar).is_file() else None
+def _alignment_file(inside_out: str, output: str) -> str | None:
+    # Text, not pathlib: this runs once per finished clip, and the output is POSIX text already.
+    sidecar = f"{os.path.splitext(output)[0]}.alignment.json"
+    return sidecar if os.path.isfile(f"{inside_out}{sidecar}") else None
 
 
-def _mastering(ledger: Ledger, name: str, sha256: str | None) -> dict[str, Any]:
+def _mastering(stored: str | None, sha256: str | None) -> dict[str, Any]:
     """A mastered chapter's figures, when the ledger keeps them for this very file; else none."""
-    stored = ledger.get_meta(f"{MASTERING_META}{name}")
     try:
         record = json.loads(stored) if stored else {}
     except ValueError:
@@ -87,6 +88,8 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
     """
     count = 0
     scores = take_summaries(ledger)
+    mastered = ledger.meta_starting(MASTERING_META)  # a few chapters' figures, read once
+    inside_out = f"{os.fspath(out_dir).rstrip(os.sep)}{os.sep}"  # what each clip's path text starts with
     with contextlib.ExitStack() as stack:
         jsonl_file = stack.enter_context(atomic_text_writer(ledger_dir(out_dir) / "metadata.jsonl"))
         writers: dict[str, Any] = {}
@@ -103,7 +106,7 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
             # A take a stopped run had not yet made current still points into the state folder.
             if row.kind == "chunk" or not row.output or row.output.startswith(_STATE_PREFIX):
                 continue
-            if not (out_dir / row.output).is_file():
+            if not os.path.isfile(f"{inside_out}{row.output}"):
                 continue
             record = {
                 "file_name": row.output,
@@ -116,8 +119,8 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 "characters": row.characters,
                 "request_id": row.request_id,
                 "sha256": row.sha256,
-                "alignment_file": _alignment_file(out_dir, row.output),
-                **_mastering(ledger, row.name, row.sha256),
+                "alignment_file": _alignment_file(inside_out, row.output),
+                **_mastering(mastered.get(f"{MASTERING_META}{row.name}"), row.sha256),
                 "wer": _rounded(scores.get(row.name, (None, 0))[0]),
                 "takes": scores[row.name][1] if row.name in scores else None,
             }

@@ -590,6 +590,13 @@ class Ledger:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
 
+    def meta_starting(self, prefix: str) -> dict[str, str]:
+        """Every folder-wide value whose key starts with ``prefix``, by key."""
+        cursor = self.db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return {str(key): str(value) for key, value in cursor}
+
     @_disk_full_as_oserror
     def set_meta(self, key: str, value: str) -> None:
         """Store a folder-wide value."""

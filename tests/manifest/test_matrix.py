@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
+from batchtts.manifest import load as load_module
 from batchtts.manifest.load import load_manifest
 from batchtts.text.splits import Splits
 from tests.helpers import invoke, issues_of, one_issue
@@ -300,8 +301,11 @@ def test_bad_utf8_in_a_texts_file_names_that_file(workdir: Path) -> None:
     assert not issue.message.startswith("manifest ")
 
 
-def test_a_texts_file_changed_after_loading_is_refused(workdir: Path) -> None:
+def test_a_texts_file_changed_after_loading_is_refused(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Like the manifest itself, the texts file a matrix streams may not change between passes."""
+    monkeypatch.setattr(load_module, "KEEP_JOBS", 0)  # a matrix too big to keep its jobs
     (workdir / "sentences.txt").write_text("One.\nTwo.\n", encoding="utf-8")
     matrix_yaml(workdir, texts={"file": "sentences.txt"}, voices=["Jessica"])
     manifest = load_manifest("m.yaml")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchtts.exceptions import ManifestError, ManifestIssue
+from batchtts.manifest import load as load_module
 from batchtts.manifest.input_files import format_size
 from batchtts.manifest.load import MAX_MANIFEST_SIZE, load_manifest
 from tests.helpers import one_issue
@@ -76,9 +77,8 @@ def test_a_yaml_over_the_cap_is_refused_for_its_size(workdir: Path) -> None:
     )
 
 
-def changed_error(manifest_path: Path, change: str) -> ManifestError:
-    """The ManifestError iter_jobs raises after ``change`` was done to the loaded file."""
-    manifest = load_manifest(manifest_path)
+def change_file(manifest_path: Path, change: str) -> None:
+    """Do ``change`` to a manifest file."""
     original = manifest_path.read_bytes()
     if change == "rewritten":
         write_csv(manifest_path, [(name.upper(), voice, text) for name, voice, text in ROWS])
@@ -91,23 +91,52 @@ def changed_error(manifest_path: Path, change: str) -> ManifestError:
         other = manifest_path.with_name("other.csv")
         other.write_bytes(original.replace(b"intro", b"outro"))
         os.replace(other, manifest_path)
+
+
+CHANGES = ["rewritten", "appended", "truncated", "replaced"]
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_streamed_file_changed_after_loading_is_refused_on_the_next_pass(
+    workdir: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs that were not checked are never given out: the next pass says the manifest changed."""
+    monkeypatch.setattr(load_module, "KEEP_JOBS", 0)  # as for a manifest too big to keep its jobs
+    path = write_csv(workdir / "m.csv", ROWS)
+    manifest = load_manifest(path)
+    assert manifest.kept is None
+    change_file(path, change)
     with pytest.raises(ManifestError) as info:
         list(manifest.iter_jobs())
-    return info.value
-
-
-@pytest.mark.parametrize("change", ["rewritten", "appended", "truncated", "replaced"])
-def test_a_file_changed_after_loading_is_refused_on_the_next_pass(workdir: Path, change: str) -> None:
-    """Jobs that were not checked are never given out: the next pass says the manifest changed."""
-    path = write_csv(workdir / "m.csv", ROWS)
-    error = changed_error(path, change)
+    error = info.value
     assert len(error.issues) == 1
     assert "changed" in error.issues[0].message
     assert error.issues[0].file == str(path.absolute())
+    with pytest.raises(ManifestError, match="changed"):
+        manifest.check_unchanged()  # what a run asks before its session opens
 
 
-def test_a_file_deleted_after_loading_is_a_manifest_error(workdir: Path) -> None:
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_small_manifest_gives_out_the_jobs_it_checked_whatever_the_file_became(
+    workdir: Path, change: str
+) -> None:
+    """A kept manifest never reads the file again: its jobs are the checked ones, and a run still
+    refuses the changed file before it sends anything (check_unchanged)."""
+    path = write_csv(workdir / "m.csv", ROWS)
+    manifest = load_manifest(path)
+    checked = [(job.name, job.voice, job.text) for job in manifest.iter_jobs()]
+    assert [name for name, *_ in checked] == [name for name, *_ in ROWS]
+    change_file(path, change)
+    assert [(job.name, job.voice, job.text) for job in manifest.iter_jobs()] == checked
+    with pytest.raises(ManifestError, match="changed"):
+        manifest.check_unchanged()
+
+
+def test_a_file_deleted_after_loading_is_a_manifest_error(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A manifest gone since it was loaded ends the next pass in a ManifestError, not an OSError."""
+    monkeypatch.setattr(load_module, "KEEP_JOBS", 0)
     path = write_csv(workdir / "m.csv", ROWS)
     manifest = load_manifest(path)
     path.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from batchtts import run
 from batchtts.emulator import Emulator, EmulatorConfig
+from batchtts.store.ledger import Ledger, State
 from tests.helpers import config_for, mp3_info, tts_records
 
 
@@ -54,3 +56,26 @@ async def test_metadata_describes_every_clip_from_every_run(tmp_path: Path) -> N
         assert len(row["sha256"]) == 64
     voices = {r["file_name"]: r["voice"] for r in records}
     assert voices["set/b0.mp3"] == "Studio Narrator"
+
+
+async def test_what_the_ledger_records_of_each_clip_is_what_is_on_disk(tmp_path: Path) -> None:
+    """A clip is measured as it streams (no second read): its row's sha256, size, mtime, duration and
+    rate are those of the file at its final name, as hashlib, os.stat and mutagen read it."""
+    rows = [
+        (f"c{i}", "Jessica", f"Clip number {i} says a little more each time. " * (i + 1)) for i in range(6)
+    ]
+    out = tmp_path / "out"
+    async with Emulator(EmulatorConfig()) as emu:
+        await run(_manifest(tmp_path, rows), config_for(emu, out))
+    with Ledger.for_reading(out) as ledger:
+        done = list(ledger.rows(State.DONE))
+    assert sorted(row.name for row in done) == [name for name, _, _ in rows]
+    for row in done:
+        assert row.output is not None
+        path = out / row.output
+        data = path.read_bytes()
+        info = mp3_info(data)
+        assert row.sha256 == hashlib.sha256(data).hexdigest()
+        assert (row.size, row.mtime_ns) == (len(data), path.stat().st_mtime_ns)
+        assert row.duration_s == pytest.approx(info.length, abs=0.03)
+        assert row.sample_rate == info.sample_rate
