@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from benchmarks import client_cost, faults, head_of_line, plan_scale, rerun, startup, throughput
+from benchmarks.procs import compile_sources
 from benchmarks.tables import machine_info, short_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         f"aiohttp {machine['aiohttp']}, "
         f"elevenlabs {machine['elevenlabs']}, httpx {machine['httpx']}"
     )
+    if (problem := compile_sources()) is not None:
+        print(f"note: the sources could not be byte-compiled ({problem}); start-up figures include compiling")
     print(flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="batchtts-bench-") as work:
