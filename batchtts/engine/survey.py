@@ -50,6 +50,7 @@ class Survey:
     requests: int  # requests the jobs that start will send (render or recover)
     lexicons: Mapping[str, Lexicon]  # owner → rules some rendered unit uses
     phoneme_issues: list[ManifestIssue]
+    kept: Mapping[int, list[RenderTask]] | None = None  # a small manifest's tasks, by lane
 
     def lane_of(self, group: str) -> int:
         """The lane number of a model group."""
@@ -75,12 +76,20 @@ class _Pass:
     committed: float = 0.0
     held_back: int = 0
     requests: int = 0
+    # A manifest that keeps its jobs (a small one) keeps their tasks too, by lane: no lane binds again.
+    kept: dict[int, list[RenderTask]] | None = None
 
     def chosen(self, task: RenderTask) -> bool:
         return not self.selected or task.name in self.selected
 
     def take(self, task: RenderTask, work: Work | None) -> None:
         """One job and its work (None: done and whole)."""
+        lane = self._lane(task, work)
+        self.lanes.append(lane)
+        if self.kept is not None and lane != NO_LANE:
+            self.kept.setdefault(lane, []).append(task)
+
+    def _lane(self, task: RenderTask, work: Work | None) -> int:
         self.phonemes.see(task)
         if self.selected and task.name in self.selected:
             self.found.add(task.name)
@@ -88,26 +97,23 @@ class _Pass:
             work = None
         self.tally.add(task, work)
         if work is None:
-            self.lanes.append(NO_LANE)
-            return
+            return NO_LANE
         # A job that recovers from history renders through its group's limiter should history fail.
         group = task.model.concurrency_group
         if group not in self.groups:
             self.groups.append(group)
         if not work.needs_request:
-            self.lanes.append(HISTORY_LANE)
             self.requests += len(work.to_recover)
-            return
+            return HISTORY_LANE
         if self.budget is not None and (self.held_back or self.committed + work.credits > self.budget):
             self.held_back += 1
-            self.lanes.append(NO_LANE)
-            return
+            return NO_LANE
         self.committed += work.credits
         self.requests += len(work.to_render) + len(work.to_recover)
-        self.lanes.append(_FIRST_GROUP + self.groups.index(group))
         lexicon = needs_dictionary(work)
         if lexicon is not None:
             self.lexicons.setdefault(lexicon.owner, lexicon)
+        return _FIRST_GROUP + self.groups.index(group)
 
     def absorb(self, later: _Pass) -> None:
         """Add the pass over the next part (no budget: that needs the jobs in one order)."""
@@ -133,8 +139,9 @@ def _run_pass(
     force: bool,
     selected: frozenset[str],
     budget: int | None,
+    keep: bool = False,
 ) -> _Pass:
-    found = _Pass(selected, budget)
+    found = _Pass(selected, budget, kept={} if keep else None)
     tasks = bind_all(jobs, binder)
     for task, work in triage_all(tasks, ledger, force=lambda task: force and found.chosen(task)):
         found.take(task, work)
@@ -196,7 +203,15 @@ def survey(
                 assert isinstance(part, _Pass)
                 found.absorb(part)
     if found is None:  # one process: a small manifest, a budget, or a part that needs a whole read
-        found = _run_pass(manifest.iter_jobs(), binder, ledger, force=force, selected=selected, budget=budget)
+        found = _run_pass(
+            manifest.iter_jobs(),
+            binder,
+            ledger,
+            force=force,
+            selected=selected,
+            budget=budget,
+            keep=manifest.kept is not None,
+        )
     if unknown := [name for name in only if name not in found.found]:
         msg = f"--only names jobs that are not in the manifest: {', '.join(unknown)}"
         raise UsageError(msg)
@@ -211,6 +226,7 @@ def survey(
         requests=found.requests,
         lexicons=found.lexicons,
         phoneme_issues=found.phonemes.issues(),
+        kept=found.kept,
     )
 
 
@@ -228,8 +244,17 @@ async def lane_work(
 
     Each job is triaged again when its turn comes, against the ledger as this run has left it.
     Between jobs the event loop gets a turn, so a lane passing over a long stretch of other lanes'
-    jobs never stalls the requests in flight.
+    jobs never stalls the requests in flight. A small manifest's lane takes the tasks the plan
+    pass kept instead (bound once).
     """
+    if plan.kept is not None:
+        for kept in plan.kept.get(lane, ()):
+            task = with_locators(kept, dictionaries)
+            for _, work in triage_all((task,), ledger, force=lambda _task: force):
+                if work is not None:
+                    yield work
+            await asyncio.sleep(0)
+        return
     passed = 0
     for ordinal, job in enumerate(manifest.iter_jobs()):
         if ordinal >= len(plan.lanes):

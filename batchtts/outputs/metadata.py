@@ -20,7 +20,7 @@ from typing import Any
 from batchtts.outputs.mastering import MASTERING_META
 from batchtts.store.files import atomic_text_writer
 from batchtts.store.folder import STATE_DIR_NAME
-from batchtts.store.ledger import Ledger, State, ledger_dir
+from batchtts.store.ledger import Ledger, ledger_dir
 from batchtts.store.takes import take_summaries
 from batchtts.text.splits import SPLIT_NAMES
 
@@ -55,6 +55,9 @@ COLUMNS = (
     "wer",  # verified (verify: stt): the current take's word error rate (a chapter: its worst chunk's)
     "takes",  # verified: how many takes were rendered (a chapter: over all its chunks)
 )
+
+
+_ALIGNMENT_AT = COLUMNS.index("alignment_file")
 
 
 def _alignment_file(inside_out: str, output: str) -> str | None:
@@ -101,15 +104,17 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 writers[folder].writerow(COLUMNS)
             return writers[folder]
 
-        for row in ledger.rows(State.DONE):
-            # Chunks are parts of a chapter, not clips; a file deleted by hand is no longer a clip.
-            # A take a stopped run had not yet made current still points into the state folder.
-            if row.kind == "chunk" or not row.output or row.output.startswith(_STATE_PREFIX):
+        no_mastering = dict.fromkeys(MASTERING_COLUMNS)
+        for row in ledger.finished_files():
+            name, output, sha256 = row.name, row.output, row.sha256
+            # A take a stopped run had not yet made current still points into the state folder;
+            # a file deleted by hand is no longer a clip.
+            if output.startswith(_STATE_PREFIX) or not os.path.isfile(f"{inside_out}{output}"):
                 continue
-            if not os.path.isfile(f"{inside_out}{row.output}"):
-                continue
+            stored = mastered.get(f"{MASTERING_META}{name}") if mastered else None
+            score = scores.get(name) if scores else None
             record = {
-                "file_name": row.output,
+                "file_name": output,
                 "text": row.text or "",
                 "voice": row.voice_name,
                 "voice_id": row.voice_id,
@@ -118,19 +123,21 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
                 "sample_rate": row.sample_rate,
                 "characters": row.characters,
                 "request_id": row.request_id,
-                "sha256": row.sha256,
-                "alignment_file": _alignment_file(inside_out, row.output),
-                **_mastering(mastered.get(f"{MASTERING_META}{row.name}"), row.sha256),
-                "wer": _rounded(scores.get(row.name, (None, 0))[0]),
-                "takes": scores[row.name][1] if row.name in scores else None,
+                "sha256": sha256,
+                "alignment_file": _alignment_file(inside_out, output),
+                **(no_mastering if stored is None else _mastering(stored, sha256)),
+                "wer": _rounded(score[0]) if score is not None else None,
+                "takes": score[1] if score is not None else None,
             }
-            folder, _, inside = row.output.partition("/")
+            folder, _, inside = output.partition("/")
             split = folder if inside and folder in SPLIT_NAMES else ""
-            cells = {**record, "file_name": inside if split else row.output}
-            alignment = cells["alignment_file"]
-            if split and isinstance(alignment, str):
-                cells["alignment_file"] = alignment.partition("/")[2]
-            writer_for(split).writerow(["" if cells[c] is None else cells[c] for c in COLUMNS])
+            cells = list(record.values())  # in COLUMNS order; csv writes None as an empty cell
+            if split:
+                cells[0] = inside
+                alignment = record["alignment_file"]
+                if isinstance(alignment, str):
+                    cells[_ALIGNMENT_AT] = alignment.partition("/")[2]
+            writer_for(split).writerow(cells)
             jsonl_file.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         if not writers:

@@ -27,7 +27,17 @@ from typing import Any, NamedTuple, ParamSpec, Self, TypeVar
 from batchtts.exceptions import LedgerError
 from batchtts.store.folder import STATE_DIR_NAME, prepare_state_dir, refuse_link
 
-__all__ = ["SPLITS_META", "TRANSITIONS", "DoneRecord", "Event", "Ledger", "LedgerRow", "State", "ledger_dir"]
+__all__ = [
+    "SPLITS_META",
+    "TRANSITIONS",
+    "DoneRecord",
+    "Event",
+    "FinishedFile",
+    "Ledger",
+    "LedgerRow",
+    "State",
+    "ledger_dir",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -169,6 +179,22 @@ class LedgerRow:
     accepted_at: float | None = None  # when the API accepted the request: its id stitches for 2 h
     voice_settings: str | None = None  # the job's voice_settings as JSON (None: the voice's stored ones)
     seed: int | None = None  # the job's seed, for dataset provenance (batchtts export)
+
+
+class FinishedFile(NamedTuple):
+    """What the dataset metadata lists of a finished job's file (see Ledger.finished_files)."""
+
+    name: str
+    output: str
+    text: str | None
+    voice_name: str | None
+    voice_id: str | None
+    model_id: str | None
+    duration_s: float | None
+    sample_rate: int | None
+    characters: int
+    request_id: str | None
+    sha256: str | None
 
 
 class DoneRecord(NamedTuple):
@@ -379,6 +405,16 @@ class Ledger:
             cursor = self.db.execute("SELECT * FROM jobs WHERE state = ? ORDER BY name", (str(state),))
         for row in cursor:
             yield self._row(row)
+
+    def finished_files(self) -> Iterator[FinishedFile]:
+        """The done jobs' files (never a chapter's chunk), by name, streamed: a tuple each, no row object."""
+        cursor = self.db.execute(
+            f"""SELECT {", ".join(FinishedFile._fields)} FROM jobs
+                WHERE state = 'done' AND kind != 'chunk' AND output IS NOT NULL AND output != ''
+                ORDER BY name"""
+        )
+        for found in cursor:
+            yield FinishedFile._make(found)
 
     def done_by_key(self) -> dict[str, DoneRecord]:
         """key → what a done row says about its file, for a fast skip check."""
