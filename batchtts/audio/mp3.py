@@ -96,8 +96,8 @@ class Mp3Frame:
         return 9 if self.channel_mode == ChannelMode.MONO else 17
 
 
-_UNSEEN: Any = object()  # a header not parsed yet, in _audio_frames' table
-_HEADERS_KEPT = 64  # distinct headers _audio_frames remembers: a real stream has a handful
+_UNSEEN: Any = object()  # a header not parsed yet, in _audio_runs' table
+_HEADERS_KEPT = 64  # distinct headers _audio_runs remembers: a real stream has a handful
 
 
 @functools.lru_cache(maxsize=1024)
@@ -214,6 +214,15 @@ def iter_mp3_frames(data: bytes) -> Iterator[Mp3Frame]:
 
 def _audio_frames(data: bytes) -> Iterator[tuple[int, Mp3Frame]]:
     """:func:`iter_mp3_frames`' walk: each audio frame's offset and (shared, unlocated) header."""
+    for pos, found, count in _audio_runs(data):
+        size = found.size
+        for index in range(count):
+            yield pos + index * size, found
+
+
+def _audio_runs(data: bytes) -> Iterator[tuple[int, Mp3Frame, int]]:
+    """The walk itself, as runs: ``(offset, header, n)`` for n audio frames back to back, each with
+    the very same 4-byte header (so the same size): most of a stream comes in a few dozen runs."""
     start = _id3v2_end(data)
     end = _trailing_tags_start(data, start)
     if end < len(data):
@@ -221,8 +230,8 @@ def _audio_frames(data: bytes) -> Iterator[tuple[int, Mp3Frame]]:
     pos = start
     current: Mp3Frame | None = None  # the previous frame, while in sync
     first = True
-    # This loop runs once per frame (a clip's duration is measured by it): each distinct 4-byte
-    # header is parsed once, and a frame like the one before (most of them) is in sync at once.
+    # Each distinct 4-byte header is parsed once, and a frame like the one before (most of them)
+    # is in sync at once; a run of identical headers is stepped over without parsing anything.
     headers: dict[bytes, Mp3Frame | None] = {}
     while pos + 4 <= end:
         word = data[pos : pos + 4]
@@ -243,11 +252,18 @@ def _audio_frames(data: bytes) -> Iterator[tuple[int, Mp3Frame]]:
                 )
             )
         ):
-            if not (first and _is_info_frame(data, found, pos)):
-                yield pos, found
+            size = found.size
+            if first and _is_info_frame(data, found, pos):
+                pos += size  # the Xing/Info frame: in sync, but no audio
+            else:
+                run_at, following = pos, pos + size
+                # The frames after it with the same header are in sync too (found is current).
+                while following + size <= end and data.startswith(word, following):
+                    following += size
+                yield run_at, found, (following - run_at) // size
+                pos = following
             first = False
             current = found
-            pos += found.size
             continue
         current = None
         pos = data.find(b"\xff", pos + 1)
@@ -291,9 +307,9 @@ def mp3_stats(data: bytes) -> tuple[float, int | None]:
     The rate is None when there is no audio frame.
     """
     samples: dict[int, int] = {}  # per sample rate, so one rate gives an exact quotient
-    for _, frame in _audio_frames(data):
+    for _, frame, count in _audio_runs(data):
         rate = frame.sample_rate
-        samples[rate] = samples.get(rate, 0) + frame.samples
+        samples[rate] = samples.get(rate, 0) + frame.samples * count
     first = next(iter(samples), None)  # a dict keeps the order its keys came in
     return sum(count / rate for rate, count in samples.items()), first
 
