@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
 from batchtts.engine.report import RunReport
 from batchtts.exceptions import RateLimited
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["BarProgress", "LineProgress", "ProgressSink"]
 
@@ -118,9 +120,21 @@ class _Ticker:
             self._handle = None
 
 
-class _Bar(tqdm):  # type: ignore[type-arg]
-    # No monitor thread: the bar is redrawn from the event loop only, by events and the ticker.
-    monitor_interval: ClassVar[int] = 0
+@functools.cache
+def _bar_class() -> type[tqdm]:  # type: ignore[type-arg]
+    """tqdm, imported when a bar is first drawn (a quiet or logged run never needs it)."""
+    from tqdm import tqdm
+
+    class _Bar(tqdm):  # type: ignore[type-arg]
+        # No monitor thread: the bar is redrawn from the event loop only, by events and the ticker.
+        monitor_interval: ClassVar[int] = 0
+
+    return _Bar
+
+
+def _write_above(text: str, stream: TextIO) -> None:
+    """``text`` printed above the bars."""
+    _bar_class().write(text, file=stream)
 
 
 class _BarLogHandler(logging.Handler):
@@ -134,7 +148,7 @@ class _BarLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            tqdm.write(self.format(record), file=self._stream)
+            _write_above(self.format(record), self._stream)
         except Exception:
             self.handleError(record)
 
@@ -169,8 +183,8 @@ class BarProgress:
     ) -> None:
         self._stream = stream or sys.stderr
         self._counts = _Counts()
-        self._bar: _Bar | None = None
-        self._stage: _Bar | None = None
+        self._bar: tqdm | None = None  # type: ignore[type-arg]
+        self._stage: tqdm | None = None  # type: ignore[type-arg]
         self._ticker = _Ticker(refresh, self._redraw)
         self._min_redraw = min_redraw
         self._drawn = -math.inf  # when the bar was last drawn (time.monotonic)
@@ -181,7 +195,7 @@ class BarProgress:
         counts = self._counts
         counts.jobs, counts.requests, counts.concurrency = jobs, requests, concurrency
         self._skipped = skipped
-        self._bar = _Bar(
+        self._bar = _bar_class()(
             total=requests,
             file=self._stream,
             desc="batchtts",
@@ -273,7 +287,7 @@ class BarProgress:
 
     def stage(self, text: str) -> None:
         self._end_bars()
-        self._stage = _Bar(
+        self._stage = _bar_class()(
             total=None,
             file=self._stream,
             desc=text,
@@ -287,7 +301,7 @@ class BarProgress:
 
     def write(self, text: str) -> None:
         """A line of text above the bar (the CLI's own messages, such as a signal received)."""
-        tqdm.write(text, file=self._stream)
+        _write_above(text, self._stream)
 
     def _end_bars(self) -> None:
         self._ticker.cancel()

@@ -47,7 +47,6 @@ from batchtts.manifest.reading import (
     read_lines_again,
     read_whole,
 )
-from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
 from batchtts.text.splits import Splits
 
 log = logging.getLogger(__name__)
@@ -132,6 +131,8 @@ def _yaml_source(
 ) -> tuple[_Jobs, BookSpec | None, int, Splits | None]:
     """The jobs of a YAML manifest (read whole, once), its book, how many jobs it will yield, and
     its matrix's splits."""
+    from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs  # PyYAML only for a YAML manifest
+
     text, _ = read_whole(path)
     document = read_yaml(text, file=file, base_dir=base_dir, issues=issues)
     if document is None:

@@ -31,7 +31,6 @@ from batchtts.manifest.job import JobSpec
 from batchtts.manifest.jobs import Issues
 from batchtts.manifest.names import NameIndex
 from batchtts.manifest.reading import Unreadable, read_lines, read_span, read_whole
-from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs
 
 __all__ = [
     "PARALLEL_ABOVE",
@@ -92,6 +91,8 @@ class PartSource:
                 row_offset=part.row_offset,
             )
             return
+        from batchtts.manifest.yaml_reader import read_yaml, yaml_jobs  # PyYAML only for a YAML manifest
+
         text, _ = read_whole(self.path)
         document = read_yaml(text, file=self.file, base_dir=self.base_dir, issues=issues)
         if document is not None:

@@ -69,7 +69,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     seed INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+-- An index on state (three values) cost every accepted and finished clip two index writes and
+-- served only whole-ledger reads that scan anyway; earlier ledgers lose it when next written.
+DROP INDEX IF EXISTS jobs_state;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
