@@ -55,18 +55,9 @@ async def recover_from_history(
     async def fetch() -> Rendered:
         if fmt.codec == "mp3":
             async with client.history_audio(history_item_id, limits=limits) as response:
-                # History holds the audio only: a with-timestamps job recovered this way has no alignment.
                 written = await stream_to(output, response, task)
-            return Rendered(
-                path=output,
-                sha256=written.sha256,
-                size=written.size,
-                accepted=accepted,
-                recovered=True,
-                duration_s=written.duration_s,
-                sample_rate=written.sample_rate,
-                mtime_ns=written.mtime_ns,
-            )
+            # History holds the audio only: a with-timestamps job recovered this way has no alignment.
+            return Rendered.written(output, written, accepted, recovered=True)
         async with client.history_download(history_item_id, "wav", limits=limits) as response:
             body = b"".join([chunk async for chunk in response.chunks()])
         sha, size = await asyncio.to_thread(_write_wav_from_history, task, output, body)

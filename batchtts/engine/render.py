@@ -179,14 +179,4 @@ async def render_unit(
         return await recover_from_history(client, task, unit, accepted, history_policy)
     limiter.on_success()
     assert accepted is not None
-    return Rendered(
-        path=target,
-        sha256=written.sha256,
-        size=written.size,
-        accepted=accepted,
-        recovered=False,
-        alignment=written.alignment,
-        duration_s=written.duration_s,
-        sample_rate=written.sample_rate,
-        mtime_ns=written.mtime_ns,
-    )
+    return Rendered.written(target, written, accepted, recovered=False)

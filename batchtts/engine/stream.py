@@ -58,6 +58,21 @@ class Rendered:
     sample_rate: int | None = None  # measured with duration_s, when the body was measured as it streamed
     mtime_ns: int | None = None  # the file's, when known without a stat (None: stat it)
 
+    @classmethod
+    def written(cls, path: Path, written: Written, accepted: Accepted, *, recovered: bool) -> Rendered:
+        """The file :func:`stream_to` wrote at ``path``, with what it learnt on the way."""
+        return cls(
+            path=path,
+            sha256=written.sha256,
+            size=written.size,
+            accepted=accepted,
+            recovered=recovered,
+            alignment=written.alignment,
+            duration_s=written.duration_s,
+            sample_rate=written.sample_rate,
+            mtime_ns=written.mtime_ns,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Written:
