@@ -271,7 +271,7 @@ _base_url = click.option(
 )
 
 
-def _plan_json(summary: PlanSummary, *, verify: bool = False) -> dict[str, Any]:
+def _plan_json(summary: PlanSummary, *, verify: bool = False, billed: bool = True) -> dict[str, Any]:
     """``plan --json``: what a run would send and cost, for scripts."""
     from batchtts.engine.quality import planned_verification
 
@@ -297,16 +297,20 @@ def _plan_json(summary: PlanSummary, *, verify: bool = False) -> dict[str, Any]:
         "over_quota": summary.over_quota,
         "removed_from_manifest": list(summary.removed_from_manifest),
         # An estimate (speech to text bills the audio's length, guessed from the text); not in credits.
-        "estimated_verification_credits": planned_verification(summary, verify_all=verify),
+        "estimated_verification_credits": planned_verification(summary, verify_all=verify) if billed else 0,
     }
 
 
-def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool, verify: bool = False) -> None:
+def _show_plan(
+    summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool, verify: bool = False, billed: bool = True
+) -> None:
     """Print a plan (``plan``, ``run --dry-run``); over quota, say so and exit 3 as ``run`` would."""
     if as_json:
-        click.echo(json.dumps(_plan_json(summary, verify=verify), indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(_plan_json(summary, verify=verify, billed=billed), indent=2, ensure_ascii=False)
+        )
     else:
-        _print_summary(summary, verify=verify)
+        _print_summary(summary, verify=verify, billed=billed)
     if summary.over_quota:
         remaining = summary.remaining_credits or 0.0
         verdict = "`run` would refuse it (exit 3)" if refuse_over_quota else "--allow-partial starts it"
@@ -319,7 +323,7 @@ def _show_plan(summary: PlanSummary, *, as_json: bool, refuse_over_quota: bool, 
             raise click.exceptions.Exit(3)
 
 
-def _print_summary(summary: PlanSummary, *, verify: bool = False) -> None:
+def _print_summary(summary: PlanSummary, *, verify: bool = False, billed: bool = True) -> None:
     from batchtts.audio.info import format_duration
     from batchtts.engine.quality import planned_verification
 
@@ -344,7 +348,7 @@ def _print_summary(summary: PlanSummary, *, verify: bool = False) -> None:
             click.echo(f"  {model_id}: {chars:,} characters, ~{credits:,.0f} credits")
     remaining = "unknown" if summary.remaining_credits is None else f"{summary.remaining_credits:,.0f}"
     click.echo(f"estimated credits: {summary.credits:,.0f} (remaining quota: {remaining})")
-    if checking := planned_verification(summary, verify_all=verify):
+    if billed and (checking := planned_verification(summary, verify_all=verify)):
         click.echo(
             f"verification (speech to text): ~{checking:,.0f} credits, estimated from the text's length; "
             "retakes of units that fail cost more"
@@ -368,6 +372,16 @@ _concurrency = click.option(
     envvar="BATCHTTS_CONCURRENCY",
     show_envvar=True,
     help="Requests in flight (default: the account's limit).",
+)
+_verifier = click.option(
+    "--verifier",
+    default="api",
+    show_default=True,
+    metavar="api|whisper[:MODEL]",
+    envvar="BATCHTTS_VERIFIER",
+    show_envvar=True,
+    help="Who hears clips back: ElevenLabs speech to text (billed) or Whisper on this machine "
+    "(free; the `whisper` extra; MODEL a size such as large-v3 or a model folder, default small).",
 )
 _force = click.option("--force", is_flag=True, help="Re-render even jobs the ledger says are done.")
 _only = click.option(
@@ -419,6 +433,7 @@ def _report_name(report: RunReport, report_path: Path | None) -> str:
 @click.option("--prune", is_flag=True, help="Delete outputs of jobs removed from the manifest.")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent (like `plan`) and stop.")
 @click.option("--verify", is_flag=True, help="Check every text-to-speech clip and chunk with speech to text.")
+@_verifier
 @click.option(
     "--max-retake-credits",
     type=click.IntRange(0),
@@ -458,6 +473,7 @@ def run_command(
     notify_url: str | None,
     metrics_file: Path | None,
     verify: bool,
+    verifier: str,
     max_retake_credits: int | None,
 ) -> None:
     """Render every job of MANIFEST (YAML or CSV) that is not already done."""
@@ -481,11 +497,18 @@ def run_command(
         notify_url=check_notify_url(notify_url) if notify_url else None,
         metrics_file=metrics_file,
         verify=verify,
+        verifier=verifier,
         max_retake_credits=max_retake_credits,
     )
     if dry_run:
         summary = _run_async(lambda: preview(manifest, config))
-        _show_plan(summary, as_json=False, refuse_over_quota=not allow_partial, verify=verify)
+        _show_plan(
+            summary,
+            as_json=False,
+            refuse_over_quota=not allow_partial,
+            verify=verify,
+            billed=verifier == "api",
+        )
         return
     quiet = _quiet()
     progress: BarProgress | LineProgress | None = None
@@ -512,6 +535,7 @@ def run_command(
 @_strict
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--verify", is_flag=True, help="Count verification of every clip, as `run --verify` would.")
+@_verifier
 def plan_command(
     manifest: Path,
     out_dir: Path,
@@ -522,6 +546,7 @@ def plan_command(
     strict: bool,
     as_json: bool,
     verify: bool,
+    verifier: str,
 ) -> None:
     """Print what a run of MANIFEST would send and cost, without billing or writing anything.
 
@@ -533,7 +558,7 @@ def plan_command(
         offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only, strict=strict
     )
     summary = _run_async(lambda: preview(manifest, config))
-    _show_plan(summary, as_json=as_json, refuse_over_quota=True, verify=verify)
+    _show_plan(summary, as_json=as_json, refuse_over_quota=True, verify=verify, billed=verifier == "api")
 
 
 @cli.command("status")

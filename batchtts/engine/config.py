@@ -36,6 +36,8 @@ class RunConfig:
     strict: bool = False  # a phoneme rule the job's model drops is an error (exit 2), not a warning
     verify: bool = False  # check every text-to-speech unit with speech to text, as `verify: stt` does
     max_retake_credits: int | None = None  # retakes (their TTS and STT credits) stop at this many credits
+    # Who hears clips back: "api" (ElevenLabs speech to text, billed) or "whisper[:MODEL]" (local, free).
+    verifier: str = "api"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # After a stop request (Ctrl-C), how long requests already sent may take to reach their
     # response headers, so the ledger records what the API billed, before the rest is cancelled.

@@ -38,7 +38,7 @@ from batchtts.engine.retry import RetryPolicy, retrying
 from batchtts.engine.stream import Accepted, Rendered
 from batchtts.engine.triage import PlanSummary
 from batchtts.engine.units import Unit
-from batchtts.exceptions import AccountError, BatchTTSError, MissingPermission
+from batchtts.exceptions import AccountError, BatchTTSError, MissingPermission, UsageError
 from batchtts.manifest.job import JobKind, JobSpec
 from batchtts.store.files import atomic_write_bytes, sha256_file
 from batchtts.store.ledger import Ledger, State
@@ -54,8 +54,9 @@ from batchtts.store.takes import (
     take_dir,
     takes_of_key,
 )
-from batchtts.verify import DEFAULT_MAX_WER, Heard, Transcriber, best_take, judge
+from batchtts.verify import DEFAULT_MAX_WER, Heard, Transcriber, WhisperTranscriber, best_take, judge
 from batchtts.verify.duration import check_duration
+from batchtts.verify.verifier import require_whisper, whisper_model
 
 __all__ = [
     "DEFAULT_RETAKES",
@@ -64,6 +65,7 @@ __all__ = [
     "QualityGate",
     "RenderAgain",
     "RetakeBudget",
+    "check_verifier",
     "estimated_verification_credits",
     "install_take",
     "planned_verification",
@@ -223,9 +225,11 @@ class QualityGate:
         out_dir: Path,
         verify_all: bool = False,
         budget: RetakeBudget | None = None,
+        hearing_billed: bool = True,
     ) -> None:
         self.journal = journal
         self.transcriber = transcriber
+        self.hearing_billed = hearing_billed  # False: a local transcriber, nothing to reserve for it
         self.out_dir = out_dir
         self.verify_all = verify_all
         self.budget = budget or RetakeBudget(None)
@@ -414,7 +418,8 @@ class QualityGate:
         # budget holds even when the retake is longer than the take before it.
         hear_up_to = max(last_seconds, check_duration(unit.text or "", 0.0).longest_s)
         verifying = self.verifies(task, unit)
-        estimate = unit.credits + (stt_credits(hear_up_to + _DURATION_MARGIN_S) if verifying else 0)
+        hearing = verifying and self.hearing_billed
+        estimate = unit.credits + (stt_credits(hear_up_to + _DURATION_MARGIN_S) if hearing else 0)
         if budgeted and not self.budget.reserve(estimate):
             report.retake_budget_reached = True
             if not self._budget_noted:
@@ -576,17 +581,36 @@ async def install_take(ledger: Ledger, out_dir: Path, take: Take, target: Path) 
     return sha256, stat.st_size
 
 
+def check_verifier(verifier: str) -> None:
+    """UsageError when ``--verifier`` names no verifier, or Whisper where faster-whisper is missing."""
+    try:
+        model = whisper_model(verifier)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if model is not None:
+        require_whisper()
+
+
 def quality_gate(client: ApiClient, journal: Journal, config: RunConfig) -> QualityGate:
-    """The run's gate: speech to text through ``client``, retakes within ``--max-retake-credits``."""
+    """The run's gate: speech to text through ``client`` (or Whisper on this machine, with
+    ``--verifier whisper``), retakes within ``--max-retake-credits``."""
     prepare_takes(journal.ledger)  # a ledger of an earlier batchtts gains its takes table
 
     def on_retry(exc: BatchTTSError, attempt: int) -> None:
         journal.retried("speech to text", exc, attempt)
 
+    check_verifier(config.verifier)
+    model = whisper_model(config.verifier)
+    transcriber: Transcriber
+    if model is None:
+        transcriber = ApiTranscriber(client, config.retry, on_retry=on_retry)
+    else:
+        transcriber = WhisperTranscriber(model)  # UsageError when faster-whisper is missing
     return QualityGate(
         journal,
-        ApiTranscriber(client, config.retry, on_retry=on_retry),
+        transcriber,
         out_dir=config.out_dir,
         verify_all=config.verify,
         budget=RetakeBudget(config.max_retake_credits),
+        hearing_billed=model is None,
     )

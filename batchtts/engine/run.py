@@ -30,7 +30,7 @@ from batchtts.engine.lexicons import ready_dictionaries
 from batchtts.engine.limiter import AdaptiveLimiter
 from batchtts.engine.plan import SHARD_ABOVE, Binder
 from batchtts.engine.progress import ProgressSink
-from batchtts.engine.quality import quality_gate
+from batchtts.engine.quality import check_verifier, quality_gate
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.session import Session, open_session
 from batchtts.engine.survey import HISTORY_LANE, Survey, lane_work, survey
@@ -194,6 +194,7 @@ async def run(
         require_m4b()  # before anything is billed for a book that could not be packaged
     if manifest.mastered:
         require_mastering()  # before anything is billed for a chapter that could not be mastered
+    check_verifier(config.verifier)  # a local verifier that cannot load, before anything is billed
     out_dir = config.out_dir
     state_dir = ledger_dir(out_dir)
     with output_lock(state_dir / "lock"), Ledger.for_output(out_dir) as ledger:

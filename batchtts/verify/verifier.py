@@ -39,6 +39,27 @@ class Transcriber(Protocol):
         ...
 
 
+DEFAULT_WHISPER_MODEL = "small"  # multilingual, and fast enough on a CPU to keep up with a run
+VERIFIERS = ("api", "whisper", "whisper:MODEL")  # what --verifier takes
+
+
+def whisper_model(verifier: str) -> str | None:
+    """The Whisper model ``--verifier`` names (``whisper`` → the default), or None for ``api``.
+
+    Raises ValueError for anything else, naming what is accepted.
+    """
+    if verifier == "api":
+        return None
+    kind, colon, model = verifier.partition(":")
+    if kind == "whisper" and (not colon or model.strip()):
+        return model.strip() or DEFAULT_WHISPER_MODEL
+    msg = (
+        f"unknown verifier {verifier!r}: use {', '.join(VERIFIERS)} "
+        "(MODEL a size such as large-v3, or a model folder)"
+    )
+    raise ValueError(msg)
+
+
 def require_whisper() -> None:
     """Raise UsageError (naming ``pip install 'batchtts[whisper]'``) unless faster-whisper is installed."""
     if importlib.util.find_spec("faster_whisper") is None:
