@@ -159,7 +159,9 @@ def _trailing_tags_start(data: bytes, start: int) -> int:
         elif end - 32 >= start and data[end - 32 : end - 24] == b"APETAGEX":
             size, _, flags = struct.unpack_from("<III", data, end - 20)
             total = size + (32 if flags & 0x80000000 else 0)  # the size excludes the optional header
-            if total > end - start:
+            # The size counts the 32-byte footer itself: less is no tag (and stepping back by it,
+            # or by nothing, would loop forever on a hostile body).
+            if size < 32 or total > end - start:
                 break
             end -= total
         elif end - 15 >= start and data[end - 9 : end] == b"LYRICS200" and data[end - 15 : end - 9].isdigit():

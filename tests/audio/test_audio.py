@@ -10,6 +10,7 @@ import functools
 import io
 import itertools
 import math
+import signal
 import struct
 import wave
 from array import array
@@ -612,3 +613,25 @@ def test_write_id3_refuses_other_containers(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not an MP3 file"):
         write_id3(path, title="t")
     assert path.read_bytes() == pcm_wav(10)
+
+
+@pytest.mark.parametrize("size", [0, 1, 31])
+def test_an_ape_footer_claiming_less_than_itself_ends_the_walk_instead_of_looping(size: int) -> None:
+    """A hostile body ending in an APE footer whose size is under its own 32 bytes (0 stepped back
+    by nothing, forever) is no tag: the frames before it are walked, and the walk ends."""
+    data = tone(0.2) + b"APETAGEX" + struct.pack("<IIII", 2000, size, 0, 0) + bytes(8)
+
+    def hung(signum: int, frame: object) -> None:
+        msg = "the MP3 walk did not end"
+        raise TimeoutError(msg)
+
+    earlier = signal.signal(signal.SIGALRM, hung)  # a loop becomes this test's failure, not CI's hang
+    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    try:
+        frames = list(iter_mp3_frames(data))
+        duration = mp3_stats(data)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, earlier)
+    assert frames
+    assert duration == pytest.approx(sum(f.duration for f in frames))
