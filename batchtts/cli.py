@@ -383,6 +383,18 @@ _verifier = click.option(
     help="Who hears clips back: ElevenLabs speech to text (billed) or Whisper on this machine "
     "(free; the `whisper` extra; MODEL a size such as large-v3 or a model folder, default small).",
 )
+
+
+def _billed_verifier(verifier: str) -> bool:
+    """Whether ``--verifier`` bills hearing (the API's speech to text); UsageError for one that
+    names nothing, or Whisper where it is not installed, as ``run`` would refuse it."""
+    from batchtts.engine.quality import check_verifier
+    from batchtts.verify.verifier import whisper_model
+
+    check_verifier(verifier)
+    return whisper_model(verifier) is None
+
+
 _force = click.option("--force", is_flag=True, help="Re-render even jobs the ledger says are done.")
 _only = click.option(
     "--only",
@@ -501,13 +513,14 @@ def run_command(
         max_retake_credits=max_retake_credits,
     )
     if dry_run:
+        billed = _billed_verifier(verifier)
         summary = _run_async(lambda: preview(manifest, config))
         _show_plan(
             summary,
             as_json=False,
             refuse_over_quota=not allow_partial,
             verify=verify,
-            billed=verifier == "api",
+            billed=billed,
         )
         return
     quiet = _quiet()
@@ -557,8 +570,9 @@ def plan_command(
     config = _config(
         offline=offline, base_url=base_url, out_dir=out_dir, force=force, only=only, strict=strict
     )
+    billed = _billed_verifier(verifier)
     summary = _run_async(lambda: preview(manifest, config))
-    _show_plan(summary, as_json=as_json, refuse_over_quota=True, verify=verify, billed=verifier == "api")
+    _show_plan(summary, as_json=as_json, refuse_over_quota=True, verify=verify, billed=billed)
 
 
 @cli.command("status")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from batchtts.cli import _base_url, _config, _offline, _out, _run_async
+from batchtts.cli import _base_url, _config, _offline, _out, _run_async, _verifier
 
 __all__ = ["RETAKE_SUMMARY", "TAKES_SUMMARY", "retake_command", "takes_command"]
 
@@ -60,6 +60,7 @@ def takes_command(name: str, out_dir: Path, as_json: bool) -> None:
 @click.option(
     "--verify", is_flag=True, help="Check the new take with speech to text even if the job does not."
 )
+@_verifier
 def retake_command(
     manifest: Path,
     name: str,
@@ -69,13 +70,14 @@ def retake_command(
     offline: bool,
     base_url: str | None,
     verify: bool,
+    verifier: str,
 ) -> None:
     """Re-roll NAME of MANIFEST (one clip, or --chunk N of a chapter) with a new seed, billed, and make
     the new take current; or with --take K make take K current. A chapter is joined again and its
     book packaged again."""
     from batchtts.engine.retake import retake
 
-    config = _config(offline=offline, base_url=base_url, out_dir=out_dir, verify=verify)
+    config = _config(offline=offline, base_url=base_url, out_dir=out_dir, verify=verify, verifier=verifier)
     result = _run_async(lambda: retake(manifest, name, config, chunk=chunk, take=take))
     current = result.take
     score = (

@@ -237,6 +237,13 @@ class QualityGate:
         self._budget_noted = False
         self._unheard: str | None = None  # why speech to text refuses this key (then nothing is verified)
 
+    async def prepare(self) -> None:
+        """Make a local transcriber ready (load its model) before anything is billed: one that
+        cannot load is a UsageError now, not a note for every clip rendered and paid for."""
+        load = getattr(self.transcriber, "load", None)
+        if load is not None:
+            await load()
+
     def verifies(self, task: RenderTask, unit: Unit) -> bool:
         """Whether ``unit`` of ``task`` is verified."""
         return (

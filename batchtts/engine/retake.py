@@ -32,7 +32,7 @@ from batchtts.engine.journal import Journal
 from batchtts.engine.lexicons import ready_dictionaries, with_locators
 from batchtts.engine.limiter import AdaptiveLimiter, Pass
 from batchtts.engine.plan import SHARD_ABOVE, Binder, RenderTask
-from batchtts.engine.quality import install_take, quality_gate
+from batchtts.engine.quality import check_verifier, install_take, quality_gate, verifies
 from batchtts.engine.render import tts_body
 from batchtts.engine.report import RunReport
 from batchtts.engine.session import Session, open_session
@@ -205,6 +205,7 @@ async def retake(
 ) -> RetakeResult:
     """Re-roll (``take`` None) or promote take ``take`` of job ``name``'s clip or chunk ``chunk``."""
     config = dataclasses.replace(config, out_dir=config.out_dir.absolute())
+    check_verifier(config.verifier)
     manifest = load_manifest(manifest_path)
     job = _find_job(manifest, name)
     out_dir = config.out_dir
@@ -300,6 +301,8 @@ async def _with_session(
         fresh = not config.offline and ledger.get_meta(_ORIGIN_META) == origin
         executor = Executor(session.client, journal, config.retry, stitch_earlier=fresh)
         gate = quality_gate(session.client, journal, config)
+        if take is None and verifies(task.job, verify_all=config.verify):
+            await gate.prepare()  # before the new take is billed
         stitching: dict[str, Any] = {}
         if take is not None:
             chosen = _pick(ledger, unit.name, take)

@@ -382,6 +382,8 @@ async def _run_locked(
         same_server = not config.offline and ledger.get_meta(_ORIGIN) == origin
         ledger.set_meta(_ORIGIN, origin)
         quality = quality_gate(session.client, journal, config)  # verify: stt, --verify (engine.quality)
+        if (summary.verifiable if config.verify else summary.verify_marked)[1]:
+            await quality.prepare()  # a local model that cannot load: exit 2, nothing billed
         executor = Executor(
             session.client, journal, config.retry, stitch_earlier=same_server, quality=quality
         )

@@ -249,6 +249,13 @@ async def lane_work(
     """
     if plan.kept is not None:
         for kept in plan.kept.get(lane, ()):
+            if kept.job.audio_file is not None:
+                # Speech to speech: its content key hashes the input file, which is sent as it is
+                # when the job's turn comes; bound again now, the key is that of what is sent.
+                rebound = binder.bind(kept.job)
+                if isinstance(rebound, list):
+                    raise ManifestError(rebound)
+                kept = rebound
             task = with_locators(kept, dictionaries)
             for _, work in triage_all((task,), ledger, force=lambda _task: force):
                 if work is not None:

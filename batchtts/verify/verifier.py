@@ -95,7 +95,12 @@ class WhisperTranscriber:
         self._beam_size = beam_size
         self._local_files_only = local_files_only
         self._model: Any = None  # faster_whisper.WhisperModel, once loaded
+        self._failed: UsageError | None = None  # why it cannot load: said once, not tried per clip
         self._loading = asyncio.Lock()
+
+    async def load(self) -> None:
+        """Load the model now (UsageError when it cannot be), before a run bills anything."""
+        await self._loaded()
 
     async def transcribe(self, audio: Path, *, language_code: str | None) -> Heard:
         """The text spoken in ``audio``, heard in a worker thread; free."""
@@ -105,8 +110,14 @@ class WhisperTranscriber:
 
     async def _loaded(self) -> Any:
         async with self._loading:
+            if self._failed is not None:
+                raise self._failed
             if self._model is None:
-                self._model = await asyncio.to_thread(self._load)
+                try:
+                    self._model = await asyncio.to_thread(self._load)
+                except UsageError as exc:
+                    self._failed = exc
+                    raise
             return self._model
 
     def _load(self) -> Any:

@@ -8,6 +8,7 @@ checked is batchtts' side: which transcriber a run uses, what it sends, what it 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -37,9 +38,13 @@ class _FakeWhisperModel:
     loaded: ClassVar[list[str]] = []
     heard: ClassVar[list[str]] = []
     said: ClassVar[str] = TEXT
+    missing: ClassVar[bool] = False  # True: no such model (faster-whisper raises ValueError)
 
     def __init__(self, model: str, **options: Any) -> None:
         self.loaded.append(model)
+        if self.missing:
+            msg = f"Invalid model size '{model}'"
+            raise ValueError(msg)
 
     def transcribe(self, audio: str, **options: Any) -> tuple[Iterator[_Segment], Any]:
         self.heard.append(audio)
@@ -61,6 +66,7 @@ def fake_whisper(monkeypatch: pytest.MonkeyPatch) -> type[_FakeWhisperModel]:
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     _FakeWhisperModel.loaded, _FakeWhisperModel.heard, _FakeWhisperModel.said = [], [], TEXT
+    _FakeWhisperModel.missing = False
     return _FakeWhisperModel
 
 
@@ -178,3 +184,73 @@ def test_the_library_refuses_an_unknown_verifier_as_a_usage_error(tmp_path: Path
 
     with pytest.raises(UsageError, match="unknown verifier"):
         check_verifier("sst")
+
+
+async def test_a_model_that_cannot_load_stops_the_run_before_anything_is_billed(
+    tmp_path: Path, make_emulator: Callable[..., Emulator], fake_whisper: type[_FakeWhisperModel]
+) -> None:
+    """A typo in the model (or no network to fetch it) is a UsageError once the plan is made,
+    before any clip is rendered; the load is tried once, not again for every clip."""
+    fake_whisper.missing = True
+    manifest = write_manifest(tmp_path, clips(3), defaults={"verify": "stt"})
+    async with make_emulator() as emu:
+        with pytest.raises(UsageError, match="cannot load the Whisper model 'smal'"):
+            await run(manifest, config_for(emu, tmp_path / "out", verifier="whisper:smal"))
+        log = list(emu.access_log)
+    assert tts_records(log) == []
+    assert fake_whisper.loaded == ["smal"]
+
+
+async def test_no_model_is_loaded_when_no_job_verifies(
+    tmp_path: Path, make_emulator: Callable[..., Emulator], fake_whisper: type[_FakeWhisperModel]
+) -> None:
+    fake_whisper.missing = True  # would stop the run, were it loaded
+    manifest = write_manifest(tmp_path, clips(2))
+    async with make_emulator() as emu:
+        report = await run(manifest, config_for(emu, tmp_path / "out", verifier="whisper"))
+    assert (report.exit_code, report.rendered, fake_whisper.loaded) == (0, 2, [])
+
+
+@pytest.mark.parametrize("command", ["plan", "dry-run"])
+def test_plan_refuses_what_run_refuses(tmp_path: Path, no_whisper: None, command: str) -> None:
+    """`plan` and `run --dry-run` check --verifier as `run` does: never "verification is free" for a
+    verifier that would not run."""
+    manifest = write_manifest(tmp_path, clips(1), defaults={"verify": "stt"})
+    out = str(tmp_path / "out")
+    head = ["plan", str(manifest)] if command == "plan" else ["run", str(manifest), "--dry-run"]
+    for verifier, message in (("wisper", "unknown verifier 'wisper'"), ("whisper", "batchtts[whisper]")):
+        result = invoke(*head, "--offline", "--out", out, "--verifier", verifier)
+        assert result.exit_code == 2, (verifier, result.stdout)
+        assert message in result.stderr
+
+
+def test_plan_with_whisper_estimates_no_verification_credits(
+    tmp_path: Path, fake_whisper: type[_FakeWhisperModel]
+) -> None:
+    manifest = write_manifest(tmp_path, clips(3), defaults={"verify": "stt"})
+    out = str(tmp_path / "out")
+    api = invoke("plan", str(manifest), "--offline", "--out", out, "--json")
+    local = invoke("plan", str(manifest), "--offline", "--out", out, "--json", "--verifier", "whisper")
+    assert (api.exit_code, local.exit_code) == (0, 0)
+    assert json.loads(api.stdout)["estimated_verification_credits"] > 0
+    assert json.loads(local.stdout)["estimated_verification_credits"] == 0
+
+
+def test_retake_hears_with_the_verifier_the_environment_names(
+    tmp_path: Path, fake_whisper: type[_FakeWhisperModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BATCHTTS_VERIFIER reaches `retake` too: a folder verified by Whisper keeps its retakes free."""
+    monkeypatch.setenv("BATCHTTS_VERIFIER", "whisper")
+    manifest = write_manifest(tmp_path, clips(1), defaults={"verify": "stt"})
+    out = str(tmp_path / "out")
+    with serving(Emulator()) as emu:
+        ran = invoke("run", str(manifest), "--base-url", emu.base_url, "--out", out, key=emu.api_key)
+        assert ran.exit_code == 0, ran.stderr
+        heard_by_run = len(fake_whisper.heard)
+        again = invoke(
+            "retake", str(manifest), "c0", "--base-url", emu.base_url, "--out", out, key=emu.api_key
+        )
+        log = list(emu.access_log)
+    assert again.exit_code == 0, again.stderr
+    assert [r for r in log if r["path"] == STT_PATH] == []
+    assert len(fake_whisper.heard) == heard_by_run + 1
