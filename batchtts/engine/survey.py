@@ -12,8 +12,9 @@ runs at the memory of a batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,27 +241,30 @@ async def lane_work(
     force: bool,
     dictionaries: Mapping[str, Ready],
 ) -> AsyncIterator[Work]:
-    """The work of one lane, read from the manifest again, job by job, in manifest order.
+    """The work of one lane, job by job, in manifest order (see :func:`_lane_tasks`).
 
     Each job is triaged again when its turn comes, against the ledger as this run has left it.
-    Between jobs the event loop gets a turn, so a lane passing over a long stretch of other lanes'
-    jobs never stalls the requests in flight. A small manifest's lane takes the tasks the plan
-    pass kept instead (bound once).
     """
-    if plan.kept is not None:
-        for kept in plan.kept.get(lane, ()):
-            if kept.job.audio_file is not None:
-                # Speech to speech: its content key hashes the input file, which is sent as it is
-                # when the job's turn comes; bound again now, the key is that of what is sent.
-                rebound = binder.bind(kept.job)
-                if isinstance(rebound, list):
-                    raise ManifestError(rebound)
-                kept = rebound
-            task = with_locators(kept, dictionaries)
+    async with contextlib.aclosing(_lane_tasks(manifest, binder, plan, lane)) as tasks:
+        async for planned in tasks:
+            task = with_locators(planned, dictionaries)
             for _, work in triage_all((task,), ledger, force=lambda _task: force):
                 if work is not None:
                     yield work
             await asyncio.sleep(0)
+
+
+async def _lane_tasks(
+    manifest: Manifest, binder: Binder, plan: Survey, lane: int
+) -> AsyncGenerator[RenderTask, None]:
+    """A lane's tasks: those the plan pass kept (a small manifest), or each job read from the
+    manifest again and bound. Passing over a long stretch of other lanes' jobs, the event loop gets
+    a turn every so often, so the requests in flight never stall."""
+    if plan.kept is not None:
+        for kept in plan.kept.get(lane, ()):
+            # Speech to speech: its content key hashes the input file, which is sent as it is when
+            # the job's turn comes; bound again now, the key is that of what is sent.
+            yield _bound(binder, kept.job) if kept.job.audio_file is not None else kept
         return
     passed = 0
     for ordinal, job in enumerate(manifest.iter_jobs()):
@@ -271,11 +275,11 @@ async def lane_work(
             if passed % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             continue
-        bound = binder.bind(job)
-        if isinstance(bound, list):
-            raise ManifestError(bound)  # it bound when planned: the account changed under the run
-        task = with_locators(bound, dictionaries)
-        for _, work in triage_all((task,), ledger, force=lambda _task: force):
-            if work is not None:
-                yield work
-        await asyncio.sleep(0)
+        yield _bound(binder, job)
+
+
+def _bound(binder: Binder, job: JobSpec) -> RenderTask:
+    bound = binder.bind(job)
+    if isinstance(bound, list):
+        raise ManifestError(bound)  # it bound when planned: the account changed under the run
+    return bound
