@@ -389,10 +389,8 @@ def _billed_verifier(verifier: str) -> bool:
     """Whether ``--verifier`` bills hearing (the API's speech to text); UsageError for one that
     names nothing, or Whisper where it is not installed, as ``run`` would refuse it."""
     from batchtts.engine.quality import check_verifier
-    from batchtts.verify.verifier import whisper_model
 
-    check_verifier(verifier)
-    return whisper_model(verifier) is None
+    return check_verifier(verifier) is None
 
 
 _force = click.option("--force", is_flag=True, help="Re-render even jobs the ledger says are done.")

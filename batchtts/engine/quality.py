@@ -72,6 +72,7 @@ __all__ = [
     "quality_gate",
     "retake_seed",
     "stt_credits",
+    "to_verify",
     "verifies",
 ]
 
@@ -114,8 +115,12 @@ def estimated_verification_credits(characters: int, units: int) -> float:
 
 def planned_verification(summary: PlanSummary, *, verify_all: bool = False) -> float:
     """The plan's estimate of what verifying the units it would render costs (0: none verified)."""
-    characters, units = summary.verifiable if verify_all else summary.verify_marked
-    return estimated_verification_credits(characters, units)
+    return estimated_verification_credits(*to_verify(summary, verify_all=verify_all))
+
+
+def to_verify(summary: PlanSummary, *, verify_all: bool = False) -> tuple[int, int]:
+    """The characters and the units to render that the plan would verify."""
+    return summary.verifiable if verify_all else summary.verify_marked
 
 
 def verifies(job: JobSpec, *, verify_all: bool = False) -> bool:
@@ -588,14 +593,16 @@ async def install_take(ledger: Ledger, out_dir: Path, take: Take, target: Path) 
     return sha256, stat.st_size
 
 
-def check_verifier(verifier: str) -> None:
-    """UsageError when ``--verifier`` names no verifier, or Whisper where faster-whisper is missing."""
+def check_verifier(verifier: str) -> str | None:
+    """The Whisper model ``--verifier`` names, or None for the API's speech to text; UsageError when
+    it names no verifier, or Whisper where faster-whisper is missing."""
     try:
         model = whisper_model(verifier)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if model is not None:
         require_whisper()
+    return model
 
 
 def quality_gate(client: ApiClient, journal: Journal, config: RunConfig) -> QualityGate:
@@ -606,13 +613,12 @@ def quality_gate(client: ApiClient, journal: Journal, config: RunConfig) -> Qual
     def on_retry(exc: BatchTTSError, attempt: int) -> None:
         journal.retried("speech to text", exc, attempt)
 
-    check_verifier(config.verifier)
-    model = whisper_model(config.verifier)
+    model = check_verifier(config.verifier)
     transcriber: Transcriber
     if model is None:
         transcriber = ApiTranscriber(client, config.retry, on_retry=on_retry)
     else:
-        transcriber = WhisperTranscriber(model)  # UsageError when faster-whisper is missing
+        transcriber = WhisperTranscriber(model)
     return QualityGate(
         journal,
         transcriber,

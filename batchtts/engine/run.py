@@ -30,7 +30,7 @@ from batchtts.engine.lexicons import ready_dictionaries
 from batchtts.engine.limiter import AdaptiveLimiter
 from batchtts.engine.plan import SHARD_ABOVE, Binder
 from batchtts.engine.progress import ProgressSink
-from batchtts.engine.quality import check_verifier, quality_gate
+from batchtts.engine.quality import check_verifier, quality_gate, to_verify
 from batchtts.engine.report import JobFailure, Outcome, RunReport, StopReason
 from batchtts.engine.session import Session, open_session
 from batchtts.engine.survey import HISTORY_LANE, Survey, lane_work, survey
@@ -382,7 +382,7 @@ async def _run_locked(
         same_server = not config.offline and ledger.get_meta(_ORIGIN) == origin
         ledger.set_meta(_ORIGIN, origin)
         quality = quality_gate(session.client, journal, config)  # verify: stt, --verify (engine.quality)
-        if (summary.verifiable if config.verify else summary.verify_marked)[1]:
+        if to_verify(summary, verify_all=config.verify)[1]:
             await quality.prepare()  # a local model that cannot load: exit 2, nothing billed
         executor = Executor(
             session.client, journal, config.retry, stitch_earlier=same_server, quality=quality

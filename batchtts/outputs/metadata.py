@@ -111,8 +111,8 @@ def write_metadata(ledger: Ledger, out_dir: Path) -> int:
             # a file deleted by hand is no longer a clip.
             if output.startswith(_STATE_PREFIX) or not os.path.isfile(f"{inside_out}{output}"):
                 continue
-            stored = mastered.get(f"{MASTERING_META}{name}") if mastered else None
-            score = scores.get(name) if scores else None
+            stored = mastered.get(f"{MASTERING_META}{name}")
+            score = scores.get(name)
             record = {
                 "file_name": output,
                 "text": row.text or "",
